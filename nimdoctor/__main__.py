@@ -1,0 +1,5 @@
+"""`python -m nimdoctor`."""
+
+from nimdoctor.cli import main
+
+main()

@@ -1,0 +1,301 @@
+"""Load and validate the check catalog (`checks/*.yaml`) and overlay it from `--checks-dir`.
+
+The catalog is the single source of truth for every check's id, title, severity, thresholds, texts and
+runbook anchor. It ships inside the wheel as `nimdoctor/_checks`; an editable install reads the repository's
+top-level `checks/` instead. Each file declares `apiVersion` and `kind`; every kind has a validator here.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import yaml
+
+from nimdoctor import API_VERSION
+from nimdoctor.report import Severity
+
+CHECK_ID = re.compile(r"^NIM-[A-Z]+-\d{3}$")
+SHORT_MAX = 80
+
+
+class CatalogError(Exception):
+    """The catalog (built-in or overlay) is broken; nimdoctor refuses to start on it."""
+
+
+class CheckEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One check as written in a catalog file."""
+
+    id: str
+    title: str
+    area: str
+    severity: Severity
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    why: str
+    short: str
+    fix: str
+    runbook: str
+
+
+class CheckOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An overlay entry: only `id` is required; what is given replaces the built-in value."""
+
+    id: str
+    title: str | None = None
+    severity: Severity | None = None
+    params: dict[str, Any] | None = None
+    why: str | None = None
+    short: str | None = None
+    fix: str | None = None
+    runbook: str | None = None
+
+
+class ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One known NIM model in a `ModelCatalog`."""
+
+    name: str
+    params_b: float = msgspec.field(name="paramsB")
+    kind: str
+    aliases: list[str] = msgspec.field(default_factory=list)
+    precision: str | None = None
+    notes: str | None = None
+
+
+_T = TypeVar("_T")
+MODEL_KINDS = frozenset({"llm", "embedding", "reranker"})
+
+
+@dataclass(frozen=True)
+class Check:
+    """A validated catalog entry, with overlays applied."""
+
+    id: str
+    title: str
+    area: str
+    severity: Severity
+    params: Mapping[str, Any]
+    why: str
+    short: str
+    fix: str
+    runbook: str
+
+    def render_fix(self, **values: Any) -> str:
+        """Fill the fix template; a placeholder without a value stays visible rather than failing."""
+        return string.Formatter().vformat(self.fix, (), _KeepMissing(values)).strip()
+
+
+class _KeepMissing(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All checks by id, and the model catalog by name."""
+
+    checks: Mapping[str, Check]
+    models: Mapping[str, ModelEntry] = field(default_factory=dict)
+
+    def get(self, check_id: str) -> Check:
+        """The check with this id; `KeyError` with a clear message when there is none."""
+        try:
+            return self.checks[check_id]
+        except KeyError:
+            raise KeyError(f"unknown check id {check_id!r}") from None
+
+
+def builtin_dir() -> Traversable:
+    """The shipped catalog: `nimdoctor/_checks` in a wheel, the repository's `checks/` in a checkout."""
+    packaged = resources.files("nimdoctor") / "_checks"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "checks"
+
+
+def load_catalog(overlay: Path | None = None) -> Catalog:
+    """Load the built-in catalog, then apply the overlay directory if given."""
+    checks: dict[str, Check] = {}
+    models: dict[str, ModelEntry] = {}
+    for name, text in _yaml_files(builtin_dir()):
+        _load_file(name, text, checks, models, overlay=False)
+    if overlay is not None:
+        if not overlay.is_dir():
+            raise CatalogError(f"{overlay}: --checks-dir is not a directory")
+        for name, text in _yaml_files(overlay):
+            _load_file(name, text, checks, models, overlay=True)
+    return Catalog(checks=checks, models=models)
+
+
+def _yaml_files(directory: Traversable) -> Iterable[tuple[str, str]]:
+    entries = sorted(
+        (e for e in directory.iterdir() if e.name.endswith((".yaml", ".yml"))), key=lambda e: e.name
+    )
+    for entry in entries:
+        label = str(entry) if isinstance(entry, Path) else f"{directory.name}/{entry.name}"
+        try:
+            yield label, entry.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CatalogError(f"{label}: cannot read: {exc}") from exc
+
+
+def _load_file(
+    name: str,
+    text: str,
+    checks: dict[str, Check],
+    models: dict[str, ModelEntry],
+    *,
+    overlay: bool,
+) -> None:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{name}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise CatalogError(f"{name}: expected a mapping with apiVersion, kind and entries")
+    if doc.get("apiVersion") != API_VERSION:
+        raise CatalogError(f"{name}: apiVersion must be {API_VERSION!r}, got {doc.get('apiVersion')!r}")
+    kind = doc.get("kind")
+    if kind == "CheckCatalog":
+        _expect_keys(name, doc, "checks")
+        if overlay:
+            _overlay_checks(name, doc["checks"], checks)
+        else:
+            _add_checks(name, doc["checks"], checks)
+    elif kind == "ModelCatalog":
+        _expect_keys(name, doc, "models")
+        _add_models(name, doc["models"], models, overlay=overlay)
+    else:
+        raise CatalogError(f"{name}: unknown kind {kind!r} (expected CheckCatalog or ModelCatalog)")
+
+
+def _expect_keys(name: str, doc: dict[str, Any], list_key: str) -> None:
+    unknown = set(doc) - {"apiVersion", "kind", list_key}
+    if unknown:
+        raise CatalogError(f"{name}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+    if not isinstance(doc.get(list_key), list):
+        raise CatalogError(f"{name}: '{list_key}' must be a list")
+
+
+def _entry_label(name: str, index: int, raw: Any, key: str = "id") -> str:
+    ident = raw.get(key) if isinstance(raw, dict) else None
+    return f"{name}: entry {index + 1}" + (f" ({ident})" if ident else "")
+
+
+def _convert(label: str, raw: Any, cls: type[_T]) -> _T:
+    try:
+        return msgspec.convert(raw, cls)
+    except msgspec.ValidationError as exc:
+        raise CatalogError(f"{label}: {_field_message(exc)}") from exc
+
+
+def _field_message(exc: msgspec.ValidationError) -> str:
+    """Turn msgspec's message into 'field X: problem' wording."""
+    text = str(exc)
+    match = re.match(r"(.*) - at `\$\.?(.*)`$", text)
+    if not match:
+        return text
+    problem, where = match.groups()
+    unknown = re.match(r"Object contains unknown field `(.*)`", problem)
+    if unknown:
+        return f"unknown field {unknown.group(1)!r}"
+    missing = re.match(r"Object missing required field `(.*)`", problem)
+    if missing:
+        return f"missing field {missing.group(1)!r}"
+    if where == "severity" or where.startswith("severity"):
+        allowed = "|".join(s.value for s in Severity)
+        return f"field 'severity': {problem} (allowed: {allowed})"
+    return f"field {where!r}: {problem}"
+
+
+def _add_checks(name: str, raw_entries: list[Any], checks: dict[str, Check]) -> None:
+    for index, raw in enumerate(raw_entries):
+        label = _entry_label(name, index, raw)
+        entry = _convert(label, raw, CheckEntry)
+        _validate_check(label, entry.id, entry.short)
+        if entry.id in checks:
+            raise CatalogError(f"{label}: duplicate id {entry.id}")
+        checks[entry.id] = Check(
+            id=entry.id,
+            title=entry.title,
+            area=entry.area,
+            severity=entry.severity,
+            params=dict(entry.params),
+            why=entry.why.strip(),
+            short=entry.short,
+            fix=entry.fix,
+            runbook=entry.runbook,
+        )
+
+
+def _validate_check(label: str, check_id: str, short: str) -> None:
+    if not CHECK_ID.match(check_id):
+        raise CatalogError(f"{label}: field 'id': {check_id!r} does not look like NIM-AREA-000")
+    if "\n" in short.strip() or len(short) > SHORT_MAX:
+        raise CatalogError(f"{label}: field 'short': must be one line of at most {SHORT_MAX} characters")
+
+
+def _overlay_checks(name: str, raw_entries: list[Any], checks: dict[str, Check]) -> None:
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_entries):
+        label = _entry_label(name, index, raw)
+        override = _convert(label, raw, CheckOverride)
+        if override.id not in checks:
+            raise CatalogError(f"{label}: id {override.id} is not in the built-in catalog")
+        if override.id in seen:
+            raise CatalogError(f"{label}: duplicate id {override.id}")
+        seen.add(override.id)
+        base = checks[override.id]
+        params = dict(base.params)
+        for key, value in (override.params or {}).items():
+            if key not in params:
+                known = ", ".join(sorted(params)) or "none"
+                raise CatalogError(f"{label}: field 'params': unknown parameter {key!r} (known: {known})")
+            if type(value) is not type(params[key]) and not _both_numbers(value, params[key]):
+                raise CatalogError(
+                    f"{label}: field 'params.{key}': expected {type(params[key]).__name__}, "
+                    f"got {value!r}"
+                )
+            params[key] = value
+        short = override.short if override.short is not None else base.short
+        _validate_check(label, override.id, short)
+        checks[override.id] = Check(
+            id=base.id,
+            title=override.title or base.title,
+            area=base.area,
+            severity=override.severity or base.severity,
+            params=params,
+            why=(override.why or base.why).strip(),
+            short=short,
+            fix=override.fix or base.fix,
+            runbook=override.runbook or base.runbook,
+        )
+
+
+def _both_numbers(a: Any, b: Any) -> bool:
+    numbers = (int, float)
+    return isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool)
+
+
+def _add_models(
+    name: str, raw_entries: list[Any], models: dict[str, ModelEntry], *, overlay: bool
+) -> None:
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_entries):
+        label = _entry_label(name, index, raw, key="name")
+        entry = _convert(label, raw, ModelEntry)
+        if entry.kind not in MODEL_KINDS:
+            allowed = "|".join(sorted(MODEL_KINDS))
+            raise CatalogError(f"{label}: field 'kind': {entry.kind!r} (allowed: {allowed})")
+        if entry.params_b <= 0:
+            raise CatalogError(f"{label}: field 'paramsB': must be positive")
+        if entry.name in seen or (not overlay and entry.name in models):
+            raise CatalogError(f"{label}: duplicate model {entry.name}")
+        seen.add(entry.name)
+        models[entry.name] = entry

@@ -1,0 +1,60 @@
+"""`nimdoctor run`: diagnose this node (or a described one) and exit with the verdict."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from nimdoctor.cli.options import (
+    InputError,
+    catalog_or_exit,
+    checks_dir_option,
+    host_root_option,
+    node_name_option,
+    output_option,
+)
+from nimdoctor.diagnose import Sources, diagnose, exit_code
+from nimdoctor.probes.hostfs import DirFS
+from nimdoctor.render import render
+
+
+def _split_ids(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    ids = [part.strip().upper() for part in value.split(",") if part.strip()]
+    if not ids:
+        raise click.BadParameter("give at least one check id", param_hint="--only")
+    return ids
+
+
+@click.command("run")
+@host_root_option
+@checks_dir_option
+@node_name_option
+@output_option
+@click.option("--only", metavar="ID[,ID...]", help="Run only these checks.")
+def run_cmd(
+    host_root: Path | None,
+    checks_dir: Path | None,
+    node_name: str | None,
+    output: str,
+    only: str | None,
+) -> None:
+    """Diagnose this node: PASS/WARN/FAIL per check, with the exact fix.
+
+    Exit codes: 1 a check failed; else 3 a check could not be evaluated; 2 usage or input error; 0 otherwise.
+    """
+    catalog = catalog_or_exit(checks_dir)
+    root = host_root or Path("/")
+    if not root.is_dir():
+        raise InputError(f"--host-root {root}: not a directory")
+    sources = Sources(host=DirFS(root))
+    try:
+        report = diagnose(sources, catalog, node=node_name or socket.gethostname(), only=_split_ids(only))
+    except KeyError as exc:
+        raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
+    click.echo(render(report, output, color=sys.stdout.isatty()), nl=False)
+    sys.exit(exit_code(report.findings))

@@ -1,0 +1,112 @@
+"""The one pipeline: run the probes the selected checks need, apply the rules, return a Report.
+
+`nimdoctor run` and the agent both call `diagnose`; neither probes or judges any other way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from msgspec import UNSET
+
+from nimdoctor import rules
+from nimdoctor.capabilities import derive_capabilities
+from nimdoctor.catalog import Catalog
+from nimdoctor.probes.hostfs import HostFS
+from nimdoctor.probes.runtime import probe_runtime
+from nimdoctor.report import Facts, Finding, Report, Severity, Status
+from nimdoctor.rules.registry import Probe
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the probes read from: the real node, a fixture tree, or a simulated machine."""
+
+    host: HostFS
+    simulated: str | None = None
+
+
+def node_rules(catalog: Catalog, only: Iterable[str] | None = None) -> list[rules.Registered]:
+    """The node rules to run, in catalog order; `only` restricts them to those ids (validated)."""
+    wanted = set(only) if only is not None else None
+    if wanted is not None:
+        unknown = sorted(wanted - set(catalog.checks))
+        if unknown:
+            raise KeyError(f"unknown check id(s): {', '.join(unknown)}")
+    return [
+        rules.RULES[check_id]
+        for check_id in catalog.checks
+        if check_id in rules.RULES
+        and rules.RULES[check_id].kind == "node"
+        and (wanted is None or check_id in wanted)
+    ]
+
+
+def collect_facts(sources: Sources, probes: set[Probe]) -> Facts:
+    """Run the probes named in `probes`; the others stay absent from the facts."""
+    runtime = probe_runtime(sources.host) if "runtime" in probes else None
+    return Facts(runtime=runtime) if runtime is not None else Facts()
+
+
+def judge(facts: Facts, catalog: Catalog, selected: list[rules.Registered]) -> list[Finding]:
+    """Apply each rule; a rule that raises becomes an `error` finding, never a crash."""
+    findings = []
+    for registered in selected:
+        check = catalog.get(registered.check_id)
+        try:
+            findings.append(registered.fn(facts, check))
+        except Exception as exc:  # a bug in one rule must not hide the other findings
+            findings.append(
+                Finding(
+                    id=check.id,
+                    status=Status.ERROR,
+                    severity=check.severity,
+                    title=check.title,
+                    message=f"internal error while judging: {type(exc).__name__}: {exc}",
+                )
+            )
+    return findings
+
+
+def is_ready(findings: Iterable[Finding]) -> bool:
+    """A node is ready unless a critical check failed or could not be evaluated."""
+    return not any(
+        f.severity is Severity.CRITICAL and f.status in (Status.FAIL, Status.ERROR) for f in findings
+    )
+
+
+def diagnose(
+    sources: Sources,
+    catalog: Catalog,
+    node: str,
+    only: Iterable[str] | None = None,
+    now: dt.datetime | None = None,
+) -> Report:
+    """Probe, judge and summarise one node."""
+    selected = node_rules(catalog, only)
+    probes: set[Probe] = set().union(*(r.probes for r in selected))
+    facts = collect_facts(sources, probes)
+    findings = judge(facts, catalog, selected)
+    ready = is_ready(findings)
+    generated = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return Report(
+        node=node,
+        generated_at=generated,
+        simulated=sources.simulated or UNSET,
+        ready=ready,
+        facts=facts,
+        capabilities=derive_capabilities(facts, ready=ready),
+        findings=findings,
+    )
+
+
+def exit_code(findings: Iterable[Finding]) -> int:
+    """1 when a check failed; else 3 when one could not be evaluated; else 0."""
+    statuses = {f.status for f in findings}
+    if Status.FAIL in statuses:
+        return 1
+    if Status.ERROR in statuses:
+        return 3
+    return 0

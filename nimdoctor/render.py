@@ -1,0 +1,108 @@
+"""Render a Report as a table for people, or as JSON/YAML for machines. Renderers never re-derive facts."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+from typing import Any
+
+import yaml
+
+from nimdoctor.report import Finding, Report, Status, to_builtins
+
+FORMATS = ("table", "wide", "json", "yaml")
+STATUS_STYLE = {
+    Status.PASS: "green",
+    Status.WARN: "yellow",
+    Status.FAIL: "bold red",
+    Status.ERROR: "magenta",
+    Status.SKIP: "dim",
+}
+TABLE_WIDTH = 80
+
+
+def render_data(data: Any, fmt: str) -> str:
+    """Plain data as JSON or YAML text."""
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def render(report: Report, fmt: str, *, color: bool = False) -> str:
+    """The report in one of `FORMATS`."""
+    if fmt in ("json", "yaml"):
+        return render_data(to_builtins(report), fmt)
+    return render_table(report, wide=fmt == "wide", color=color)
+
+
+def make_console(*, wide: bool, color: bool) -> Any:
+    """A rich console that writes into a buffer (imported lazily: tables only)."""
+    from rich.console import Console
+
+    return Console(
+        file=io.StringIO(),
+        width=200 if wide else TABLE_WIDTH,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def make_table(*headers: str) -> Any:
+    """A kubectl-style table: upper-case headers, no borders."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for header in headers:
+        table.add_column(header.upper(), overflow="fold")
+    return table
+
+
+def styled(text: str, style: str, color: bool) -> Any:
+    """Text with a style that only shows on a terminal."""
+    from rich.text import Text
+
+    return Text(text, style=style if color else "")
+
+
+def render_table(report: Report, *, wide: bool, color: bool) -> str:
+    """Checks in a table, then the message and fix under each check that did not pass."""
+    from rich.text import Text
+
+    console = make_console(wide=wide, color=color)
+    ready = styled("yes" if report.ready else "no", "green" if report.ready else "bold red", color)
+    header = Text.assemble("NODE ", report.node, "   READY ", ready)
+    if isinstance(report.simulated, str):
+        header.append(f"   SIMULATED {report.simulated}")
+    console.print(header)
+    console.print()
+    headers = ("check", "status", "severity", "title", "message") if wide else ("check", "status", "message")
+    table = make_table(*headers)
+    for f in report.findings:
+        status = styled(f.status.value.upper(), STATUS_STYLE[f.status], color)
+        if wide:
+            table.add_row(f.id, status, f.severity.value, f.title, f.message)
+        else:
+            table.add_row(f.id, status, f.message)
+    console.print(table)
+    for f in report.findings:
+        if f.fix:
+            console.print()
+            _fix_block(console, f, color)
+    return console_text(console)
+
+
+def console_text(console: Any) -> str:
+    """What was printed to a buffered console, without rich's trailing padding."""
+    return "".join(line.rstrip() + "\n" for line in str(console.file.getvalue()).splitlines())
+
+
+def _fix_block(console: Any, f: Finding, color: bool) -> None:
+    from rich.text import Text
+
+    status = styled(f.status.value.upper(), STATUS_STYLE[f.status], color)
+    console.print(Text.assemble((f.id, "bold" if color else ""), " ", status, f"  {f.title}"))
+    # Fixes hold commands to copy: never wrapped.
+    console.print(Text(textwrap.indent(f.fix or "", "  ")), soft_wrap=True)
