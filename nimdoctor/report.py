@@ -94,10 +94,100 @@ class RuntimeFacts(Base, kw_only=True):
     error: str | UnsetType = UNSET
 
 
+class NvlinkFacts(Base, kw_only=True):
+    """One NVLink of a GPU. `None` means NVML could not say (not supported, function missing)."""
+
+    link: int
+    active: bool | None = None
+    remote_bus_id: str | None = None
+    remote_type: str | None = None  # gpu | switch | ibmnpu | unknown
+    version: str | None = None  # NVLink generation, e.g. "4.0"
+
+
+class FabricFacts(Base, kw_only=True):
+    """NVSwitch fabric registration of a GPU (Hopper and newer)."""
+
+    state: str  # not_supported | not_started | in_progress | completed
+    status: str | None = None  # NVML return name of the registration, e.g. "SUCCESS"
+    clique_id: int | None = None
+    cluster_uuid: str | None = None
+
+
+class GpuInfo(Base, kw_only=True):
+    """One GPU. Fields NVML could not answer are `None`; `unknown` names them and why."""
+
+    index: int
+    name: str | None = None
+    uuid: str | None = None
+    bus_id: str | None = None
+    pci_device_id: str | None = None  # "0x233010DE"
+    memory_total_bytes: int | None = None
+    memory_reserved_bytes: int | None = None
+    memory_free_bytes: int | None = None
+    architecture: str | None = None  # ampere | ada | hopper | blackwell | ...
+    compute_capability: str | None = None  # "9.0"
+    virtualization_mode: str | None = None  # none | passthrough | vgpu | host_vgpu | host_vsga
+    mig_enabled: bool | None = None
+    mig_pending: bool | None = None
+    fabric: FabricFacts | None = None
+    numa_node: int | None = None
+    nvlinks: list[NvlinkFacts] = msgspec.field(default_factory=list)
+    unknown: dict[str, str] = msgspec.field(default_factory=dict)
+    error: str | UnsetType = UNSET  # the GPU did not answer at all (e.g. "GpuIsLost: ...")
+
+
+class GpuPair(Base, kw_only=True):
+    """How two GPUs reach each other: NVLink count, P2P over NVLink, and the PCIe path."""
+
+    a: int
+    b: int
+    nvlinks: int = 0  # links between them (NV#); through switches, the links shared via the fabric
+    nvlink_p2p: bool | None = None
+    pcie: str | None = None  # PIX | PXB | PHB | NODE | SYS
+
+
+class NvlinkTopology(Base, kw_only=True):
+    """NVLink cliques: maximal groups of GPUs pairwise connected by NVLink."""
+
+    cliques: list[list[int]] = msgspec.field(default_factory=list)
+    max_clique: int = 0
+
+
+class NvmlError(Base, kw_only=True):
+    """NVML could not be used at all."""
+
+    code: str  # LibraryNotFound | DriverNotLoaded | NoPermission | LibRmVersionMismatch | Timeout | ...
+    message: str
+
+
+class GpuFacts(Base, kw_only=True):
+    """What the NVML probe read."""
+
+    nvml_error: NvmlError | UnsetType = UNSET
+    driver_version: str | None = None
+    cuda_driver_version: str | None = None
+    nvml_version: str | None = None
+    gpu_count: int | None = None
+    gpus: list[GpuInfo] = msgspec.field(default_factory=list)
+    pairs: list[GpuPair] = msgspec.field(default_factory=list)
+    nvlink: NvlinkTopology = msgspec.field(default_factory=NvlinkTopology)
+    nvswitch_system: bool = False
+    calls: int = 0
+    duration_seconds: float = 0.0
+
+
+class NodeFacts(Base, kw_only=True):
+    """What nimdoctor knows of the node's Kubernetes object (labels from GPU Feature Discovery)."""
+
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+
+
 class Facts(Base, kw_only=True):
     """Facts per probe; a probe that did not run is absent."""
 
     runtime: RuntimeFacts | UnsetType = UNSET
+    gpu: GpuFacts | UnsetType = UNSET
+    node: NodeFacts | UnsetType = UNSET
 
 
 class Capabilities(Base, kw_only=True):
@@ -106,6 +196,55 @@ class Capabilities(Base, kw_only=True):
     ready: bool
     nofile_soft: int | None | UnsetType = UNSET
     nofile_unlimited: bool | UnsetType = UNSET
+    gpu_product: str | UnsetType = UNSET  # normalised family and variant, e.g. "H100-SXM", "L40S"
+    gpu_count: int | UnsetType = UNSET
+    gpu_memory_bytes: int | UnsetType = UNSET  # per GPU, the smallest
+    max_nvlink_clique: int | UnsetType = UNSET
+    virtualization: str | UnsetType = UNSET
+    mig_enabled: bool | UnsetType = UNSET
+    compute_capability: str | UnsetType = UNSET
+    driver_version: str | UnsetType = UNSET
+
+
+class Requirement(Base, kw_only=True):
+    """What a model needs from a node (see `nimdoctor.placement`)."""
+
+    model: str
+    params_b: float | None  # None: unknown model without a declared size
+    precision: str
+    bytes_per_param: float
+    tensor_parallel: int
+    pipeline_parallel: int = 1
+    gpus: int  # GPUs per pod
+    weights_per_gpu_bytes: int | None = None
+    min_gpu_memory_bytes: int | None = None
+    nvlink: str = "none"  # none | advised | required
+    min_nofile: int | None = None
+    single_node: bool = True
+    profile: str | None = None
+    profile_gpu: str | None = None  # the GPU a profile was built for, e.g. "H100-NVL"
+    cache_pvc_bytes: int | None = None
+    source: str = "name"  # name | pod | NIMService | NIMCache
+
+
+class Reason(Base, kw_only=True):
+    """Why a model does not fit a node, or what to watch (warn)."""
+
+    id: str
+    status: Status  # fail | warn
+    short: str  # "<id> <catalog short>", fixed per (requirement, check): no node names
+    message: str
+    fix: str
+
+
+class Placement(Base, kw_only=True):
+    """Does the model fit this node, at which tensor parallelism, and why not."""
+
+    model: str
+    fits: bool
+    requirement: Requirement
+    reasons: list[Reason] = msgspec.field(default_factory=list)
+    tried: list[int] = msgspec.field(default_factory=list)  # TPs tried when none was given
 
 
 class Report(Base, kw_only=True):
@@ -120,6 +259,7 @@ class Report(Base, kw_only=True):
     facts: Facts
     capabilities: Capabilities
     findings: list[Finding]
+    placement: Placement | UnsetType = UNSET
 
 
 def to_builtins(report: Report) -> Any:

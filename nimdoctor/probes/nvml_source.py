@@ -1,0 +1,20 @@
+"""Where NVML comes from: the real library through nvidia-ml-py, or a fake built from a machine description.
+
+This is the only module that imports `pynvml`; probes receive the module as a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+NvmlSource = Callable[[], AbstractContextManager[Any]]
+
+
+@contextmanager
+def real_nvml() -> Iterator[Any]:
+    """The `pynvml` module bound to the node's real `libnvidia-ml.so.1` (loaded on first use)."""
+    import pynvml
+
+    yield pynvml
