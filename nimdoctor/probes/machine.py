@@ -136,7 +136,11 @@ class FaultSpec(Spec, kw_only=True):
 
 
 class GpuSpec(Spec, kw_only=True):
-    """One GPU as the node sees it."""
+    """One GPU as the node sees it.
+
+    `memory` and `computeCapability` are `null` when the description does not know them (a GPU imported
+    from `nvidia-smi topo -m` alone, of unknown model); NVML then answers `NOT_SUPPORTED` for them.
+    """
 
     index: int
     name: str
@@ -144,9 +148,9 @@ class GpuSpec(Spec, kw_only=True):
     bus_id: str
     pci_device_id: int
     architecture: str
-    compute_capability: str
+    compute_capability: str | None
     brand: str = "nvidia"
-    memory: MemorySpec
+    memory: MemorySpec | None
     virtualization: Virtualization | None = None
     mig: MigSpec | None = None
     fabric: FabricSpec | None = None
