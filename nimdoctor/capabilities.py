@@ -9,7 +9,7 @@ from nimdoctor.report import Capabilities, Facts
 
 def derive_capabilities(facts: Facts, *, ready: bool) -> Capabilities:
     """Capabilities of a node; a fact that was not measured stays absent, never guessed."""
-    nofile_soft: int | None | UnsetType = UNSET
+    nofile_soft: int | UnsetType | None = UNSET
     nofile_unlimited: bool | UnsetType = UNSET
     runtime = facts.runtime
     if runtime is not UNSET and runtime.containerd is not UNSET:

@@ -119,11 +119,11 @@ def builtin_dir() -> Traversable:
     return Path(__file__).resolve().parent.parent / "checks"
 
 
-def load_catalog(overlay: Path | None = None) -> Catalog:
-    """Load the built-in catalog, then apply the overlay directory if given."""
+def load_catalog(overlay: Path | None = None, *, base: Traversable | None = None) -> Catalog:
+    """Load the built-in catalog (or `base`), then apply the overlay directory if given."""
     checks: dict[str, Check] = {}
     models: dict[str, ModelEntry] = {}
-    for name, text in _yaml_files(builtin_dir()):
+    for name, text in _yaml_files(base or builtin_dir()):
         _load_file(name, text, checks, models, overlay=False)
     if overlay is not None:
         if not overlay.is_dir():
@@ -197,21 +197,18 @@ def _convert(label: str, raw: Any, cls: type[_T]) -> _T:
 
 def _field_message(exc: msgspec.ValidationError) -> str:
     """Turn msgspec's message into 'field X: problem' wording."""
-    text = str(exc)
-    match = re.match(r"(.*) - at `\$\.?(.*)`$", text)
-    if not match:
-        return text
-    problem, where = match.groups()
+    problem, _, where = str(exc).partition(" - at `$")
+    where = where.rstrip("`").lstrip(".")
     unknown = re.match(r"Object contains unknown field `(.*)`", problem)
     if unknown:
-        return f"unknown field {unknown.group(1)!r}"
+        return f"unknown field {'.'.join(filter(None, (where, unknown.group(1))))!r}"
     missing = re.match(r"Object missing required field `(.*)`", problem)
     if missing:
-        return f"missing field {missing.group(1)!r}"
-    if where == "severity" or where.startswith("severity"):
+        return f"missing field {'.'.join(filter(None, (where, missing.group(1))))!r}"
+    if where == "severity":
         allowed = "|".join(s.value for s in Severity)
         return f"field 'severity': {problem} (allowed: {allowed})"
-    return f"field {where!r}: {problem}"
+    return f"field {where!r}: {problem}" if where else problem
 
 
 def _add_checks(name: str, raw_entries: list[Any], checks: dict[str, Check]) -> None:
@@ -259,8 +256,7 @@ def _overlay_checks(name: str, raw_entries: list[Any], checks: dict[str, Check])
                 raise CatalogError(f"{label}: field 'params': unknown parameter {key!r} (known: {known})")
             if type(value) is not type(params[key]) and not _both_numbers(value, params[key]):
                 raise CatalogError(
-                    f"{label}: field 'params.{key}': expected {type(params[key]).__name__}, "
-                    f"got {value!r}"
+                    f"{label}: field 'params.{key}': expected {type(params[key]).__name__}, got {value!r}"
                 )
             params[key] = value
         short = override.short if override.short is not None else base.short
@@ -283,9 +279,7 @@ def _both_numbers(a: Any, b: Any) -> bool:
     return isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool)
 
 
-def _add_models(
-    name: str, raw_entries: list[Any], models: dict[str, ModelEntry], *, overlay: bool
-) -> None:
+def _add_models(name: str, raw_entries: list[Any], models: dict[str, ModelEntry], *, overlay: bool) -> None:
     seen: set[str] = set()
     for index, raw in enumerate(raw_entries):
         label = _entry_label(name, index, raw, key="name")

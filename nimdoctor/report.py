@@ -38,7 +38,7 @@ class Base(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unk
     """Common struct settings: immutable, keyword-only, camelCase on the wire."""
 
 
-class Finding(Base, kw_only=True):
+class Finding(Base, frozen=True, kw_only=True):
     """One check's verdict with its evidence and, when something is wrong, the fix."""
 
     id: str
@@ -50,7 +50,7 @@ class Finding(Base, kw_only=True):
     evidence: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class ContainerdCandidate(Base, kw_only=True):
+class ContainerdCandidate(Base, frozen=True, kw_only=True):
     """A process whose `comm` is exactly `containerd`."""
 
     pid: int
@@ -58,7 +58,7 @@ class ContainerdCandidate(Base, kw_only=True):
     start_ticks: int | None = None
 
 
-class ContainerdFacts(Base, kw_only=True):
+class ContainerdFacts(Base, frozen=True, kw_only=True):
     """The running containerd daemon's open-file limits, as `/proc/<pid>/limits` shows them.
 
     A limit is an integer, or `None` for `unlimited`. Both are `UNSET` when the limits could not be read
@@ -66,13 +66,13 @@ class ContainerdFacts(Base, kw_only=True):
     """
 
     pid: int
-    nofile_soft: int | None | UnsetType = UNSET
-    nofile_hard: int | None | UnsetType = UNSET
+    nofile_soft: int | UnsetType | None = UNSET
+    nofile_hard: int | UnsetType | None = UNSET
     source: str
     limits_error: str | UnsetType = UNSET
 
 
-class NofileSetting(Base, kw_only=True):
+class NofileSetting(Base, frozen=True, kw_only=True):
     """`LimitNOFILE` as systemd would apply it; `None` in a bound means `infinity`."""
 
     soft: int | None
@@ -81,7 +81,7 @@ class NofileSetting(Base, kw_only=True):
     source: str
 
 
-class RuntimeFacts(Base, kw_only=True):
+class RuntimeFacts(Base, frozen=True, kw_only=True):
     """What the container runtime probe read from the host."""
 
     proc_root: str
@@ -94,7 +94,7 @@ class RuntimeFacts(Base, kw_only=True):
     error: str | UnsetType = UNSET
 
 
-class NvlinkFacts(Base, kw_only=True):
+class NvlinkFacts(Base, frozen=True, kw_only=True):
     """One NVLink of a GPU. `None` means NVML could not say (not supported, function missing)."""
 
     link: int
@@ -104,7 +104,7 @@ class NvlinkFacts(Base, kw_only=True):
     version: str | None = None  # NVLink generation, e.g. "4.0"
 
 
-class FabricFacts(Base, kw_only=True):
+class FabricFacts(Base, frozen=True, kw_only=True):
     """NVSwitch fabric registration of a GPU (Hopper and newer)."""
 
     state: str  # not_supported | not_started | in_progress | completed
@@ -113,7 +113,7 @@ class FabricFacts(Base, kw_only=True):
     cluster_uuid: str | None = None
 
 
-class GpuInfo(Base, kw_only=True):
+class GpuInfo(Base, frozen=True, kw_only=True):
     """One GPU. Fields NVML could not answer are `None`; `unknown` names them and why."""
 
     index: int
@@ -136,7 +136,7 @@ class GpuInfo(Base, kw_only=True):
     error: str | UnsetType = UNSET  # the GPU did not answer at all (e.g. "GpuIsLost: ...")
 
 
-class GpuPair(Base, kw_only=True):
+class GpuPair(Base, frozen=True, kw_only=True):
     """How two GPUs reach each other: NVLink count, P2P over NVLink, and the PCIe path."""
 
     a: int
@@ -146,21 +146,21 @@ class GpuPair(Base, kw_only=True):
     pcie: str | None = None  # PIX | PXB | PHB | NODE | SYS
 
 
-class NvlinkTopology(Base, kw_only=True):
+class NvlinkTopology(Base, frozen=True, kw_only=True):
     """NVLink cliques: maximal groups of GPUs pairwise connected by NVLink."""
 
     cliques: list[list[int]] = msgspec.field(default_factory=list)
     max_clique: int = 0
 
 
-class NvmlError(Base, kw_only=True):
+class NvmlError(Base, frozen=True, kw_only=True):
     """NVML could not be used at all."""
 
     code: str  # LibraryNotFound | DriverNotLoaded | NoPermission | LibRmVersionMismatch | Timeout | ...
     message: str
 
 
-class GpuFacts(Base, kw_only=True):
+class GpuFacts(Base, frozen=True, kw_only=True):
     """What the NVML probe read."""
 
     nvml_error: NvmlError | UnsetType = UNSET
@@ -176,13 +176,13 @@ class GpuFacts(Base, kw_only=True):
     duration_seconds: float = 0.0
 
 
-class NodeFacts(Base, kw_only=True):
+class NodeFacts(Base, frozen=True, kw_only=True):
     """What nimdoctor knows of the node's Kubernetes object (labels from GPU Feature Discovery)."""
 
     labels: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-class Facts(Base, kw_only=True):
+class Facts(Base, frozen=True, kw_only=True):
     """Facts per probe; a probe that did not run is absent."""
 
     runtime: RuntimeFacts | UnsetType = UNSET
@@ -190,11 +190,11 @@ class Facts(Base, kw_only=True):
     node: NodeFacts | UnsetType = UNSET
 
 
-class Capabilities(Base, kw_only=True):
+class Capabilities(Base, frozen=True, kw_only=True):
     """The compact node summary that placement decides on (published by the agent, read by the extender)."""
 
     ready: bool
-    nofile_soft: int | None | UnsetType = UNSET
+    nofile_soft: int | UnsetType | None = UNSET
     nofile_unlimited: bool | UnsetType = UNSET
     gpu_product: str | UnsetType = UNSET  # normalised family and variant, e.g. "H100-SXM", "L40S"
     gpu_count: int | UnsetType = UNSET
@@ -206,7 +206,7 @@ class Capabilities(Base, kw_only=True):
     driver_version: str | UnsetType = UNSET
 
 
-class Requirement(Base, kw_only=True):
+class Requirement(Base, frozen=True, kw_only=True):
     """What a model needs from a node (see `nimdoctor.placement`)."""
 
     model: str
@@ -227,7 +227,7 @@ class Requirement(Base, kw_only=True):
     source: str = "name"  # name | pod | NIMService | NIMCache
 
 
-class Reason(Base, kw_only=True):
+class Reason(Base, frozen=True, kw_only=True):
     """Why a model does not fit a node, or what to watch (warn)."""
 
     id: str
@@ -237,7 +237,7 @@ class Reason(Base, kw_only=True):
     fix: str
 
 
-class Placement(Base, kw_only=True):
+class Placement(Base, frozen=True, kw_only=True):
     """Does the model fit this node, at which tensor parallelism, and why not."""
 
     model: str
@@ -247,7 +247,7 @@ class Placement(Base, kw_only=True):
     tried: list[int] = msgspec.field(default_factory=list)  # TPs tried when none was given
 
 
-class Report(Base, kw_only=True):
+class Report(Base, frozen=True, kw_only=True):
     """A node diagnosis."""
 
     api_version: str = API_VERSION

@@ -18,17 +18,28 @@ def checks_cmd(checks_dir: Path | None, output: str) -> None:
     catalog = catalog_or_exit(checks_dir)
     if output in ("json", "yaml"):
         data = [
-            {"id": c.id, "title": c.title, "area": c.area, "severity": c.severity.value,
-             "params": dict(c.params), "short": c.short, "runbook": c.runbook}
+            {
+                "id": c.id,
+                "title": c.title,
+                "area": c.area,
+                "severity": c.severity.value,
+                "params": dict(c.params),
+                "short": c.short,
+                "runbook": c.runbook,
+            }
             for c in catalog.checks.values()
         ]
         click.echo(render_data(data, output), nl=False)
         return
     wide = output == "wide"
     console = make_console(wide=wide, color=False)
-    table = make_table(*(("id", "severity", "area", "title", "short") if wide else ("id", "severity", "title")))
+    table = make_table(
+        *(("id", "severity", "area", "title", "short") if wide else ("id", "severity", "title"))
+    )
     for c in catalog.checks.values():
-        row = (c.id, c.severity.value, c.area, c.title, c.short) if wide else (c.id, c.severity.value, c.title)
+        row = (
+            (c.id, c.severity.value, c.area, c.title, c.short) if wide else (c.id, c.severity.value, c.title)
+        )
         table.add_row(*row)
     console.print(table)
     click.echo(console_text(console), nl=False)

@@ -43,7 +43,12 @@ def containerd_nofile(facts: Facts, check: Check) -> Finding:
     evidence["candidates"] = _candidates(runtime)
     if daemon.nofile_soft is UNSET or daemon.nofile_hard is UNSET:
         reason = daemon.limits_error or "limits unknown"
-        return finding(check, Status.ERROR, f"cannot read containerd's limits ({daemon.source}): {reason}", evidence)
+        return finding(
+            check,
+            Status.ERROR,
+            f"cannot read containerd's limits ({daemon.source}): {reason}",
+            evidence,
+        )
     soft, hard = daemon.nofile_soft, daemon.nofile_hard
     evidence.update(nofileSoft=soft, nofileHard=hard, required=required)
     current = f"soft {limit_text(soft)} / hard {limit_text(hard)}"
@@ -87,19 +92,31 @@ def containerd_nofile_applied(facts: Facts, check: Check) -> Finding:
         evidence["configError"] = runtime.config_error
     configured = runtime.configured_nofile
     if configured is UNSET:
-        where = "in " + ", ".join(runtime.unit_files) if runtime.unit_files else "(no containerd unit file found)"
-        return finding(check, Status.SKIP, f"no LimitNOFILE configured {where}; systemd's default applies", evidence)
+        where = (
+            "in " + ", ".join(runtime.unit_files) if runtime.unit_files else "(no containerd unit file found)"
+        )
+        return finding(
+            check,
+            Status.SKIP,
+            f"no LimitNOFILE configured {where}; systemd's default applies",
+            evidence,
+        )
     if daemon.nofile_soft is UNSET or daemon.nofile_hard is UNSET:
         return finding(check, Status.SKIP, "running limits unknown; see NIM-RT-001", evidence)
     nr_open = runtime.nr_open if runtime.nr_open is not UNSET else None
     running = f"{limit_text(daemon.nofile_soft)}:{limit_text(daemon.nofile_hard)}"
-    evidence.update(configured=configured.raw, configSource=configured.source, running=running, pid=daemon.pid)
+    evidence.update(
+        configured=configured.raw, configSource=configured.source, running=running, pid=daemon.pid
+    )
     applied = _matches(configured.soft, daemon.nofile_soft, nr_open) and _matches(
         configured.hard, daemon.nofile_hard, nr_open
     )
     if applied:
         return finding(
-            check, Status.PASS, f"LimitNOFILE={configured.raw} ({configured.source}) is in effect", evidence
+            check,
+            Status.PASS,
+            f"LimitNOFILE={configured.raw} ({configured.source}) is in effect",
+            evidence,
         )
     return finding(
         check,
