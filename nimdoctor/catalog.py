@@ -58,18 +58,25 @@ class CheckOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 class ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One known NIM model in a `ModelCatalog`."""
+    """One known NIM model in a `ModelCatalog`.
+
+    `params_b` is the total parameter count in billions (all experts of a mixture of experts), `precision`
+    the precision the weights are published in when that is not bf16, `source` where the count comes from.
+    """
 
     name: str
     params_b: float = msgspec.field(name="paramsB")
     kind: str
     aliases: list[str] = msgspec.field(default_factory=list)
     precision: str | None = None
+    source: str | None = None
     notes: str | None = None
 
 
 _T = TypeVar("_T")
 MODEL_KINDS = frozenset({"llm", "embedding", "reranker"})
+# Precisions a model entry may name; nimdoctor.placement.precision maps each to bytes per parameter.
+MODEL_PRECISIONS = frozenset({"fp32", "bf16", "fp16", "fp8", "int8", "int4", "nvfp4", "mxfp4"})
 
 
 @dataclass(frozen=True)
@@ -289,7 +296,28 @@ def _add_models(name: str, raw_entries: list[Any], models: dict[str, ModelEntry]
             raise CatalogError(f"{label}: field 'kind': {entry.kind!r} (allowed: {allowed})")
         if entry.params_b <= 0:
             raise CatalogError(f"{label}: field 'paramsB': must be positive")
+        if entry.precision is not None and entry.precision not in MODEL_PRECISIONS:
+            allowed = "|".join(sorted(MODEL_PRECISIONS))
+            raise CatalogError(f"{label}: field 'precision': {entry.precision!r} (allowed: {allowed})")
         if entry.name in seen or (not overlay and entry.name in models):
             raise CatalogError(f"{label}: duplicate model {entry.name}")
+        _check_aliases(label, entry, models)
         seen.add(entry.name)
         models[entry.name] = entry
+
+
+def _check_aliases(label: str, entry: ModelEntry, models: dict[str, ModelEntry]) -> None:
+    """Names and aliases are looked up case-insensitively, so each may name one model only."""
+    claimed = {
+        key.lower(): other.name
+        for other in models.values()
+        if other.name != entry.name
+        for key in (other.name, *other.aliases)
+    }
+    for alias in entry.aliases:
+        if not alias.strip():
+            raise CatalogError(f"{label}: field 'aliases': empty alias")
+    for key in (entry.name, *entry.aliases):
+        owner = claimed.get(key.lower())
+        if owner is not None:
+            raise CatalogError(f"{label}: field 'aliases': {key!r} already names model {owner}")

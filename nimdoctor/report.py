@@ -211,6 +211,9 @@ class Requirement(Base, frozen=True, kw_only=True):
 
     model: str
     params_b: float | None  # None: unknown model without a declared size
+    params_source: str | None = None  # catalog | annotation | declared | name
+    params_upper_bound: bool = False  # size parsed from an `8x7b`-style name: experts × expert size
+    kind: str | None = None  # llm | embedding | reranker, when the model catalog knows the model
     precision: str
     bytes_per_param: float
     tensor_parallel: int
@@ -231,7 +234,7 @@ class Reason(Base, frozen=True, kw_only=True):
     """Why a model does not fit a node, or what to watch (warn)."""
 
     id: str
-    status: Status  # fail | warn
+    status: Status  # fail | warn; error: could not be evaluated (model size unknown)
     short: str  # "<id> <catalog short>", fixed per (requirement, check): no node names
     message: str
     fix: str
