@@ -44,7 +44,7 @@ class Spec(
     """Common settings of description structs."""
 
 
-class SystemSpec(Spec, kw_only=True):
+class SystemSpec(Spec, frozen=True, kw_only=True):
     """Node-wide NVML answers.
 
     `missingSymbols` removes C functions from the fake library (an older driver): their Python wrappers
@@ -60,7 +60,7 @@ class SystemSpec(Spec, kw_only=True):
     init_error: str | None = None
 
 
-class PcieSpec(Spec, kw_only=True):
+class PcieSpec(Spec, frozen=True, kw_only=True):
     """Where a device hangs in the PCIe tree.
 
     `switches` is the chain of PCIe switch ids from the root complex down to the device. Two devices are
@@ -73,7 +73,7 @@ class PcieSpec(Spec, kw_only=True):
     switches: list[str] = msgspec.field(default_factory=list)
 
 
-class MemorySpec(Spec, kw_only=True):
+class MemorySpec(Spec, frozen=True, kw_only=True):
     """Framebuffer as NVML reports it, in MiB (a vGPU guest sees its profile size)."""
 
     total_mib: int
@@ -81,14 +81,14 @@ class MemorySpec(Spec, kw_only=True):
     used_mib: int = 0
 
 
-class MigSpec(Spec, kw_only=True):
+class MigSpec(Spec, frozen=True, kw_only=True):
     """MIG mode; a GPU without MIG support has `mig: null`."""
 
     current: bool = False
     pending: bool = False
 
 
-class FabricSpec(Spec, kw_only=True):
+class FabricSpec(Spec, frozen=True, kw_only=True):
     """NVSwitch fabric state (Hopper and newer on NVSwitch systems); `fabric: null` where unsupported.
 
     `state` is `not_started|in_progress|completed`; `status` an NVML return name (`SUCCESS`, ...).
@@ -101,7 +101,7 @@ class FabricSpec(Spec, kw_only=True):
     health_mask: int = 0
 
 
-class LinkSpec(Spec, kw_only=True):
+class LinkSpec(Spec, frozen=True, kw_only=True):
     """One or more NVLinks with the same far end.
 
     `remote` is `gpu:<index>`, `switch:<busId>` (an entry of `nvswitches`) or `unknown` (NVML cannot
@@ -115,14 +115,14 @@ class LinkSpec(Spec, kw_only=True):
     peers: list[int] = msgspec.field(default_factory=list)
 
 
-class NvlinkSpec(Spec, kw_only=True):
+class NvlinkSpec(Spec, frozen=True, kw_only=True):
     """A GPU's NVLinks, in link-index order; `version` is the NVLink generation (`4.0` on Hopper)."""
 
     version: str = "4.0"
     links: list[LinkSpec] = msgspec.field(default_factory=list)
 
 
-class FaultSpec(Spec, kw_only=True):
+class FaultSpec(Spec, frozen=True, kw_only=True):
     """An injected failure of one C function (or `*` for every per-GPU function) on one GPU.
 
     `error` is an NVML error name; with `afterCalls` it becomes sticky after that many successful calls.
@@ -135,7 +135,7 @@ class FaultSpec(Spec, kw_only=True):
     hang_seconds: float = 0.0
 
 
-class GpuSpec(Spec, kw_only=True):
+class GpuSpec(Spec, frozen=True, kw_only=True):
     """One GPU as the node sees it.
 
     `memory` and `computeCapability` are `null` when the description does not know them (a GPU imported
@@ -159,14 +159,14 @@ class GpuSpec(Spec, kw_only=True):
     faults: list[FaultSpec] = msgspec.field(default_factory=list)
 
 
-class NvSwitchSpec(Spec, kw_only=True):
+class NvSwitchSpec(Spec, frozen=True, kw_only=True):
     """An NVSwitch; `visible: false` when NVML in this OS cannot see it (a VM)."""
 
     bus_id: str
     visible: bool = True
 
 
-class ContainerdSpec(Spec, kw_only=True):
+class ContainerdSpec(Spec, frozen=True, kw_only=True):
     """The simulated containerd daemon: its pid and open-file limits (`null` for unlimited)."""
 
     pid: int = 1187
@@ -174,7 +174,7 @@ class ContainerdSpec(Spec, kw_only=True):
     nofile_hard: int | None
 
 
-class HostSpec(Spec, kw_only=True):
+class HostSpec(Spec, frozen=True, kw_only=True):
     """The node's files, for the runtime probe.
 
     Either `root` (a directory tree, relative to the description file) or an inline description:
@@ -187,7 +187,7 @@ class HostSpec(Spec, kw_only=True):
     nr_open: int = 1048576
 
 
-class MetadataSpec(Spec, kw_only=True):
+class MetadataSpec(Spec, frozen=True, kw_only=True):
     """What the machine is and which real hardware facts it is modelled on."""
 
     name: str
@@ -195,7 +195,7 @@ class MetadataSpec(Spec, kw_only=True):
     source: str = ""
 
 
-class MachineSpec(Spec, kw_only=True):
+class MachineSpec(Spec, frozen=True, kw_only=True):
     """A whole machine description."""
 
     api_version: str

@@ -56,8 +56,10 @@ def finding(
     evidence: dict[str, Any] | None = None,
     **fix_values: Any,
 ) -> Finding:
-    """A finding for `check`; the catalog's fix template is filled in for `fail` and `warn`."""
-    fix = check.render_fix(**fix_values) if status in (Status.FAIL, Status.WARN) else None
+    """A finding for `check`; the catalog's fix template is filled in for `fail` and `warn`, and for
+    `error` when the rule gives the values (an error can have a known remedy, e.g. a hung GPU)."""
+    wants_fix = status in (Status.FAIL, Status.WARN) or (status is Status.ERROR and fix_values)
+    fix = check.render_fix(**fix_values) if wants_fix else None
     return Finding(
         id=check.id,
         status=status,

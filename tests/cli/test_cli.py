@@ -166,8 +166,8 @@ def test_checks_lists_the_catalog() -> None:
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0].split() == ["ID", "SEVERITY", "TITLE"]
     assert "NIM-RT-001" in result.stdout
-    data = json.loads(invoke("checks", "-o", "json").stdout)
-    assert {"id": "NIM-RT-001", "severity": "warning"}.items() <= data[0].items()
+    data = {c["id"]: c for c in json.loads(invoke("checks", "-o", "json").stdout)}
+    assert {"severity": "warning", "area": "runtime"}.items() <= data["NIM-RT-001"].items()
 
 
 def test_explain_prints_why_fix_and_runbook() -> None:
