@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
-from msgspec import UNSET, UnsetType
+from collections import Counter
+from typing import Any
 
-from nimdoctor.report import Capabilities, Facts
+from msgspec import UNSET
+
+from nimdoctor.gpus import product
+from nimdoctor.report import Capabilities, Facts, GpuFacts
 
 
 def derive_capabilities(facts: Facts, *, ready: bool) -> Capabilities:
     """Capabilities of a node; a fact that was not measured stays absent, never guessed."""
-    nofile_soft: int | UnsetType | None = UNSET
-    nofile_unlimited: bool | UnsetType = UNSET
+    values: dict[str, Any] = {}
     runtime = facts.runtime
     if runtime is not UNSET and runtime.containerd is not UNSET:
         soft = runtime.containerd.nofile_soft
         if soft is not UNSET:
-            nofile_soft = soft
-            nofile_unlimited = soft is None
-    return Capabilities(ready=ready, nofile_soft=nofile_soft, nofile_unlimited=nofile_unlimited)
+            values.update(nofile_soft=soft, nofile_unlimited=soft is None)
+    if facts.gpu is not UNSET:
+        values.update(gpu_capabilities(facts.gpu))
+    return Capabilities(ready=ready, **values)
+
+
+def gpu_capabilities(gpu: GpuFacts) -> dict[str, Any]:
+    """GPU fields of the capabilities, from the GPUs that answered (a lost GPU serves nothing)."""
+    if gpu.nvml_error is not UNSET:
+        return {}
+    answering = [g for g in gpu.gpus if g.error is UNSET]
+    values: dict[str, Any] = {"gpu_count": len(answering)}
+    if gpu.driver_version:
+        values["driver_version"] = gpu.driver_version
+    if not answering:
+        return values
+    # Mixed models are listed together, so that no single product name pretends the node is homogeneous.
+    products = Counter(product(g.name) for g in answering if g.name)
+    if products:
+        values["gpu_product"] = "+".join(sorted(products))
+    memories = [g.memory_total_bytes for g in answering if g.memory_total_bytes is not None]
+    if len(memories) == len(answering):
+        values["gpu_memory_bytes"] = min(memories)
+    values["max_nvlink_clique"] = gpu.nvlink.max_clique
+    modes = {g.virtualization_mode for g in answering if g.virtualization_mode}
+    if modes:
+        values["virtualization"] = "+".join(sorted(modes))
+    migs = [g.mig_enabled for g in answering if g.mig_enabled is not None]
+    values["mig_enabled"] = any(migs)
+    ccs = [g.compute_capability for g in answering if g.compute_capability]
+    if len(ccs) == len(answering):
+        values["compute_capability"] = min(ccs, key=lambda cc: tuple(int(p) for p in cc.split(".")))
+    return values

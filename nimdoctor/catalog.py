@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
-from nimdoctor import API_VERSION
+from nimdoctor import API_VERSION, yamlio
 from nimdoctor.report import Severity
 
 CHECK_ID = re.compile(r"^NIM-[A-Z]+-\d{3}$")
@@ -161,7 +161,7 @@ def _load_file(
     overlay: bool,
 ) -> None:
     try:
-        doc = yaml.safe_load(text)
+        doc = yamlio.safe_load(text)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{name}: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict):

@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from msgspec import UNSET
 
@@ -15,17 +16,24 @@ from nimdoctor import rules
 from nimdoctor.capabilities import derive_capabilities
 from nimdoctor.catalog import Catalog
 from nimdoctor.probes.hostfs import HostFS
+from nimdoctor.probes.nvml_source import NvmlSource, real_nvml
 from nimdoctor.probes.runtime import probe_runtime
-from nimdoctor.report import Facts, Finding, Report, Severity, Status
+from nimdoctor.report import Facts, Finding, GpuFacts, NodeFacts, Report, Severity, Status
 from nimdoctor.rules.registry import Probe
 
 
 @dataclass(frozen=True)
 class Sources:
-    """Where the probes read from: the real node, a fixture tree, or a simulated machine."""
+    """Where the probes read from: the real node, a fixture tree, or a simulated machine.
+
+    `node_labels` is None when nimdoctor cannot see its Node object.
+    """
 
     host: HostFS
+    nvml: NvmlSource = real_nvml
+    node_labels: Mapping[str, str] | None = None
     simulated: str | None = None
+    gpu_deadline: float = 10.0
 
 
 def node_rules(catalog: Catalog, only: Iterable[str] | None = None) -> list[rules.Registered]:
@@ -46,8 +54,22 @@ def node_rules(catalog: Catalog, only: Iterable[str] | None = None) -> list[rule
 
 def collect_facts(sources: Sources, probes: set[Probe]) -> Facts:
     """Run the probes named in `probes`; the others stay absent from the facts."""
-    runtime = probe_runtime(sources.host) if "runtime" in probes else None
-    return Facts(runtime=runtime) if runtime is not None else Facts()
+    values: dict[str, Any] = {}
+    if "runtime" in probes:
+        values["runtime"] = probe_runtime(sources.host)
+    if "gpu" in probes:
+        values["gpu"] = probe_gpu_from(sources)
+    if "node" in probes and sources.node_labels is not None:
+        values["node"] = NodeFacts(labels=dict(sources.node_labels))
+    return Facts(**values)
+
+
+def probe_gpu_from(sources: Sources) -> GpuFacts:
+    """The GPU probe, reading NVML from `sources`."""
+    from nimdoctor.probes.gpu import probe_gpu
+
+    with sources.nvml() as nvml:
+        return probe_gpu(nvml, deadline=sources.gpu_deadline)
 
 
 def judge(facts: Facts, catalog: Catalog, selected: list[rules.Registered]) -> list[Finding]:

@@ -6,6 +6,7 @@ the agent pod `kubectl exec ... -- nimdoctor run` needs no flags.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +14,9 @@ from typing import Any, TypeVar
 import click
 
 from nimdoctor.catalog import Catalog, CatalogError, load_catalog
+from nimdoctor.diagnose import Sources
+from nimdoctor.probes.hostfs import DirFS
+from nimdoctor.probes.machine import MachineError, load_builtin, load_machine_file
 from nimdoctor.render import FORMATS
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -73,3 +77,37 @@ def catalog_or_exit(checks_dir: Path | None) -> Catalog:
         return load_catalog(checks_dir)
     except CatalogError as exc:
         raise InputError(f"broken check catalog: {exc}") from exc
+
+
+def machine_options(fn: _F) -> _F:
+    """`--simulate NAME` / `--machine FILE`: diagnose a described machine instead of this node."""
+    fn = click.option(
+        "--machine",
+        "machine_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Diagnose the machine described in this file (see `nimdoctor machine import`).",
+    )(fn)
+    return click.option(
+        "--simulate",
+        metavar="NAME",
+        help="Diagnose a built-in machine instead of this node (`nimdoctor machine list`).",
+    )(fn)
+
+
+def resolve_sources(
+    host_root: Path | None, simulate: str | None, machine_file: Path | None
+) -> tuple[Sources, str]:
+    """What to probe, and the default node name: this node, or the machine asked for explicitly."""
+    if simulate and machine_file:
+        raise InputError("give --simulate or --machine, not both")
+    if host_root is not None and not host_root.is_dir():
+        raise InputError(f"--host-root {host_root}: not a directory")
+    if not simulate and not machine_file:
+        return Sources(host=DirFS(host_root or Path("/"))), socket.gethostname()
+    from nimdoctor.simulate import machine_sources
+
+    try:
+        machine = load_machine_file(machine_file) if machine_file else load_builtin(str(simulate))
+        return machine_sources(machine, host_root), machine.name
+    except MachineError as exc:
+        raise InputError(str(exc)) from exc

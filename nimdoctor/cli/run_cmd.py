@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
@@ -13,11 +12,12 @@ from nimdoctor.cli.options import (
     catalog_or_exit,
     checks_dir_option,
     host_root_option,
+    machine_options,
     node_name_option,
     output_option,
+    resolve_sources,
 )
-from nimdoctor.diagnose import Sources, diagnose, exit_code
-from nimdoctor.probes.hostfs import DirFS
+from nimdoctor.diagnose import diagnose, exit_code
 from nimdoctor.render import render
 
 
@@ -34,26 +34,26 @@ def _split_ids(value: str | None) -> list[str] | None:
 @host_root_option
 @checks_dir_option
 @node_name_option
+@machine_options
 @output_option
 @click.option("--only", metavar="ID[,ID...]", help="Run only these checks.")
 def run_cmd(
     host_root: Path | None,
     checks_dir: Path | None,
     node_name: str | None,
+    simulate: str | None,
+    machine_file: Path | None,
     output: str,
     only: str | None,
 ) -> None:
-    """Diagnose this node: PASS/WARN/FAIL per check, with the exact fix.
+    """Diagnose this node (or a described machine): PASS/WARN/FAIL per check, with the exact fix.
 
     Exit codes: 1 a check failed; else 3 a check could not be evaluated; 2 usage or input error; 0 otherwise.
     """
     catalog = catalog_or_exit(checks_dir)
-    root = host_root or Path("/")
-    if not root.is_dir():
-        raise InputError(f"--host-root {root}: not a directory")
-    sources = Sources(host=DirFS(root))
+    sources, default_node = resolve_sources(host_root, simulate, machine_file)
     try:
-        report = diagnose(sources, catalog, node=node_name or socket.gethostname(), only=_split_ids(only))
+        report = diagnose(sources, catalog, node=node_name or default_node, only=_split_ids(only))
     except KeyError as exc:
         raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
     click.echo(render(report, output, color=sys.stdout.isatty()), nl=False)

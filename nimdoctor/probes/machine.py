@@ -206,6 +206,8 @@ class MachineSpec(Spec, frozen=True, kw_only=True):
     gpus: list[GpuSpec] = msgspec.field(default_factory=list)
     nvswitches: list[NvSwitchSpec] = msgspec.field(default_factory=list)
     host: HostSpec | None = None
+    # The Kubernetes Node's labels as GPU Feature Discovery would set them (e.g. sharing strategy).
+    node_labels: dict[str, str] | None = None
 
 
 class Machine(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,79 @@
+"""Wall time and peak memory of `nimdoctor run -o json` (runtime checks only) against `python -c pass`.
+
+Both are measured in the same run, as fresh processes, so the ratio says what nimdoctor adds to a bare
+interpreter start. Also reports whether `kubernetes` or `pynvml` was imported (neither should be).
+
+    python bench/bench_run.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RUNTIME_ONLY = "NIM-RT-001,NIM-RT-002,NIM-RT-003"
+# Runs nimdoctor in-process, then reports which heavy modules it loaded.
+PROBE_IMPORTS = (
+    "import sys, runpy\n"
+    "sys.argv = ['nimdoctor', 'run', '-o', 'json', '--only', '{only}']\n"
+    "try:\n    runpy.run_module('nimdoctor', run_name='__main__')\n"
+    "except SystemExit:\n    pass\n"
+    "print('IMPORTED', sorted(m for m in ('kubernetes', 'pynvml', 'rich') if m in sys.modules), file=sys.stderr)\n"
+)
+
+
+def measure(argv: list[str], runs: int) -> tuple[float, float, float]:
+    """Median and best wall time (ms) over `runs` fresh processes, and peak RSS (MiB) of the largest."""
+    times = []
+    peak = 0.0
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        times.append((time.perf_counter() - start) * 1000)
+        # ru_maxrss of children is the largest child so far (KiB on Linux).
+        peak = max(peak, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024)
+    return statistics.median(times), min(times), peak
+
+
+def main() -> None:
+    """Print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    env_root = Path(os.environ.get("NIMDOCTOR_HOST_ROOT", "/"))
+    # The baseline first, so its peak RSS is not masked by nimdoctor's larger child.
+    base_med, base_min, base_rss = measure([sys.executable, "-c", "pass"], args.runs)
+    run_argv = [sys.executable, "-m", "nimdoctor", "run", "-o", "json", "--only", RUNTIME_ONLY]
+    run_med, run_min, run_rss = measure(run_argv, args.runs)
+    imported = subprocess.run(
+        [sys.executable, "-c", PROBE_IMPORTS.format(only=RUNTIME_ONLY)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stderr.split("IMPORTED", 1)[-1].strip()
+    print(
+        json.dumps(
+            {
+                "hostRoot": str(env_root),
+                "runs": args.runs,
+                "baseline_python_c_pass": {"medianMs": round(base_med, 1), "minMs": round(base_min, 1)},
+                "nimdoctor_run_json_runtime_only": {"medianMs": round(run_med, 1), "minMs": round(run_min, 1)},
+                "ratioMedian": round(run_med / base_med, 2),
+                "peakRssMiB": {"baseline": round(base_rss, 1), "nimdoctorRun": round(run_rss, 1)},
+                "heavyModulesImported": imported,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
