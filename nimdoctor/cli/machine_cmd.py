@@ -1,0 +1,114 @@
+"""`nimdoctor machine list | show NAME | import --topo FILE`: the descriptions `--simulate` runs on."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from nimdoctor.cli.options import InputError, output_option
+from nimdoctor.probes.machine import MachineError, MachineSpec, builtin_names, load_builtin, to_yaml
+from nimdoctor.probes.machine_import import MachineImportError, import_machine
+from nimdoctor.render import console_text, make_console, make_table, render_data
+
+_FILE = click.Path(path_type=Path, dir_okay=False)
+
+
+@click.group("machine")
+def machine_group() -> None:
+    """Built-in and imported machine descriptions, for `run --simulate NAME` and `--machine FILE`."""
+
+
+@machine_group.command("list")
+@output_option
+def list_cmd(output: str) -> None:
+    """List the built-in machines."""
+    try:
+        specs = [load_builtin(name).spec for name in builtin_names()]
+    except MachineError as exc:
+        raise InputError(f"broken built-in machine: {exc}") from exc
+    if output in ("json", "yaml"):
+        data = [
+            {
+                "name": s.metadata.name,
+                "gpus": len(s.gpus),
+                "gpuModels": _models(s),
+                "virtualization": s.virtualization.value,
+                "description": s.metadata.description,
+            }
+            for s in specs
+        ]
+        click.echo(render_data(data, output), nl=False)
+        return
+    wide = output == "wide"
+    console = make_console(wide=wide, color=False)
+    table = make_table(*(("name", "gpus", "gpu model", "virtualization", "description") if wide else
+                         ("name", "gpus", "description")))
+    for s in specs:
+        if wide:
+            table.add_row(s.metadata.name, str(len(s.gpus)), _models(s), s.virtualization.value,
+                          s.metadata.description)
+        else:
+            table.add_row(s.metadata.name, str(len(s.gpus)), s.metadata.description)
+    console.print(table)
+    click.echo(console_text(console), nl=False)
+
+
+@machine_group.command("show")
+@click.argument("name")
+def show_cmd(name: str) -> None:
+    """Print a built-in machine's description (YAML)."""
+    try:
+        machine = load_builtin(name)
+    except MachineError as exc:
+        raise InputError(str(exc)) from exc
+    click.echo(to_yaml(machine.spec), nl=False)
+
+
+@machine_group.command("import")
+@click.option("--topo", "topo", type=_FILE, required=True, help="Output of `nvidia-smi topo -m`.")
+@click.option("--smi-q", "smi_q", type=_FILE, help="Output of `nvidia-smi -q` (GPU model, memory, vGPU).")
+@click.option("--gpu", "gpu", metavar="NAME", help="GPU product name, e.g. 'NVIDIA L40S' (or --smi-q).")
+@click.option("--name", "name", help="Machine name; default the --topo file's name.")
+@click.option("--to", "to", type=_FILE, help="Write the description to this file instead of stdout.")
+def import_cmd(topo: Path, smi_q: Path | None, gpu: str | None, name: str | None, to: Path | None) -> None:
+    """Turn a real node's `nvidia-smi topo -m` (and `-q`, or a GPU name) into a machine description.
+
+    Check "will my model fit on this box" before buying or building it:
+    `nimdoctor run --machine FILE --model M`. Topology alone gives GPUs of unknown model.
+    """
+    if smi_q is not None and gpu is not None:
+        raise InputError("give --smi-q or --gpu, not both")
+    try:
+        imported = import_machine(
+            _read(topo, "--topo"),
+            smi_q_text=_read(smi_q, "--smi-q") if smi_q else None,
+            gpu_name=gpu,
+            name=name or topo.stem,
+            topo_label=str(topo),
+            smi_q_label=str(smi_q),
+        )
+    except MachineImportError as exc:
+        raise InputError(str(exc)) from exc
+    text = imported.to_yaml()
+    if to is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        to.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--to {to}: cannot write: {exc}") from exc
+    click.echo(f"wrote {to} ({len(imported.spec.gpus)} GPUs)", err=True)
+
+
+def _read(path: Path, option: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{option} {path}: cannot read: {exc}") from exc
+
+
+def _models(spec: MachineSpec) -> str:
+    counts = Counter(g.name for g in spec.gpus)
+    return ", ".join(f"{n}x {model}" for model, n in counts.items()) or "-"
