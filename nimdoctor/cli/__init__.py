@@ -6,6 +6,7 @@ import click
 
 from nimdoctor import __version__
 from nimdoctor.cli.catalog_cmds import checks_cmd, explain_cmd
+from nimdoctor.cli.machine_cmd import machine_group
 from nimdoctor.cli.run_cmd import run_cmd
 
 
@@ -18,6 +19,7 @@ def cli() -> None:
 cli.add_command(run_cmd)
 cli.add_command(checks_cmd)
 cli.add_command(explain_cmd)
+cli.add_command(machine_group)
 
 
 def main() -> None:
