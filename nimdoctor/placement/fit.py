@@ -1,0 +1,220 @@
+"""Does a requirement fit a node: `fit` (one node), `fit_nodes` (many), `place` (choose the TP for a model).
+
+Reasons come in a fixed precedence, most fundamental first, because the scheduler extender shows the first:
+not ready (008), GPU count (002), memory (001), vGPU multi-GPU (004), NVLink (003), precision (010), profile
+GPU (007), MIG (009), open files (005), multi-node (006). A requirement fits when no reason is a failure or
+an error; warnings ride along.
+
+Speed: the extender calls `fit` for every candidate node on the scheduler's hot path. Nodes come in a few
+shapes, so verdicts are memoised per (catalog, requirement) on the capabilities value itself (one C-level
+hash), and evaluated once per shape: capabilities that differ only in fields placement ignores (the driver
+version) share one evaluation.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import msgspec
+
+from nimdoctor.catalog import Catalog
+from nimdoctor.placement.profiles import parse_profile
+from nimdoctor.placement.requirement import requirement_from_model
+from nimdoctor.placement.rules import RULES, node_max_tp
+from nimdoctor.placement.settings import PerCatalog, Settings, settings
+from nimdoctor.report import Capabilities, Placement, Reason, Requirement, Status
+
+PRECEDENCE: tuple[str, ...] = (
+    "NIM-FIT-008",
+    "NIM-FIT-002",
+    "NIM-FIT-001",
+    "NIM-FIT-004",
+    "NIM-FIT-003",
+    "NIM-FIT-010",
+    "NIM-FIT-007",
+    "NIM-FIT-009",
+    "NIM-FIT-005",
+    "NIM-FIT-006",
+)
+
+# The capability fields the rules read; everything else (driver version) does not change a verdict.
+_SHAPE = operator.attrgetter(
+    "ready",
+    "nofile_soft",
+    "nofile_unlimited",
+    "gpu_product",
+    "gpu_count",
+    "gpu_memory_bytes",
+    "max_nvlink_clique",
+    "virtualization",
+    "mig_enabled",
+    "compute_capability",
+)
+# Bounds on the memo: past them it starts over (a cluster has a few shapes; this is a leak guard).
+_MAX_REQUIREMENTS = 1024
+_MAX_NODES = 65536
+
+
+class Verdict(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether a requirement fits a node, and the reasons in precedence order (warnings included)."""
+
+    fits: bool
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def first(self) -> Reason | None:
+        """The most fundamental reason: the one the extender shows."""
+        return self.reasons[0] if self.reasons else None
+
+
+def evaluate(capabilities: Capabilities, requirement: Requirement, catalog: Catalog) -> Verdict:
+    """Judge one node without the memo (what `fit` does on a miss)."""
+    return _evaluate(capabilities, requirement, settings(catalog))
+
+
+def _evaluate(capabilities: Capabilities, requirement: Requirement, limits: Settings) -> Verdict:
+    reasons = []
+    for check_id in PRECEDENCE:
+        found = RULES[check_id](capabilities, requirement, limits)
+        if found is not None:
+            reasons.append(found)
+    return Verdict(fits=all(r.status is Status.WARN for r in reasons), reasons=tuple(reasons))
+
+
+class _Verdicts:
+    """Verdicts of one requirement: by capabilities value, and by shape behind that."""
+
+    __slots__ = ("by_caps", "by_shape", "limits", "requirement")
+
+    def __init__(self, requirement: Requirement, limits: Settings) -> None:
+        self.requirement = requirement
+        self.limits = limits
+        self.by_caps: dict[Capabilities, Verdict] = {}
+        self.by_shape: dict[tuple[object, ...], Verdict] = {}
+
+    def miss(self, capabilities: Capabilities) -> Verdict:
+        shape = _SHAPE(capabilities)
+        verdict = self.by_shape.get(shape)
+        if verdict is None:
+            verdict = _evaluate(capabilities, self.requirement, self.limits)
+            self.by_shape[shape] = verdict
+        if len(self.by_caps) >= _MAX_NODES:
+            self.by_caps.clear()
+        self.by_caps[capabilities] = verdict
+        return verdict
+
+
+class _Memo:
+    """All memoised verdicts of one catalog; remembers the last requirement (the extender asks in runs)."""
+
+    __slots__ = ("last", "limits", "requirements")
+
+    def __init__(self, catalog: Catalog) -> None:
+        # Only the thresholds, never the catalog itself: the memo must not keep its catalog alive.
+        self.limits = settings(catalog)
+        self.requirements: dict[Requirement, _Verdicts] = {}
+        self.last: _Verdicts | None = None
+
+    def verdicts(self, requirement: Requirement) -> _Verdicts:
+        last = self.last
+        if last is not None and last.requirement is requirement:
+            return last
+        found = self.requirements.get(requirement)
+        if found is None:
+            if len(self.requirements) >= _MAX_REQUIREMENTS:
+                self.requirements.clear()
+            found = self.requirements[requirement] = _Verdicts(requirement, self.limits)
+        self.last = found
+        return found
+
+
+_memos = PerCatalog(_Memo)
+
+
+def fit(capabilities: Capabilities, requirement: Requirement, catalog: Catalog) -> Verdict:
+    """Does `requirement` fit the node described by `capabilities`? Pure; memoised per node shape."""
+    verdicts = _memos(catalog).verdicts(requirement)
+    verdict = verdicts.by_caps.get(capabilities)
+    return verdict if verdict is not None else verdicts.miss(capabilities)
+
+
+def fit_nodes(
+    nodes: Iterable[Capabilities], requirement: Requirement, catalog: Catalog
+) -> list[Verdict]:
+    """`fit` over many nodes for one requirement, in order: the extender's filter over candidate nodes."""
+    verdicts = _memos(catalog).verdicts(requirement)
+    known = verdicts.by_caps.get
+    miss = verdicts.miss
+    result: list[Verdict] = []
+    append = result.append
+    for capabilities in nodes:
+        verdict = known(capabilities)
+        append(verdict if verdict is not None else miss(capabilities))
+    return result
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """A model by name, as `nimdoctor run --model` and `nimdoctor plan` ask for it.
+
+    `tp` None lets `place` choose; `params_b` declares the size of a model the catalog does not know.
+    """
+
+    model: str
+    precision: str | None = None
+    tp: int | None = None
+    pp: int | None = None
+    gpus: int | None = None
+    profile: str | None = None
+    params_b: float | None = None
+
+
+def _requirement(request: ModelRequest, catalog: Catalog, tp: int | None) -> Requirement:
+    return requirement_from_model(
+        request.model,
+        catalog,
+        precision=request.precision,
+        tp=tp,
+        pp=request.pp,
+        gpus=request.gpus,
+        profile=request.profile,
+        params_b=request.params_b,
+    )
+
+
+def tensor_parallel_candidates(capabilities: Capabilities, catalog: Catalog) -> list[int]:
+    """TP 1, 2, 4, 8, ... up to the node's GPU count (and NIM-FIT-006's maxTensorParallel)."""
+    largest = node_max_tp(capabilities, settings(catalog))
+    return [1 << n for n in range(largest.bit_length())]
+
+
+def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -> Placement:
+    """Where `request` stands on this node: fits or not, at which TP, and why.
+
+    With a TP fixed (by `tp`, `gpus` or the profile) it judges that requirement. Otherwise it tries TP 1, 2,
+    4, 8 up to the node's GPU count and keeps the smallest that fits (warnings allowed); when none fits, it
+    reports the largest TP tried, the configuration closest to fitting. An unknown model is not searched.
+    Raises `RequirementError` for a malformed request.
+    """
+    base = _requirement(request, catalog, request.tp)
+    profile = parse_profile(request.profile) if request.profile else None
+    fixed = request.tp is not None or request.gpus is not None or (profile is not None and profile.tp)
+    if fixed or base.params_b is None:
+        verdict = fit(capabilities, base, catalog)
+        return Placement(model=base.model, fits=verdict.fits, requirement=base, reasons=list(verdict.reasons))
+    tried: list[int] = []
+    for tp in tensor_parallel_candidates(capabilities, catalog):  # never empty: TP 1 is always a candidate
+        requirement = base if tp == 1 else _requirement(request, catalog, tp)
+        verdict = fit(capabilities, requirement, catalog)
+        tried.append(tp)
+        if verdict.fits:
+            break
+    return Placement(
+        model=requirement.model,
+        fits=verdict.fits,
+        requirement=requirement,
+        reasons=list(verdict.reasons),
+        tried=tried,
+    )

@@ -1,0 +1,131 @@
+"""What model a name means, and how large it is: the model catalog first, then a size in the name.
+
+A name may be a NIM image (`nvcr.io/nim/meta/llama-3.1-70b-instruct:1.3.3`), its path
+(`meta/llama-3.1-70b-instruct`), a bare model name, or a Hugging Face id (`hf://meta-llama/Llama-3.1-8B`).
+Names not in the catalog are sized from their text (`70b`, `1.5b`; `8x7b` is eight experts of 7B, an upper
+bound because experts share their attention layers). Anything else is unknown: never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from nimdoctor.catalog import Catalog, ModelEntry
+from nimdoctor.placement.settings import PerCatalog
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+# A size token stands alone between separators: `-70b-`, `_1.5b`, `8x7b`; not `a3b` (active params) or `v1b`.
+_SIZE = re.compile(r"(?<![a-z0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)b(?![a-z0-9])")
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """A model's identity and size, and where the size comes from."""
+
+    name: str  # the catalog's name when known, else the name as given (normalised)
+    params_b: float | None  # None: unknown
+    source: str | None  # catalog | annotation | declared | name; None when unknown
+    upper_bound: bool = False
+    kind: str | None = None
+    precision: str | None = None  # the precision the catalog says the weights are published in
+
+
+def model_key(text: str) -> str:
+    """Normalise a model reference: lower case, no scheme, registry, `nim/` prefix, tag or digest."""
+    key = _SCHEME.sub("", text.strip().lower()).split("@", 1)[0]
+    parts = [p for p in key.split("/") if p]
+    if not parts:
+        return ""
+    parts[-1] = parts[-1].split(":", 1)[0]
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] == "nim":
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def _base(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
+
+
+def _index(catalog: Catalog) -> Mapping[str, ModelEntry]:
+    """Every name and alias (full and, when unambiguous, without its organisation) -> entry."""
+    full: dict[str, ModelEntry] = {}
+    bases: dict[str, list[ModelEntry]] = {}
+    for entry in catalog.models.values():
+        for spelling in (entry.name, *entry.aliases):
+            key = model_key(spelling)
+            full[key] = entry
+            bases.setdefault(_base(key), []).append(entry)
+    index = {base: found[0] for base, found in bases.items() if len({e.name for e in found}) == 1}
+    index.update(full)
+    return index
+
+
+_indexes = PerCatalog(_index)
+
+
+def lookup(name: str, catalog: Catalog) -> ModelEntry | None:
+    """The catalog entry a name refers to, by full path first, then by its last path component."""
+    key = model_key(name)
+    index = _indexes(catalog)
+    return index.get(key) or index.get(_base(key))
+
+
+def parse_size(name: str) -> tuple[float, bool] | None:
+    """(billions, upper bound) from a size in the model's name; `None` when there is none or several."""
+    sizes = {
+        (int(experts) * float(size) if experts else float(size), bool(experts))
+        for experts, size in _SIZE.findall(_base(model_key(name)))
+    }
+    if len(sizes) != 1:
+        return None
+    params, upper = sizes.pop()
+    return (params, upper) if params > 0 else None
+
+
+def parse_params(text: str) -> float:
+    """A declared size in billions: `70`, `70b`, `46.7B`. `ValueError` with the reason otherwise."""
+    value = text.strip().lower().removesuffix("b").strip()
+    try:
+        params = float(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of billions of parameters (like \"70\")") from None
+    if not math.isfinite(params) or params <= 0:
+        raise ValueError(f"{text!r} is not a positive number of billions of parameters")
+    return params
+
+
+def resolve(
+    names: Sequence[str],
+    catalog: Catalog,
+    *,
+    declared: float | None = None,
+    declared_source: str = "declared",
+) -> ModelSize:
+    """Identify and size a model from candidate names (first is preferred) and an optional declared size.
+
+    A declared size wins over the catalog (the user knows their fine-tune); the catalog wins over a size
+    parsed from a name; a model none of these size is unknown (`params_b` None).
+    """
+    candidates = [n for n in names if model_key(n)]
+    if not candidates:
+        raise ValueError("no model name given")
+    entry = next((e for e in (lookup(n, catalog) for n in candidates) if e is not None), None)
+    if declared is not None:
+        name = entry.name if entry else model_key(candidates[0])
+        kind = entry.kind if entry else None
+        return ModelSize(name=name, params_b=declared, source=declared_source, kind=kind,
+                         precision=entry.precision if entry else None)
+    if entry is not None:
+        return ModelSize(name=entry.name, params_b=entry.params_b, source="catalog", kind=entry.kind,
+                         precision=entry.precision)
+    for candidate in candidates:
+        parsed = parse_size(candidate)
+        if parsed is not None:
+            return ModelSize(name=model_key(candidate), params_b=parsed[0], source="name",
+                             upper_bound=parsed[1])
+    return ModelSize(name=model_key(candidates[0]), params_b=None, source=None)

@@ -1,0 +1,188 @@
+"""The acceptance cases of issue 4, one test each, on the simulated machines' capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from nimdoctor.catalog import Catalog
+from nimdoctor.placement import ModelRequest, fit, place, requirement_from_model, requirement_from_pod
+from nimdoctor.report import Reason, Status
+from tests.placement import nodes
+from tests.placement.pods import nim_pod
+
+LLAMA_8B = "meta/llama-3.1-8b-instruct"
+LLAMA_70B = "meta/llama-3.1-70b-instruct"
+LLAMA_405B = "meta/llama-3.1-405b-instruct"
+NEMOTRON_49B = "nvidia/llama-3.3-nemotron-super-49b-v1"
+
+
+def ids(reasons: Sequence[Reason]) -> list[str]:
+    return [r.id for r in reasons]
+
+
+def test_8b_fits_l40s_4x_at_tp1(catalog: Catalog) -> None:
+    placement = place(nodes.L40S_4X, ModelRequest(LLAMA_8B), catalog)
+    assert placement.fits
+    assert placement.requirement.tensor_parallel == 1
+    assert placement.tried == [1]
+    assert placement.reasons == []
+
+
+def test_70b_bf16_on_dgx_h100_fits_at_the_smallest_tp_that_leaves_headroom(catalog: Catalog) -> None:
+    placement = place(nodes.DGX_H100, ModelRequest(LLAMA_70B, precision="bf16"), catalog)
+    assert placement.fits
+    assert placement.tried == [1, 2]
+    requirement = placement.requirement
+    assert requirement.tensor_parallel == 2
+    # 70.6e9 params x 2 bytes / TP 2 = 70.6e9 bytes: about 0.83 of 81559 MiB, under the 0.85 budget.
+    assert requirement.weights_per_gpu_bytes == 70_600_000_000
+    memory = nodes.DGX_H100.gpu_memory_bytes
+    assert isinstance(memory, int)
+    assert 0.82 < requirement.weights_per_gpu_bytes / memory < 0.85
+    at_tp1 = fit(nodes.DGX_H100, requirement_from_model(LLAMA_70B, catalog, tp=1), catalog)
+    assert not at_tp1.fits
+    assert ids(at_tp1.reasons) == ["NIM-FIT-001"]
+
+
+def test_70b_bf16_needs_tp4_on_48gb_l40s(catalog: Catalog) -> None:
+    placement = place(nodes.L40S_4X, ModelRequest(LLAMA_70B), catalog)
+    assert placement.fits
+    assert placement.tried == [1, 2, 4]
+    assert placement.requirement.tensor_parallel == 4
+    # No NVLink on bare-metal L40S: it runs, over PCIe, with a warning.
+    assert [(r.id, r.status) for r in placement.reasons] == [("NIM-FIT-003", Status.WARN)]
+
+
+def test_70b_on_l40s_vgpu_2x_fails_nim_fit_004(catalog: Catalog) -> None:
+    placement = place(nodes.L40S_VGPU_2X, ModelRequest(LLAMA_70B), catalog)
+    assert not placement.fits
+    assert placement.reasons[0].id == "NIM-FIT-004"
+    assert placement.reasons[0].status is Status.FAIL
+    fix = placement.reasons[0].fix
+    for option in ("passthrough", "NVLink-connected A100 or H100", "smaller model"):
+        assert option in fix
+
+
+def test_70b_tp2_on_h100_pcie_nvlink_pairs_fits_cleanly(catalog: Catalog) -> None:
+    verdict = fit(nodes.H100_PCIE_NVLINK_PAIRS, requirement_from_model(LLAMA_70B, catalog, tp=2), catalog)
+    assert verdict.fits
+    assert verdict.reasons == ()
+
+
+def test_70b_tp4_on_nvlink_pairs_fits_only_with_an_nvlink_warning(catalog: Catalog) -> None:
+    verdict = fit(nodes.H100_PCIE_NVLINK_PAIRS, requirement_from_model(LLAMA_70B, catalog, tp=4), catalog)
+    assert verdict.fits
+    assert [(r.id, r.status) for r in verdict.reasons] == [("NIM-FIT-003", Status.WARN)]
+    assert "largest on this node has 2" in verdict.reasons[0].message
+
+
+def test_the_same_nvlink_gap_on_a_vgpu_node_is_a_failure(catalog: Catalog) -> None:
+    vgpu_pairs = msgspec.structs.replace(nodes.H100_PCIE_NVLINK_PAIRS, virtualization="vgpu")
+    verdict = fit(vgpu_pairs, requirement_from_model(LLAMA_70B, catalog, tp=4), catalog)
+    assert not verdict.fits
+    assert [(r.id, r.status) for r in verdict.reasons] == [("NIM-FIT-003", Status.FAIL)]
+
+
+def test_405b_bf16_on_dgx_h100_needs_more_than_one_node(catalog: Catalog) -> None:
+    placement = place(nodes.DGX_H100, ModelRequest(LLAMA_405B, precision="bf16"), catalog)
+    assert not placement.fits
+    assert placement.tried == [1, 2, 4, 8]
+    assert placement.requirement.tensor_parallel == 8
+    assert ids(placement.reasons) == ["NIM-FIT-006"]
+    fix = placement.reasons[0].fix
+    assert "tensor: 8" in fix
+    assert "pipeline: 2" in fix
+    assert "= 16 GPUs over 2 nodes" in fix
+
+
+def test_405b_fp8_fits_dgx_h100_at_tp8(catalog: Catalog) -> None:
+    placement = place(nodes.DGX_H100, ModelRequest(LLAMA_405B, precision="fp8"), catalog)
+    assert placement.fits
+    assert placement.requirement.tensor_parallel == 8
+    assert placement.reasons == []
+
+
+def test_49b_on_containerd2_fails_open_files_with_the_drop_in_fix(catalog: Catalog) -> None:
+    placement = place(nodes.DGX_H100_CONTAINERD2, ModelRequest(NEMOTRON_49B), catalog)
+    assert not placement.fits
+    assert ids(placement.reasons) == ["NIM-FIT-005"]
+    reason = placement.reasons[0]
+    assert reason.status is Status.FAIL
+    assert "soft limit is 1024" in reason.message
+    for step in (
+        "/etc/systemd/system/containerd.service.d/override.conf",
+        "[Service]",
+        "LimitNOFILE=65536",
+        "systemctl daemon-reload",
+        "systemctl restart containerd",
+        "systemctl restart kubelet",
+        "recreate the NIM pods",
+    ):
+        assert step in reason.fix
+
+
+def test_8b_fits_the_containerd2_node(catalog: Catalog) -> None:
+    placement = place(nodes.DGX_H100_CONTAINERD2, ModelRequest(LLAMA_8B), catalog)
+    assert placement.fits
+    assert placement.reasons == []
+
+
+def test_unlimited_open_files_count_as_enough(catalog: Catalog) -> None:
+    requirement = requirement_from_model(NEMOTRON_49B, catalog, tp=2)
+    flagged = msgspec.structs.replace(nodes.DGX_H100, nofile_soft=None, nofile_unlimited=True)
+    assert fit(flagged, requirement, catalog).reasons == ()
+    # `None` alone (unlimited as /proc shows it) is enough too, even without the flag.
+    bare = msgspec.structs.replace(nodes.DGX_H100, nofile_soft=None, nofile_unlimited=msgspec.UNSET)
+    assert fit(bare, requirement, catalog).reasons == ()
+
+
+def test_unknown_open_file_limit_is_a_warning_not_a_failure(catalog: Catalog) -> None:
+    unknown = nodes.node(nofile_soft=msgspec.UNSET, nofile_unlimited=msgspec.UNSET)
+    verdict = fit(unknown, requirement_from_model(NEMOTRON_49B, catalog, tp=2), catalog)
+    assert verdict.fits
+    assert [(r.id, r.status) for r in verdict.reasons] == [("NIM-FIT-005", Status.WARN)]
+
+
+def test_h100_fp8_profile_on_an_l40s_node_fails_nim_fit_007(catalog: Catalog) -> None:
+    pod = nim_pod(LLAMA_8B, gpus=1, env={"NIM_MODEL_PROFILE": "tensorrt_llm-h100-fp8-tp1-pp1-throughput"})
+    requirement = requirement_from_pod(pod, catalog)
+    assert requirement.profile_gpu == "H100"
+    assert requirement.precision == "fp8"
+    verdict = fit(nodes.L40S_4X, requirement, catalog)
+    assert not verdict.fits
+    assert [(r.id, r.status) for r in verdict.reasons] == [("NIM-FIT-007", Status.FAIL)]
+
+
+def test_fp8_on_a100_fails_nim_fit_010(catalog: Catalog) -> None:
+    verdict = fit(nodes.HGX_A100_80GB, requirement_from_model(LLAMA_8B, catalog, precision="fp8"), catalog)
+    assert not verdict.fits
+    assert ids(verdict.reasons) == ["NIM-FIT-010"]
+    assert "compute capability 8.9" in verdict.reasons[0].message
+
+
+def test_unknown_model_without_annotation_is_a_clear_finding_not_a_guess(catalog: Catalog) -> None:
+    pod = nim_pod("acme/house-model", gpus=1)
+    requirement = requirement_from_pod(pod, catalog)
+    assert requirement.params_b is None
+    assert requirement.weights_per_gpu_bytes is None
+    verdict = fit(nodes.DGX_H100, requirement, catalog)
+    assert not verdict.fits
+    assert len(verdict.reasons) == 1
+    reason = verdict.reasons[0]
+    assert (reason.id, reason.status) == ("NIM-FIT-001", Status.ERROR)
+    assert reason.short == (
+        "NIM-FIT-001 model size unknown; declare it with annotation nimdoctor.io/model-params"
+    )
+    assert "acme/house-model" in reason.message
+    assert "does not guess" in reason.message
+    assert 'nimdoctor.io/model-params: "70"' in reason.fix
+    assert "name: acme/house-model" in reason.fix
+
+
+def test_the_same_unknown_model_with_an_annotation_is_sized_from_it(catalog: Catalog) -> None:
+    pod = nim_pod("acme/house-model", gpus=1, annotations={"nimdoctor.io/model-params": "13"})
+    requirement = requirement_from_pod(pod, catalog)
+    assert (requirement.params_b, requirement.params_source) == (13.0, "annotation")
+    assert fit(nodes.DGX_H100, requirement, catalog).fits
