@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from nimdoctor.probes.machine import Machine
+
 NvmlSource = Callable[[], AbstractContextManager[Any]]
 
 
@@ -18,3 +20,23 @@ def real_nvml() -> Iterator[Any]:
     import pynvml
 
     yield pynvml
+
+
+def simulated_nvml(machine: Machine) -> NvmlSource:
+    """An NVML source answering from `machine`: each use installs a fresh fake library into `pynvml`.
+
+    The description is checked here, once (`MachineError`); inside the block the real binding's wrappers
+    run against the fake (`fakenvml`), and the module is restored on exit.
+    """
+    from nimdoctor.probes import fakenvml
+
+    topology = fakenvml.build_topology(machine.spec)
+
+    @contextmanager
+    def source() -> Iterator[Any]:
+        import pynvml
+
+        with fakenvml.installed(topology):
+            yield pynvml
+
+    return source
