@@ -85,10 +85,10 @@ def parse_topo(text: str) -> TopoMatrix:
         label, row = _parse_row(no, line, devices, affinity, gpu_count, rows)
         rows[label] = row
     _check_trailer(lines, end)
-    missing = [d for d in devices[:gpu_count] if d not in rows]
-    if missing:
-        at = min(end, len(lines))
-        raise TopoParseError(at, lines[at - 1], f"the matrix ends before the row of {missing[0]}")
+    if len(rows) < gpu_count:  # NIC rows only come after every GPU row
+        raise TopoParseError(
+            end - 1, lines[end - 2], f"the matrix ends here, before the row of GPU{len(rows)}"
+        )
     gpus = tuple(rows[d] for d in devices[:gpu_count])
     _check_symmetric(gpus, lines)
     return TopoMatrix(gpus=gpus, nics=tuple(devices[gpu_count:]))
@@ -128,6 +128,9 @@ def _parse_row(
         raise TopoParseError(no, line, f"expected a row of {', '.join(devices)}")
     if label in seen:
         raise TopoParseError(no, line, f"second row of {label}")
+    # nvidia-smi prints the GPU rows first and in order; NIC rows may have been left out.
+    if len(seen) < gpu_count and label != f"GPU{len(seen)}":
+        raise TopoParseError(no, line, f"expected the row of GPU{len(seen)}")
     cells = tokens[1 : 1 + len(devices)]
     if len(cells) < len(devices):
         raise TopoParseError(no, line, f"expected {len(devices)} cells after {label}, got {len(cells)}")
