@@ -140,9 +140,7 @@ def fit(capabilities: Capabilities, requirement: Requirement, catalog: Catalog) 
     return verdict if verdict is not None else verdicts.miss(capabilities)
 
 
-def fit_nodes(
-    nodes: Iterable[Capabilities], requirement: Requirement, catalog: Catalog
-) -> list[Verdict]:
+def fit_nodes(nodes: Iterable[Capabilities], requirement: Requirement, catalog: Catalog) -> list[Verdict]:
     """`fit` over many nodes for one requirement, in order: the extender's filter over candidate nodes."""
     verdicts = _memos(catalog).verdicts(requirement)
     known = verdicts.by_caps.get

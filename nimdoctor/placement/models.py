@@ -93,7 +93,7 @@ def parse_params(text: str) -> float:
     try:
         params = float(value)
     except ValueError:
-        raise ValueError(f"{text!r} is not a number of billions of parameters (like \"70\")") from None
+        raise ValueError(f'{text!r} is not a number of billions of parameters (like "70")') from None
     if not math.isfinite(params) or params <= 0:
         raise ValueError(f"{text!r} is not a positive number of billions of parameters")
     return params
@@ -118,14 +118,25 @@ def resolve(
     if declared is not None:
         name = entry.name if entry else model_key(candidates[0])
         kind = entry.kind if entry else None
-        return ModelSize(name=name, params_b=declared, source=declared_source, kind=kind,
-                         precision=entry.precision if entry else None)
+        return ModelSize(
+            name=name,
+            params_b=declared,
+            source=declared_source,
+            kind=kind,
+            precision=entry.precision if entry else None,
+        )
     if entry is not None:
-        return ModelSize(name=entry.name, params_b=entry.params_b, source="catalog", kind=entry.kind,
-                         precision=entry.precision)
+        return ModelSize(
+            name=entry.name,
+            params_b=entry.params_b,
+            source="catalog",
+            kind=entry.kind,
+            precision=entry.precision,
+        )
     for candidate in candidates:
         parsed = parse_size(candidate)
         if parsed is not None:
-            return ModelSize(name=model_key(candidate), params_b=parsed[0], source="name",
-                             upper_bound=parsed[1])
+            return ModelSize(
+                name=model_key(candidate), params_b=parsed[0], source="name", upper_bound=parsed[1]
+            )
     return ModelSize(name=model_key(candidates[0]), params_b=None, source=None)

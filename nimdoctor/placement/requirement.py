@@ -250,8 +250,9 @@ def _from_nimservice(
     pp_from = "spec.env NIM_PIPELINE_PARALLEL_SIZE"
     multi = spec.get("multiNode")
     if multi is not None:
-        parallelism = _mapping(_mapping(multi, where, "spec.multiNode").get("parallelism"), where,
-                               "spec.multiNode.parallelism")
+        parallelism = _mapping(
+            _mapping(multi, where, "spec.multiNode").get("parallelism"), where, "spec.multiNode.parallelism"
+        )
         tp = _positive(parallelism.get("tensor"), where, "spec.multiNode.parallelism.tensor")
         tp_from = "spec.multiNode.parallelism.tensor"
         pp = _positive(parallelism.get("pipeline", 1), where, "spec.multiNode.parallelism.pipeline")
@@ -569,4 +570,3 @@ def _model_names(image: str, env: Mapping[str, str]) -> list[str]:
         if value and not value.startswith("/"):
             names.append(value)
     return names
-

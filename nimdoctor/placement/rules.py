@@ -160,8 +160,15 @@ def gpu_memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | No
     }
     if per_gpu is None or caps.gpu_memory_bytes is UNSET:
         message = f"the node did not report its GPU memory; {_model(req)} needs {gb(weights)} per GPU"
-        return reason(check, Status.WARN, message, budget="an unknown amount", memory="unknown memory",
-                      layout="see the node's GPU memory first", **values)
+        return reason(
+            check,
+            Status.WARN,
+            message,
+            budget="an unknown amount",
+            memory="unknown memory",
+            layout="see the node's GPU memory first",
+            **values,
+        )
     if weights <= per_gpu:
         return None
     if req.single_node and not fits_one_node(req, caps, s):
@@ -241,8 +248,9 @@ def precision(caps: Capabilities, req: Requirement, s: Settings) -> Reason | Non
     values = {"precision": req.precision, "required": needed, "gpu": _product(caps)}
     if have is None:
         message = f"the node did not report its GPUs' compute capability; {req.precision} needs {needed}"
-        return reason(check, Status.WARN, message, cc="an unknown compute capability", supported="?",
-                      **values)
+        return reason(
+            check, Status.WARN, message, cc="an unknown compute capability", supported="?", **values
+        )
     if have >= required:
         return None
     supported = sorted(p for p, cc in s.min_compute_capability.items() if have >= cc)
@@ -321,8 +329,10 @@ def one_node(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None
         return None
     total, per_gpu = weights_total(req), budget(caps, s)
     max_tp = node_max_tp(caps, s)
-    too_many = caps.gpu_count is not UNSET and req.pipeline_parallel > 1 and (
-        req.tensor_parallel * req.pipeline_parallel > caps.gpu_count
+    too_many = (
+        caps.gpu_count is not UNSET
+        and req.pipeline_parallel > 1
+        and (req.tensor_parallel * req.pipeline_parallel > caps.gpu_count)
     )
     too_big = fits_one_node(req, caps, s) is False
     if not (too_many or too_big):
@@ -345,5 +355,12 @@ def one_node(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None
             f"{req.tensor_parallel * req.pipeline_parallel} GPUs; the node has {caps.gpu_count}"
         )
     pvc = gb(req.cache_pvc_bytes) if req.cache_pvc_bytes else "the model's size"
-    return reason(s.checks["NIM-FIT-006"], Status.FAIL, message, tensor=tensor, pipeline=stages,
-                  total=tensor * stages, pvc=pvc)
+    return reason(
+        s.checks["NIM-FIT-006"],
+        Status.FAIL,
+        message,
+        tensor=tensor,
+        pipeline=stages,
+        total=tensor * stages,
+        pvc=pvc,
+    )

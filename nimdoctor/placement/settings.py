@@ -67,8 +67,11 @@ def _build(catalog: Catalog) -> Settings:
 
     def number(check_id: str, key: str, low: float, high: float | None = None) -> float:
         value = checks[check_id].params.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= low or (
-            high is not None and value > high
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or value <= low
+            or (high is not None and value > high)
         ):
             bound = f"in ({low}, {high}]" if high is not None else f"above {low}"
             raise CatalogError(f"{check_id}: field 'params.{key}': must be a number {bound}, got {value!r}")

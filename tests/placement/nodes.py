@@ -38,13 +38,25 @@ def node(**changes: Any) -> Capabilities:
 DGX_H100 = node()
 HGX_A100_80GB = node(gpu_product="A100-SXM", gpu_memory_bytes=81920 * MIB, compute_capability="8.0")
 H100_PCIE_NVLINK_PAIRS = node(gpu_product="H100-PCIE", gpu_count=4, max_nvlink_clique=2)
-L40S_4X = node(gpu_product="L40S", gpu_count=4, gpu_memory_bytes=46068 * MIB, max_nvlink_clique=1,
-               compute_capability="8.9")
-L40S_VGPU_2X = node(gpu_product="L40S", gpu_count=2, gpu_memory_bytes=49152 * MIB, max_nvlink_clique=1,
-                    virtualization="vgpu", compute_capability="8.9")
+L40S_4X = node(
+    gpu_product="L40S",
+    gpu_count=4,
+    gpu_memory_bytes=46068 * MIB,
+    max_nvlink_clique=1,
+    compute_capability="8.9",
+)
+L40S_VGPU_2X = node(
+    gpu_product="L40S",
+    gpu_count=2,
+    gpu_memory_bytes=49152 * MIB,
+    max_nvlink_clique=1,
+    virtualization="vgpu",
+    compute_capability="8.9",
+)
 H100_VGPU_4X = node(gpu_count=4, gpu_memory_bytes=81920 * MIB, max_nvlink_clique=4, virtualization="vgpu")
-A100_MIG = node(gpu_product="A100-SXM", gpu_memory_bytes=81920 * MIB, compute_capability="8.0",
-                mig_enabled=True)
+A100_MIG = node(
+    gpu_product="A100-SXM", gpu_memory_bytes=81920 * MIB, compute_capability="8.0", mig_enabled=True
+)
 DGX_H100_CONTAINERD2 = node(nofile_soft=1024)
 
 MACHINES: dict[str, Capabilities] = {

@@ -27,9 +27,13 @@ def nim_pod(
     resources: dict[str, Any] = {}
     if gpus is not None:
         resources = {"limits": {"nvidia.com/gpu": gpus}, "requests": {"nvidia.com/gpu": gpus}}
-    standard = [{"name": "NIM_CACHE_PATH", "value": "/model-store"},
-                {"name": "NGC_API_KEY", "valueFrom": {"secretKeyRef": {"name": "ngc-api-secret",
-                                                                         "key": "NGC_API_KEY"}}}]
+    standard = [
+        {"name": "NIM_CACHE_PATH", "value": "/model-store"},
+        {
+            "name": "NGC_API_KEY",
+            "valueFrom": {"secretKeyRef": {"name": "ngc-api-secret", "key": "NGC_API_KEY"}},
+        },
+    ]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -73,12 +77,22 @@ def lws_leader(model: str, *, tensor: int, pipeline: int) -> dict[str, Any]:
         "leaderworkerset.sigs.k8s.io/name": "llm-lws",
         "leaderworkerset.sigs.k8s.io/worker-index": "0",
     }
-    return nim_pod(model, gpus=tensor, env={**lws_env(tensor, pipeline, 0), "NIM_LEADER_ROLE": "1"},
-                   labels=labels, container="nim-leader")
+    return nim_pod(
+        model,
+        gpus=tensor,
+        env={**lws_env(tensor, pipeline, 0), "NIM_LEADER_ROLE": "1"},
+        labels=labels,
+        container="nim-leader",
+    )
 
 
 def lws_worker(model: str, *, tensor: int, pipeline: int) -> dict[str, Any]:
     """A worker pod: only the LeaderWorkerSet's labels, container `nim-worker`."""
     labels = {"leaderworkerset.sigs.k8s.io/name": "llm-lws", "leaderworkerset.sigs.k8s.io/worker-index": "1"}
-    return nim_pod(model, gpus=tensor, env={**lws_env(tensor, pipeline, 1), "NIM_LEADER_ROLE": "0"},
-                   labels=labels, container="nim-worker")
+    return nim_pod(
+        model,
+        gpus=tensor,
+        env={**lws_env(tensor, pipeline, 1), "NIM_LEADER_ROLE": "0"},
+        labels=labels,
+        container="nim-worker",
+    )
