@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,6 +14,10 @@ from nimdoctor.probes.machine_import import MachineImportError, import_machine
 from nimdoctor.render import console_text, make_console, make_table, render_data
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
+# Table columns (keys of `_summary`); `-o wide` adds the GPU model and virtualization.
+_NARROW = ("name", "gpus", "description")
+_WIDE = ("name", "gpus", "gpuModels", "virtualization", "description")
+_HEADERS = {"gpuModels": "gpu model"}
 
 
 @click.group("machine")
@@ -28,29 +33,15 @@ def list_cmd(output: str) -> None:
         specs = [load_builtin(name).spec for name in builtin_names()]
     except MachineError as exc:
         raise InputError(f"broken built-in machine: {exc}") from exc
+    data = [_summary(s) for s in specs]
     if output in ("json", "yaml"):
-        data = [
-            {
-                "name": s.metadata.name,
-                "gpus": len(s.gpus),
-                "gpuModels": _models(s),
-                "virtualization": s.virtualization.value,
-                "description": s.metadata.description,
-            }
-            for s in specs
-        ]
         click.echo(render_data(data, output), nl=False)
         return
-    wide = output == "wide"
-    console = make_console(wide=wide, color=False)
-    table = make_table(*(("name", "gpus", "gpu model", "virtualization", "description") if wide else
-                         ("name", "gpus", "description")))
-    for s in specs:
-        if wide:
-            table.add_row(s.metadata.name, str(len(s.gpus)), _models(s), s.virtualization.value,
-                          s.metadata.description)
-        else:
-            table.add_row(s.metadata.name, str(len(s.gpus)), s.metadata.description)
+    keys = _WIDE if output == "wide" else _NARROW
+    console = make_console(wide=output == "wide", color=False)
+    table = make_table(*(_HEADERS.get(k, k) for k in keys))
+    for row in data:
+        table.add_row(*(str(row[k]) for k in keys))
     console.print(table)
     click.echo(console_text(console), nl=False)
 
@@ -107,6 +98,16 @@ def _read(path: Path, option: str) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{option} {path}: cannot read: {exc}") from exc
+
+
+def _summary(spec: MachineSpec) -> dict[str, Any]:
+    return {
+        "name": spec.metadata.name,
+        "gpus": len(spec.gpus),
+        "gpuModels": _models(spec),
+        "virtualization": spec.virtualization.value,
+        "description": spec.metadata.description,
+    }
 
 
 def _models(spec: MachineSpec) -> str:

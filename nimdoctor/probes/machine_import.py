@@ -81,8 +81,8 @@ class ImportedMachine:
 
 
 @dataclass(frozen=True)
-class _Identity:
-    """What a GPU is, as far as the inputs say."""
+class GpuIdentity:
+    """What a GPU is, as far as the inputs say (`None`: they do not say)."""
 
     name: str
     memory: MemorySpec | None
@@ -96,7 +96,7 @@ class _Identity:
     uuid: str | None = None
 
 
-_UNKNOWN = _Identity(
+_UNKNOWN = GpuIdentity(
     name=UNKNOWN_GPU,
     memory=None,
     pci_device_id=0x10DE,  # NVIDIA's vendor id, device unknown
@@ -112,7 +112,7 @@ class SmiQ:
 
     driver: str | None
     cuda: int | None
-    gpus: tuple[_Identity, ...]
+    gpus: tuple[GpuIdentity, ...]
 
 
 def import_machine(
@@ -168,17 +168,15 @@ def import_machine(
             memory=ident.memory,
             virtualization=None if machine_mode is not None else ident.virtualization,
             mig=ident.mig,
-            fabric=FabricSpec() if switches and ident.architecture in _FABRIC_ARCHITECTURES else None,
+            fabric=FabricSpec()
+            if _switched(links[n]) and ident.architecture in _FABRIC_ARCHITECTURES
+            else None,
             nvlink=_nvlink_spec(ident.architecture, links[n]),
             pcie=pcie[n],
         )
         for n, ident in enumerate(identities)
     ]
-    if any(i.memory is None for i in identities):
-        notes.append(
-            "GPU model unknown: memory and compute capability are null "
-            "(import with --gpu NAME or --smi-q FILE)."
-        )
+    notes += _model_notes(identities)
     if smi is None:
         notes.append("Bus ids and UUIDs are synthesized; driver and CUDA versions are nimdoctor's defaults.")
     if topo.nics:
@@ -207,7 +205,7 @@ def import_machine(
     return ImportedMachine(spec=spec, notes=tuple(notes))
 
 
-def identity_for_name(name: str) -> _Identity:
+def identity_for_name(name: str) -> GpuIdentity:
     """A GPU known by its product name (`NVIDIA L40S`) or vGPU type (`NVIDIA L40S-48C`, the profile's memory).
 
     Raises `MachineImportError` listing the known names.
@@ -218,7 +216,7 @@ def identity_for_name(name: str) -> _Identity:
     profile = gpus.vgpu_profile(name)
     physical = _physical_model(name)
     if profile is not None and physical is not None:
-        return _Identity(
+        return GpuIdentity(
             name=name.strip(),
             memory=MemorySpec(total_mib=profile[2] * 1024),
             pci_device_id=physical.pci_device_id,
@@ -233,8 +231,8 @@ def identity_for_name(name: str) -> _Identity:
     )
 
 
-def _model_identity(model: gpus.GpuModel) -> _Identity:
-    return _Identity(
+def _model_identity(model: gpus.GpuModel) -> GpuIdentity:
+    return GpuIdentity(
         name=model.name,
         memory=MemorySpec(total_mib=model.memory_mib),
         pci_device_id=model.pci_device_id,
@@ -309,7 +307,7 @@ def _cuda_version(field: tuple[int, str], label: str) -> int | None:
     return int(match.group(1)) * 1000 + int(match.group(2)) * 10  # NVML's encoding: 12.2 -> 12020
 
 
-def _smi_gpu(section_no: int, bus_id: str, fields: dict[str, tuple[int, str]], label: str) -> _Identity:
+def _smi_gpu(section_no: int, bus_id: str, fields: dict[str, tuple[int, str]], label: str) -> GpuIdentity:
     def value(key: str) -> str | None:
         found = fields.get(key)
         return None if found is None or found[1] in ("", "N/A") else found[1]
@@ -336,7 +334,7 @@ def _smi_gpu(section_no: int, bus_id: str, fields: dict[str, tuple[int, str]], l
     architecture = (value("Product Architecture") or "").split(" ")[0].lower()
     mode = (value("GPU Virtualization Mode/Virtualization Mode") or "").lower().replace("-", "")
     mig_current, mig_pending = value("MIG Mode/Current"), value("MIG Mode/Pending")
-    return _Identity(
+    return GpuIdentity(
         name=product,
         memory=MemorySpec(total_mib=total, reserved_mib=mib("FB Memory Usage/Reserved") or 0)
         if total is not None
@@ -422,7 +420,7 @@ def _groups(n: int, joined: Callable[[int, int], bool]) -> list[int]:
 
 
 def _nvlinks(
-    topo: TopoMatrix, identities: list[_Identity], used_bus_ids: set[str], label: str
+    topo: TopoMatrix, identities: list[GpuIdentity], used_bus_ids: set[str], label: str
 ) -> tuple[list[list[LinkSpec]], list[str], list[str]]:
     """Links per GPU and the NVSwitches they end at.
 
@@ -465,6 +463,31 @@ def _nvlinks(
                 gpu.line_no,
             )
     return links, switches, notes
+
+
+def _model_notes(identities: list[GpuIdentity]) -> list[str]:
+    """Say which GPU facts the inputs left unknown."""
+    notes = []
+    if any(i is _UNKNOWN for i in identities):
+        notes.append(
+            "GPU model unknown: memory and compute capability are null "
+            "(import with --gpu NAME or --smi-q FILE)."
+        )
+    for ident in {i.name: i for i in identities if i is not _UNKNOWN}.values():
+        missing = [
+            what
+            for what, value in (("memory", ident.memory), ("compute capability", ident.compute_capability))
+            if value is None
+        ]
+        if missing:
+            notes.append(
+                f"{ident.name}: {' and '.join(missing)} unknown (not in the input or the GPU table)."
+            )
+    return notes
+
+
+def _switched(links: list[LinkSpec]) -> bool:
+    return any(link.remote.startswith("switch:") for link in links)
 
 
 def _nv_count(cell: str) -> int:
@@ -510,7 +533,7 @@ def _source_line(topo_label: str, smi_q_label: str | None, gpu_name: str | None)
 
 
 def _description(
-    identities: list[_Identity], links: list[list[LinkSpec]], switches: list[str], pcie: list[PcieSpec]
+    identities: list[GpuIdentity], links: list[list[LinkSpec]], switches: list[str], pcie: list[PcieSpec]
 ) -> str:
     models = Counter(i.name for i in identities)
     what = ", ".join(f"{count}x {model}" for model, count in models.items())
@@ -522,4 +545,3 @@ def _description(
         fabric = "no NVLink"
     numa_nodes = len({p.numa for p in pcie})
     return f"{what}; {fabric}; {numa_nodes} NUMA node{'s' if numa_nodes != 1 else ''} (imported)"
-

@@ -137,3 +137,13 @@ def test_gpu_without_nvlink_on_an_nvlink_topology_is_an_error() -> None:
 def test_smi_q_and_gpu_name_together_are_an_error() -> None:
     with pytest.raises(MachineImportError, match="not both"):
         import_machine(ONE_GPU_TOPO, smi_q_text=capture(VGPU_SMI_Q), gpu_name="NVIDIA L40S")
+
+
+def test_smi_q_gpu_missing_from_the_table_keeps_its_memory_and_says_what_is_unknown() -> None:
+    text = capture(VGPU_SMI_Q).replace("GRID V100D-8C", "NVIDIA Z9000", 1)
+    imported = import_machine(ONE_GPU_TOPO, smi_q_text=text)
+    (gpu,) = imported.spec.gpus
+    assert gpu.name == "NVIDIA Z9000"
+    assert gpu.memory == MemorySpec(total_mib=8192, reserved_mib=560)
+    assert gpu.compute_capability is None
+    assert "NVIDIA Z9000: compute capability unknown (not in the input or the GPU table)." in imported.notes

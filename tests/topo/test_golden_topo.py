@@ -49,9 +49,7 @@ def test_imported_capture_renders_back_its_gpu_matrix(name: str, gpu: str | None
 
 @pytest.mark.parametrize("variant", [as_spaces, without_nics])
 @pytest.mark.parametrize("name", [HGX_H100, L40S_4X])
-def test_variants_of_a_capture_render_back_the_same_matrix(
-    name: str, variant: Callable[[str], str]
-) -> None:
+def test_variants_of_a_capture_render_back_the_same_matrix(name: str, variant: Callable[[str], str]) -> None:
     machine = Machine(spec=import_machine(variant(capture(name))).spec)
     assert parse_topo(render_topo(probed(machine))).gpu_matrix() == parse_topo(capture(name)).gpu_matrix()
 
