@@ -26,7 +26,7 @@ LEGEND = {
     "NV#": "a bonded set of # NVLinks",
     "?": "unknown (NVML could not say)",
 }
-# nvidia-smi before r384 printed SOC where it now prints SYS.
+# Older nvidia-smi releases printed SOC (across CPU sockets) where current ones print SYS.
 _ALIASES = {"SOC": "SYS"}
 _CELL = re.compile(r"X|NV[1-9]\d?|PIX|PXB|PHB|NODE|SYS|SOC")
 _AFFINITY = re.compile(r"(CPU\s+Affinity|NUMA\s+Affinity|GPU\s+NUMA\s+ID)|(\S+)")
