@@ -118,6 +118,7 @@ _ERROR_STRINGS = {
 }
 _P2P_INDEX_READ = 0  # pynvml's NVML_P2P_CAPS_INDEX_READ is the tuple (0,): a stray comma
 _MAX_LINKS = pynvml.NVML_NVLINK_MAX_LINKS
+_SWITCH_TYPE = pynvml.NVML_NVLINK_DEVICE_TYPE_SWITCH
 _NVLINK_CAPS = range(6)  # NVML_NVLINK_CAP_P2P_SUPPORTED .. NVML_NVLINK_CAP_VALID
 _HANDLE_STRIDE = 0x40
 _instances = itertools.count(1)
@@ -321,9 +322,6 @@ def _fault(spec: FaultSpec, where: str) -> Fault:
         after_calls=spec.after_calls,
         hang_seconds=spec.hang_seconds,
     )
-
-
-_SWITCH_TYPE = pynvml.NVML_NVLINK_DEVICE_TYPE_SWITCH
 
 
 def _build_link(

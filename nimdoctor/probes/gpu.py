@@ -394,7 +394,10 @@ def _pair(session: _Session, a: _Gpu, b: _Gpu, gpu_bus_ids: set[str]) -> tuple[G
     p2p = None if status is None else status == P2P_STATUS_OK
     direct = _direct_links(a, b)
     fabric_a, fabric_b = _fabric_link_count(a, gpu_bus_ids), _fabric_link_count(b, gpu_bus_ids)
-    via_fabric = bool(fabric_a and fabric_b) and (p2p is True or bool(_switches(a) & _switches(b)))
+    # Joined through the fabric: a switch both can see, or P2P over NVLink without a direct link (switches
+    # hidden from a VM). With direct links too and hidden far ends, the fabric's share cannot be told apart.
+    shared_switch = bool(_switches(a) & _switches(b))
+    via_fabric = bool(fabric_a and fabric_b) and (shared_switch or (p2p is True and not direct))
     connected = (direct > 0 and p2p is not False) or (fabric_a > 0 and fabric_b > 0 and p2p is True)
     nvlinks = direct + (min(fabric_a, fabric_b) if via_fabric else 0)
     pair = GpuPair(

@@ -11,7 +11,7 @@ import pynvml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nimdoctor.probes.fakenvml import UNIDENTIFIED_BUS_ID, installed
+from nimdoctor.probes.fakenvml import UNIDENTIFIED_BUS_ID, build_topology, installed
 from nimdoctor.probes.machine import MachineSpec, validate_machine
 from tests.probes.conftest import Machines
 
@@ -192,5 +192,13 @@ def test_cliques_agree_with_p2p(machines: Machines, spec: MachineSpec) -> None:
     for clique in facts.nvlink.cliques:
         assert all(pair in connected for pair in combinations(clique, 2))
     assert facts.nvlink.max_clique == largest_clique(count, connected) == max(map(len, facts.nvlink.cliques))
+    physical = build_topology(spec).nvlink_count
+    hidden = {g.index for g in facts.gpus if any(link.remote_type == "unknown" for link in g.nvlinks)}
     for pair in facts.pairs:
         assert pair.nvlink_p2p == ((pair.a, pair.b) in connected)
+        # The probe's NV# never exceeds the wiring, and equals it whenever NVML can see every far end or
+        # the pair talks through the fabric alone.
+        assert pair.nvlinks <= physical[pair.a][pair.b]
+        direct = any(link.remote_bus_id == facts.gpus[pair.b].bus_id for link in facts.gpus[pair.a].nvlinks)
+        if not {pair.a, pair.b} & hidden or (pair.nvlink_p2p and not direct):
+            assert pair.nvlinks == physical[pair.a][pair.b]
