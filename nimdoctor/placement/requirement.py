@@ -415,7 +415,7 @@ def _build(
         nvlink="advised" if tensor > 1 else "none",
         min_nofile=min_nofile,
         single_node=single_node,
-        profile=profile_name,
+        profile=profile_name or None,
         profile_gpu=profile_gpu or (profile.gpu if profile else None),
         cache_pvc_bytes=pvc,
         source=source,

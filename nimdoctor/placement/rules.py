@@ -187,7 +187,7 @@ def gpu_memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | No
             f"and a tp{tp} profile, or NIM_TENSOR_PARALLEL_SIZE={tp})"
         )
     else:
-        stages = math.ceil(total / (req.tensor_parallel * per_gpu))
+        stages = math.ceil(total / (req.tensor_parallel * max(per_gpu, 1)))
         layout = (
             f"spec.multiNode.parallelism tensor {req.tensor_parallel} x pipeline {stages} = "
             f"{req.tensor_parallel * stages} GPUs over {stages} nodes"

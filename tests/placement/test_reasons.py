@@ -311,3 +311,16 @@ def test_fits_means_no_failure_and_no_error(catalog: Catalog) -> None:
         assert all(r.status in (Status.FAIL, Status.WARN, Status.ERROR) for r in placement.reasons)
         verdict = evaluate(caps, placement.requirement, catalog)
         assert verdict.reasons == tuple(placement.reasons)
+
+
+def test_a_degenerate_node_gets_reasons_not_a_crash(catalog: Catalog) -> None:
+    empty = nodes.node(gpu_count=0, gpu_memory_bytes=0, max_nvlink_clique=0, compute_capability="x.y")
+    for request in [*REQUESTS, ModelRequest("deepseek-ai/deepseek-r1", tp=8, pp=2)]:
+        placement = place(empty, request, catalog)
+        assert not placement.fits
+        assert placement.reasons
+
+
+def test_an_empty_profile_env_is_no_profile(catalog: Catalog) -> None:
+    requirement = requirement_from_pod(nim_pod(LLAMA_8B, gpus=1, env={"NIM_MODEL_PROFILE": ""}), catalog)
+    assert (requirement.profile, requirement.profile_gpu) == (None, None)
