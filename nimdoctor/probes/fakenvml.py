@@ -594,11 +594,6 @@ class FakeNvmlLib:
             if name not in topology.missing_symbols
         }
 
-    @classmethod
-    def from_spec(cls, spec: MachineSpec) -> FakeNvmlLib:
-        """A fake for one description."""
-        return cls(build_topology(spec))
-
     def __getattr__(self, name: str) -> _Symbol:
         symbols = self.__dict__.get("_symbols", {})
         if name in symbols:
@@ -1032,11 +1027,6 @@ def _health_summary(fabric: Fabric) -> int:
     if fabric.status != SUCCESS:
         return int(pynvml.NVML_GPU_FABRIC_HEALTH_SUMMARY_UNHEALTHY)
     return int(pynvml.NVML_GPU_FABRIC_HEALTH_SUMMARY_HEALTHY)
-
-
-def implemented_symbols() -> frozenset[str]:
-    """The C functions the fake exports (before `system.missingSymbols` removes some)."""
-    return frozenset(_SYMBOLS)
 
 
 @contextmanager

@@ -6,8 +6,9 @@ fake library installed (`nvml_source.simulated_nvml`). It reads and returns fact
 NVML can hang (a GPU fallen off the bus), so the whole probe runs in a daemon worker thread and the caller
 gets an answer by the deadline whatever NVML does. Queries NVML cannot answer (`NotSupported`,
 `FunctionNotFound` on an older driver, or any other per-query error) leave the field `None` and name it in
-`GpuInfo.unknown`; a GPU that is lost (`GpuIsLost`, `GpuNotFound`) gets `GpuInfo.error` while the other
-GPUs still answer; only an NVML that cannot start at all sets `GpuFacts.nvml_error`.
+`GpuInfo.unknown` (field name -> "<code>: <text>"; per-link fields as `nvlinks.<field>`, first reason
+kept). A GPU that is lost (`GpuIsLost`, `GpuNotFound`) gets `GpuInfo.error` while the other GPUs still
+answer; only an NVML that cannot start at all sets `GpuFacts.nvml_error`.
 
 NVLink pairing (reference nvml.md §5). On NVSwitch systems a link's far end is a switch, never the peer
 GPU, so two GPUs are NVLink-connected when either
@@ -89,8 +90,8 @@ class _GpuGone(Exception):
     """The GPU stopped answering (lost or gone from the bus)."""
 
 
-def error_code(exc: BaseException) -> str:
-    """The NVML error's class suffix: `NVMLError_GpuIsLost` -> `GpuIsLost`."""
+def _error_code(exc: BaseException) -> str:
+    """The NVML error's class suffix (`NVMLError_GpuIsLost` -> `GpuIsLost`), the code `nvml_error` carries."""
     name = type(exc).__name__
     if name.startswith("NVMLError_"):
         return name.removeprefix("NVMLError_")
@@ -98,7 +99,7 @@ def error_code(exc: BaseException) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    return f"{error_code(exc)}: {exc}"
+    return f"{_error_code(exc)}: {exc}"
 
 
 class _Session:
@@ -167,7 +168,7 @@ class _Reader:
             return None
 
     def check_gone(self, exc: BaseException) -> None:
-        if error_code(exc) in _DEVICE_GONE:
+        if _error_code(exc) in _DEVICE_GONE:
             raise _GpuGone(_reason(exc)) from exc
 
     def read(self) -> None:
@@ -210,7 +211,7 @@ class _Reader:
                 memory = self.session.call("nvmlDeviceGetMemoryInfo", h, version=version)
             except self.nvml.NVMLError as exc:
                 self.check_gone(exc)
-                if error_code(exc) not in _FALLBACK_TO_V1:
+                if _error_code(exc) not in _FALLBACK_TO_V1:
                     self.gpu.unknown.update(dict.fromkeys(names, _reason(exc)))
                     return
                 v2_reason = _reason(exc)
@@ -285,7 +286,7 @@ class _Reader:
                 if count is None:
                     # Without field 91 the links are counted by probing; InvalidArgument after the first
                     # link means "past the last one", anything else leaves the links unknown from here.
-                    if not (error_code(exc) == "InvalidArgument" and self.gpu.nvlinks):
+                    if not (_error_code(exc) == "InvalidArgument" and self.gpu.nvlinks):
                         self.gpu.unknown["nvlinks"] = _reason(exc)
                     break
                 self.gpu.unknown.setdefault("nvlinks.active", _reason(exc))
@@ -468,7 +469,7 @@ def _read_node(session: _Session) -> GpuFacts:
     try:
         count = session.call("nvmlDeviceGetCount")
     except nvml.NVMLError as exc:
-        return GpuFacts(nvml_error=NvmlError(code=error_code(exc), message=str(exc)), **versions)
+        return GpuFacts(nvml_error=NvmlError(code=_error_code(exc), message=str(exc)), **versions)
     gpus = [_read_gpu(session, index) for index in range(count)]
     healthy = [g for g in gpus if g.handle is not None]
     bus_ids = {str(g.fields.get("bus_id") or "").upper() for g in gpus} - {""}
@@ -498,7 +499,7 @@ def _run(session: _Session) -> GpuFacts:
     try:
         session.call("nvmlInit")
     except nvml.NVMLError as exc:
-        return GpuFacts(nvml_error=NvmlError(code=error_code(exc), message=str(exc)))
+        return GpuFacts(nvml_error=NvmlError(code=_error_code(exc), message=str(exc)))
     try:
         return _read_node(session)
     finally:
