@@ -83,9 +83,10 @@ def node_max_tp(caps: Capabilities, s: Settings) -> int:
 
 
 def smallest_fitting_tp(total: int, pp: int, per_gpu: int, caps: Capabilities, s: Settings) -> int | None:
-    """The smallest power-of-two TP on this node at which `total` bytes over TP x PP GPUs fit `per_gpu`."""
+    """The smallest power-of-two TP at which `total` bytes over TP x PP GPUs of this node fit `per_gpu`."""
+    gpus_here = s.max_tensor_parallel * pp if caps.gpu_count is UNSET else caps.gpu_count
     tp = 1
-    while tp <= node_max_tp(caps, s):
+    while tp <= node_max_tp(caps, s) and tp * pp <= gpus_here:
         if math.ceil(total / (tp * pp)) <= per_gpu:
             return tp
         tp *= 2

@@ -324,3 +324,12 @@ def test_a_degenerate_node_gets_reasons_not_a_crash(catalog: Catalog) -> None:
 def test_an_empty_profile_env_is_no_profile(catalog: Catalog) -> None:
     requirement = requirement_from_pod(nim_pod(LLAMA_8B, gpus=1, env={"NIM_MODEL_PROFILE": ""}), catalog)
     assert (requirement.profile, requirement.profile_gpu) == (None, None)
+
+
+def test_pipeline_stages_on_one_node_count_against_its_gpus(catalog: Catalog) -> None:
+    # 405B bf16 on one 8-GPU node: tensor 2 x pipeline 2 is short of memory, and no tensor size with two
+    # stages fits in 8 GPUs (tensor 8 x pipeline 2 would need 16): that is one node too few, not a TP fix.
+    pod = nim_pod(LLAMA_405B, gpus=4, env={"NIM_MODEL_PROFILE": "vllm-bf16-tp2-pp2"})
+    verdict = fit(nodes.DGX_H100, requirement_from_pod(pod, catalog), catalog)
+    assert [r.id for r in verdict.reasons] == ["NIM-FIT-006"]
+    assert "tensor: 8" in verdict.reasons[0].fix
