@@ -330,6 +330,18 @@ def test_non_transitive_direct_links_partition_largest_first(machines: Machines)
     assert not pair(facts, 0, 2).nvlink_p2p
 
 
+def test_unidentified_far_ends_join_only_the_peers_they_name(machines: Machines) -> None:
+    """`remote: unknown` links: P2P follows `peers`; 0-1 form a clique, 2 (naming nobody) stays alone."""
+    base = machines.builtin("h100-vgpu-4x")
+    for index, peers in {0: [1], 1: [0], 2: [], 3: []}.items():
+        links = [LinkSpec(remote="unknown", count=18, peers=peers)] if index < 3 else []
+        base = machines.with_gpu(base, index, nvlink=NvlinkSpec(links=links) if links else None)
+    facts, _ = machines.probe(base)
+    assert facts.nvlink.cliques == [[0, 1], [2], [3]]
+    assert (pair(facts, 0, 1).nvlinks, pair(facts, 0, 1).nvlink_p2p) == (18, True)
+    assert (pair(facts, 0, 2).nvlinks, pair(facts, 0, 2).nvlink_p2p) == (0, False)
+
+
 def test_a_hung_call_returns_a_timeout_promptly(machines: Machines) -> None:
     spec = machines.builtin("dgx-h100")
     spec = machines.with_fault(spec, 1, function="nvmlDeviceGetMemoryInfo_v2", hang_seconds=30)
