@@ -25,7 +25,8 @@ PROBE_IMPORTS = (
     "sys.argv = ['nimdoctor', 'run', '-o', 'json', '--only', '{only}']\n"
     "try:\n    runpy.run_module('nimdoctor', run_name='__main__')\n"
     "except SystemExit:\n    pass\n"
-    "print('IMPORTED', sorted(m for m in ('kubernetes', 'pynvml', 'rich') if m in sys.modules), file=sys.stderr)\n"
+    "heavy = ('kubernetes', 'pynvml', 'rich')\n"
+    "print('IMPORTED', sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
 )
 
 
@@ -53,19 +54,26 @@ def main() -> None:
     base_med, base_min, base_rss = measure([sys.executable, "-c", "pass"], args.runs)
     run_argv = [sys.executable, "-m", "nimdoctor", "run", "-o", "json", "--only", RUNTIME_ONLY]
     run_med, run_min, run_rss = measure(run_argv, args.runs)
-    imported = subprocess.run(
-        [sys.executable, "-c", PROBE_IMPORTS.format(only=RUNTIME_ONLY)],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stderr.split("IMPORTED", 1)[-1].strip()
+    imported = (
+        subprocess.run(
+            [sys.executable, "-c", PROBE_IMPORTS.format(only=RUNTIME_ONLY)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        .stderr.split("IMPORTED", 1)[-1]
+        .strip()
+    )
     print(
         json.dumps(
             {
                 "hostRoot": str(env_root),
                 "runs": args.runs,
                 "baseline_python_c_pass": {"medianMs": round(base_med, 1), "minMs": round(base_min, 1)},
-                "nimdoctor_run_json_runtime_only": {"medianMs": round(run_med, 1), "minMs": round(run_min, 1)},
+                "nimdoctor_run_json_runtime_only": {
+                    "medianMs": round(run_med, 1),
+                    "minMs": round(run_min, 1),
+                },
                 "ratioMedian": round(run_med / base_med, 2),
                 "peakRssMiB": {"baseline": round(base_rss, 1), "nimdoctorRun": round(run_rss, 1)},
                 "heavyModulesImported": imported,

@@ -15,7 +15,9 @@ def checks_table(catalog: Catalog) -> str:
     """A Markdown table of every check: id (linked to its runbook entry), severity, title."""
     rows = ["| id | severity | area | title |", "|---|---|---|---|"]
     for check in sorted(catalog.checks.values(), key=lambda c: c.id):
-        rows.append(f"| [{check.id}]({check.runbook}) | {check.severity.value} | {check.area} | {check.title} |")
+        rows.append(
+            f"| [{check.id}]({check.runbook}) | {check.severity.value} | {check.area} | {check.title} |"
+        )
     return "\n".join(rows) + "\n"
 
 

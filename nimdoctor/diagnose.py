@@ -15,11 +15,15 @@ from msgspec import UNSET
 from nimdoctor import rules
 from nimdoctor.capabilities import derive_capabilities
 from nimdoctor.catalog import Catalog
+from nimdoctor.placement import ModelRequest, place
+from nimdoctor.probes.gpu import probe_gpu
 from nimdoctor.probes.hostfs import HostFS
 from nimdoctor.probes.nvml_source import NvmlSource, real_nvml
 from nimdoctor.probes.runtime import probe_runtime
 from nimdoctor.report import Facts, Finding, GpuFacts, NodeFacts, Report, Severity, Status
 from nimdoctor.rules.registry import Probe
+
+PLACEMENT_PROBES: frozenset[Probe] = frozenset({"runtime", "gpu"})
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,6 @@ def collect_facts(sources: Sources, probes: set[Probe]) -> Facts:
 
 def probe_gpu_from(sources: Sources) -> GpuFacts:
     """The GPU probe, reading NVML from `sources`."""
-    from nimdoctor.probes.gpu import probe_gpu
-
     with sources.nvml() as nvml:
         return probe_gpu(nvml, deadline=sources.gpu_deadline)
 
@@ -104,14 +106,21 @@ def diagnose(
     catalog: Catalog,
     node: str,
     only: Iterable[str] | None = None,
+    model: ModelRequest | None = None,
     now: dt.datetime | None = None,
 ) -> Report:
-    """Probe, judge and summarise one node."""
+    """Probe, judge and summarise one node; with `model`, also place that model on it.
+
+    Raises `RequirementError` for a malformed model request.
+    """
     selected = node_rules(catalog, only)
     probes: set[Probe] = set().union(*(r.probes for r in selected))
+    if model is not None:
+        probes |= PLACEMENT_PROBES  # placement decides on the GPU and runtime capabilities
     facts = collect_facts(sources, probes)
     findings = judge(facts, catalog, selected)
     ready = is_ready(findings)
+    capabilities = derive_capabilities(facts, ready=ready)
     generated = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
     return Report(
         node=node,
@@ -119,14 +128,18 @@ def diagnose(
         simulated=sources.simulated or UNSET,
         ready=ready,
         facts=facts,
-        capabilities=derive_capabilities(facts, ready=ready),
+        capabilities=capabilities,
         findings=findings,
+        placement=place(capabilities, model, catalog) if model is not None else UNSET,
     )
 
 
-def exit_code(findings: Iterable[Finding]) -> int:
-    """1 when a check failed; else 3 when one could not be evaluated; else 0."""
-    statuses = {f.status for f in findings}
+def exit_code(report: Report) -> int:
+    """1 when a check failed or the model does not fit; else 3 when something could not be evaluated
+    (an unknown model included); else 0. A model that does not fit always carries a fail or error reason."""
+    statuses = {f.status for f in report.findings}
+    if report.placement is not UNSET:
+        statuses |= {r.status for r in report.placement.reasons}
     if Status.FAIL in statuses:
         return 1
     if Status.ERROR in statuses:

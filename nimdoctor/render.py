@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from nimdoctor.report import Finding, Report, Status, to_builtins
+from nimdoctor.report import Placement, Report, Requirement, Status, to_builtins
 
 FORMATS = ("table", "wide", "json", "yaml")
 STATUS_STYLE = {
@@ -90,8 +90,51 @@ def render_table(report: Report, *, wide: bool, color: bool) -> str:
     for f in report.findings:
         if f.fix:
             console.print()
-            _fix_block(console, f, color)
+            _fix_block(console, f.id, f.status, f.title, f.fix, color)
+    if isinstance(report.placement, Placement):
+        _placement(console, report.placement, wide=wide, color=color)
     return console_text(console)
+
+
+def gb(value: int | None) -> str:
+    """Bytes as decimal GB, as model sizes are quoted."""
+    return "<unknown>" if value is None else f"{value / 1e9:.1f} GB"
+
+
+def requirement_lines(req: Requirement) -> list[str]:
+    """What the model needs, in two short lines."""
+    size = "size unknown" if req.params_b is None else f"{req.params_b:g}B params"
+    layout = f"TP {req.tensor_parallel}" + (
+        f" x PP {req.pipeline_parallel}" if req.pipeline_parallel > 1 else ""
+    )
+    return [
+        f"{size}, {req.precision}, {layout}, {req.gpus} GPU(s) per pod, NVLink {req.nvlink}",
+        f"weights {gb(req.weights_per_gpu_bytes)} per GPU (needs {gb(req.min_gpu_memory_bytes)} "
+        f"of GPU memory), cache PVC {gb(req.cache_pvc_bytes)}",
+    ]
+
+
+def _placement(console: Any, placement: Placement, *, wide: bool, color: bool) -> None:
+    from rich.text import Text
+
+    fits = styled("yes" if placement.fits else "no", "green" if placement.fits else "bold red", color)
+    tried = f"   (tried TP {', '.join(map(str, placement.tried))})" if placement.tried else ""
+    console.print()
+    console.print(Text.assemble("MODEL ", placement.model, "   FITS ", fits, tried))
+    for line in requirement_lines(placement.requirement):
+        console.print(Text("  " + line))
+    if not placement.reasons:
+        return
+    table = make_table(
+        *(("reason", "status", "short", "message") if wide else ("reason", "status", "message"))
+    )
+    for r in placement.reasons:
+        status = styled(r.status.value.upper(), STATUS_STYLE[r.status], color)
+        table.add_row(*((r.id, status, r.short, r.message) if wide else (r.id, status, r.message)))
+    console.print(table)
+    for r in placement.reasons:
+        console.print()
+        _fix_block(console, r.id, r.status, r.short.removeprefix(r.id).strip(), r.fix, color)
 
 
 def console_text(console: Any) -> str:
@@ -99,10 +142,10 @@ def console_text(console: Any) -> str:
     return "".join(line.rstrip() + "\n" for line in str(console.file.getvalue()).splitlines())
 
 
-def _fix_block(console: Any, f: Finding, color: bool) -> None:
+def _fix_block(console: Any, check_id: str, status: Status, title: str, fix: str, color: bool) -> None:
     from rich.text import Text
 
-    status = styled(f.status.value.upper(), STATUS_STYLE[f.status], color)
-    console.print(Text.assemble((f.id, "bold" if color else ""), " ", status, f"  {f.title}"))
+    label = styled(status.value.upper(), STATUS_STYLE[status], color)
+    console.print(Text.assemble((check_id, "bold" if color else ""), " ", label, f"  {title}"))
     # Fixes hold commands to copy: never wrapped.
-    console.print(Text(textwrap.indent(f.fix or "", "  ")), soft_wrap=True)
+    console.print(Text(textwrap.indent(fix, "  ")), soft_wrap=True)

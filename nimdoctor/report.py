@@ -212,7 +212,7 @@ class Requirement(Base, frozen=True, kw_only=True):
     model: str
     params_b: float | None  # None: unknown model without a declared size
     params_source: str | None = None  # catalog | annotation | declared | name
-    params_upper_bound: bool = False  # size parsed from an `8x7b`-style name: experts × expert size
+    params_upper_bound: bool = False  # size parsed from an `8x7b`-style name: experts x expert size
     kind: str | None = None  # llm | embedding | reranker, when the model catalog knows the model
     precision: str
     bytes_per_param: float

@@ -7,7 +7,9 @@ import click
 from nimdoctor import __version__
 from nimdoctor.cli.catalog_cmds import checks_cmd, explain_cmd
 from nimdoctor.cli.machine_cmd import machine_group
+from nimdoctor.cli.plan_cmd import plan_cmd
 from nimdoctor.cli.run_cmd import run_cmd
+from nimdoctor.cli.topo_cmd import topo_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,9 +19,11 @@ def cli() -> None:
 
 
 cli.add_command(run_cmd)
+cli.add_command(plan_cmd)
+cli.add_command(topo_cmd)
+cli.add_command(machine_group)
 cli.add_command(checks_cmd)
 cli.add_command(explain_cmd)
-cli.add_command(machine_group)
 
 
 def main() -> None:

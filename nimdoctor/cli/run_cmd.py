@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from nimdoctor.cli.model_options import model_options, model_request
 from nimdoctor.cli.options import (
     InputError,
     catalog_or_exit,
@@ -18,6 +19,7 @@ from nimdoctor.cli.options import (
     resolve_sources,
 )
 from nimdoctor.diagnose import diagnose, exit_code
+from nimdoctor.placement import RequirementError
 from nimdoctor.render import render
 
 
@@ -35,6 +37,7 @@ def _split_ids(value: str | None) -> list[str] | None:
 @checks_dir_option
 @node_name_option
 @machine_options
+@model_options(required=False)
 @output_option
 @click.option("--only", metavar="ID[,ID...]", help="Run only these checks.")
 def run_cmd(
@@ -43,18 +46,30 @@ def run_cmd(
     node_name: str | None,
     simulate: str | None,
     machine_file: Path | None,
+    model: str | None,
+    precision: str | None,
+    tp: int | None,
+    pp: int | None,
+    gpus: int | None,
     output: str,
     only: str | None,
 ) -> None:
     """Diagnose this node (or a described machine): PASS/WARN/FAIL per check, with the exact fix.
 
+    With --model, also say whether that NIM model fits here, at which tensor parallelism, and why not.
+
     Exit codes: 1 a check failed; else 3 a check could not be evaluated; 2 usage or input error; 0 otherwise.
     """
+    request = model_request(model, precision, tp, pp, gpus)
     catalog = catalog_or_exit(checks_dir)
     sources, default_node = resolve_sources(host_root, simulate, machine_file)
     try:
-        report = diagnose(sources, catalog, node=node_name or default_node, only=_split_ids(only))
+        report = diagnose(
+            sources, catalog, node=node_name or default_node, only=_split_ids(only), model=request
+        )
     except KeyError as exc:
         raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
+    except RequirementError as exc:
+        raise InputError(str(exc)) from exc
     click.echo(render(report, output, color=sys.stdout.isatty()), nl=False)
-    sys.exit(exit_code(report.findings))
+    sys.exit(exit_code(report))

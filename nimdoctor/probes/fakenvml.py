@@ -220,15 +220,11 @@ def build_topology(spec: MachineSpec) -> Topology:
     label = f"machine {spec.metadata.name}"
     switches = {_parse_bus_id(s.bus_id)[0]: s.visible for s in spec.nvswitches}
     bus_ids = [_parse_bus_id(g.bus_id) for g in spec.gpus]
-    gpus = tuple(
-        _build_gpu(spec, gpu, bus_ids, switches, f"{label}: gpus[{gpu.index}]") for gpu in spec.gpus
-    )
+    gpus = tuple(_build_gpu(spec, gpu, bus_ids, switches, f"{label}: gpus[{gpu.index}]") for gpu in spec.gpus)
     n = len(gpus)
     ancestor = tuple(tuple(_common_ancestor(a, b) for b in gpus) for a in gpus)
     nvlink_p2p = tuple(tuple(_nvlink_p2p(a, b) for b in gpus) for a in gpus)
-    pcie_p2p = tuple(
-        tuple(_pcie_p2p(gpus[i], gpus[j], ancestor[i][j]) for j in range(n)) for i in range(n)
-    )
+    pcie_p2p = tuple(tuple(_pcie_p2p(gpus[i], gpus[j], ancestor[i][j]) for j in range(n)) for i in range(n))
     nvlink_count = tuple(tuple(_nvlink_count(a, b) for b in gpus) for a in gpus)
     driver = spec.system.driver
     return Topology(
@@ -304,9 +300,7 @@ def _build_gpu(
         pcie_switches=tuple(gpu.pcie.switches),
         links=links,
         nvlink_version=version,
-        switch_links=sum(
-            1 for link in links or () if link.active and link.remote_type == _SWITCH_TYPE
-        ),
+        switch_links=sum(1 for link in links or () if link.active and link.remote_type == _SWITCH_TYPE),
         faults=tuple(_fault(f, f"{where}.faults") for f in gpu.faults),
     )
 
@@ -412,8 +406,7 @@ def _via_fabric(a: Gpu, b: Gpu) -> bool:
     unknown_a = [link for link in _active(a) if link.kind == "unknown"]
     unknown_b = [link for link in _active(b) if link.kind == "unknown"]
     return bool(unknown_a and unknown_b) and (
-        any(b.index in link.peers for link in unknown_a)
-        or any(a.index in link.peers for link in unknown_b)
+        any(b.index in link.peers for link in unknown_a) or any(a.index in link.peers for link in unknown_b)
     )
 
 

@@ -144,9 +144,7 @@ class _Gpu:
 
     def info(self) -> GpuInfo:
         extra: dict[str, Any] = {"error": self.error} if self.error is not None else {}
-        return GpuInfo(
-            index=self.index, nvlinks=self.nvlinks, unknown=self.unknown, **self.fields, **extra
-        )
+        return GpuInfo(index=self.index, nvlinks=self.nvlinks, unknown=self.unknown, **self.fields, **extra)
 
 
 class _Reader:
@@ -236,9 +234,7 @@ class _Reader:
             self.gpu.unknown["fabric"] = "FunctionNotFound: the binding has no c_nvmlGpuFabricInfoV_t"
             return None
         info = struct()
-        answer = self.ask(
-            ["fabric"], "nvmlDeviceGetGpuFabricInfoV", self.gpu.handle, ctypes.byref(info)
-        )
+        answer = self.ask(["fabric"], "nvmlDeviceGetGpuFabricInfoV", self.gpu.handle, ctypes.byref(info))
         if answer is None:
             return None
         state = FABRIC_STATES.get(info.state)
@@ -257,9 +253,7 @@ class _Reader:
     def read_numa(self) -> int | None:
         # nvmlDeviceGetNumaNodeId names the GPU's own memory node (GH200-class only); the node a GPU hangs
         # off, which nvidia-smi topo prints as NUMA Affinity, is its memory affinity.
-        mask = self.ask(
-            ["numa_node"], "nvmlDeviceGetMemoryAffinity", self.gpu.handle, 1, AFFINITY_SCOPE_NODE
-        )
+        mask = self.ask(["numa_node"], "nvmlDeviceGetMemoryAffinity", self.gpu.handle, 1, AFFINITY_SCOPE_NODE)
         if mask is None:
             return None
         word = int(mask[0])
@@ -488,9 +482,7 @@ def _read_node(session: _Session) -> GpuFacts:
         gpus=[g.info() for g in gpus],
         pairs=pairs,
         nvlink=NvlinkTopology(cliques=cliques, max_clique=max(map(len, cliques), default=0)),
-        nvswitch_system=any(
-            link.active and link.remote_type == "switch" for g in gpus for link in g.nvlinks
-        ),
+        nvswitch_system=any(link.active and link.remote_type == "switch" for g in gpus for link in g.nvlinks),
     )
 
 

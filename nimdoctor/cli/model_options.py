@@ -1,0 +1,52 @@
+"""`--model NAME [--precision P] [--tp N] [--pp N] [--gpus N]`, shared by `run` and `plan`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from nimdoctor.placement import ModelRequest
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_POSITIVE = click.IntRange(min=1)
+
+
+def model_options(*, required: bool) -> Callable[[_F], _F]:
+    """Add the model options to a command."""
+
+    def decorate(fn: _F) -> _F:
+        for option in reversed(
+            (
+                click.option(
+                    "--model",
+                    required=required,
+                    metavar="NAME",
+                    help="A NIM model (catalog name, alias or image path, e.g. meta/llama-3.1-70b-instruct).",
+                ),
+                click.option("--precision", metavar="P", help="bf16 (default), fp16, fp8, int4, nvfp4."),
+                click.option(
+                    "--tp", type=_POSITIVE, help="Tensor parallel size; default: the smallest that fits."
+                ),
+                click.option(
+                    "--pp", type=_POSITIVE, help="Pipeline parallel size (more than 1: multi-node)."
+                ),
+                click.option("--gpus", type=_POSITIVE, help="GPUs per pod."),
+            )
+        ):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def model_request(
+    model: str | None, precision: str | None, tp: int | None, pp: int | None, gpus: int | None
+) -> ModelRequest | None:
+    """The request the options describe; None without `--model` (the other options then make no sense)."""
+    if model is None:
+        if any(v is not None for v in (precision, tp, pp, gpus)):
+            raise click.UsageError("--precision, --tp, --pp and --gpus need --model")
+        return None
+    return ModelRequest(model=model, precision=precision, tp=tp, pp=pp, gpus=gpus)
