@@ -95,3 +95,13 @@ def test_python_dash_m_from_the_wheel(installed: Path) -> None:
     )
     assert result.returncode == 0
     assert "run" in result.stdout
+
+
+def test_builtin_machines_ship_in_the_wheel(installed: Path) -> None:
+    result = run(
+        installed, "run", "--simulate", "dgx-h100", "-o", "json", "--model", "meta/llama-3.1-8b-instruct"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["facts"]["gpu"]["nvlink"]["maxClique"] == 8
+    assert report["placement"]["fits"] is True

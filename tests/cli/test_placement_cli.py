@@ -1,0 +1,131 @@
+"""`nimdoctor run --model`, `nimdoctor plan` and `nimdoctor topo` end to end through the NVML fake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from click.testing import CliRunner, Result
+
+from nimdoctor.cli import cli
+from nimdoctor.probes.machine import builtin_names
+from nimdoctor.report import report_schema
+from nimdoctor.topo import gpu_matrix
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def run_model(machine: str, *args: str) -> tuple[int, Any]:
+    result = invoke("run", "--simulate", machine, "-o", "json", "--model", *args)
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, report_schema())
+    return result.exit_code, report
+
+
+def test_70b_fits_dgx_h100_at_tp2_with_the_search_shown() -> None:
+    code, report = run_model("dgx-h100", "meta/llama-3.1-70b-instruct")
+    placement = report["placement"]
+    assert code == 0
+    assert placement["fits"] is True
+    assert placement["tried"] == [1, 2]
+    requirement = placement["requirement"]
+    assert (requirement["tensorParallel"], requirement["gpus"], requirement["precision"]) == (2, 2, "bf16")
+    assert requirement["paramsB"] > 70
+
+
+def test_49b_on_containerd2_does_not_fit_and_exits_1_with_the_drop_in() -> None:
+    code, report = run_model("dgx-h100-containerd2", "meta/llama-3.3-nemotron-super-49b-v1")
+    reasons = report["placement"]["reasons"]
+    assert code == 1
+    assert report["placement"]["fits"] is False
+    assert reasons[0]["id"] == "NIM-FIT-005"
+    assert "LimitNOFILE=65536" in reasons[0]["fix"]
+
+
+def test_70b_on_l40s_vgpu_names_the_vgpu_reason_in_the_table() -> None:
+    result = invoke("run", "--simulate", "l40s-vgpu-2x", "--model", "meta/llama-3.1-70b-instruct")
+    assert result.exit_code == 1
+    assert "MODEL meta/llama-3.1-70b-instruct   FITS no" in result.stdout
+    assert "NIM-FIT-004 FAIL" in result.stdout
+
+
+def test_fixed_tp_is_judged_as_asked() -> None:
+    code, report = run_model("h100-pcie-nvlink-pairs", "meta/llama-3.1-70b-instruct", "--tp", "4")
+    assert code == 0
+    assert report["placement"]["tried"] == []
+    assert [r["id"] for r in report["placement"]["reasons"]] == ["NIM-FIT-003"]
+    assert report["placement"]["reasons"][0]["status"] == "warn"
+
+
+def test_unknown_model_is_not_guessed_and_exits_3() -> None:
+    code, report = run_model("dgx-h100", "acme/mystery-model")
+    reason = report["placement"]["reasons"][0]
+    assert code == 3
+    assert report["placement"]["requirement"]["paramsB"] is None
+    assert reason["status"] == "error"
+    assert "nimdoctor.io/model-params" in reason["fix"]
+
+
+def test_model_options_without_model_and_bad_values_are_usage_errors() -> None:
+    assert invoke("run", "--simulate", "dgx-h100", "--tp", "2").exit_code == 2
+    assert invoke("run", "--simulate", "dgx-h100", "--model", "x", "--tp", "0").exit_code == 2
+    bad = invoke(
+        "run", "--simulate", "dgx-h100", "--model", "meta/llama-3.1-8b-instruct", "--precision", "fp3"
+    )
+    assert bad.exit_code == 2
+    assert "fp3" in bad.stderr
+
+
+def test_plan_covers_every_builtin_machine_and_matches_run() -> None:
+    result = invoke("plan", "--model", "meta/llama-3.1-70b-instruct", "-o", "json")
+    assert result.exit_code == 0
+    rows = {row["machine"]: row for row in json.loads(result.stdout)["machines"]}
+    assert sorted(rows) == builtin_names()
+    for name in ("dgx-h100", "l40s-vgpu-2x", "no-driver"):
+        _, report = run_model(name, "meta/llama-3.1-70b-instruct")
+        assert rows[name]["fits"] == report["placement"]["fits"]
+        assert rows[name]["tensorParallel"] == report["placement"]["requirement"]["tensorParallel"]
+    assert rows["l40s-vgpu-2x"]["reason"].startswith("NIM-FIT-004 ")
+    assert rows["no-driver"]["reason"].startswith("NIM-FIT-008 ")
+    assert rows["dgx-h100"]["reason"] is None
+
+
+def test_plan_table_and_exit_1_when_nothing_fits(tmp_path: Path) -> None:
+    machine = tmp_path / "vgpu.yaml"
+    machine.write_text(invoke("machine", "show", "l40s-vgpu-2x").stdout)
+    result = invoke("plan", "--model", "meta/llama-3.1-405b-instruct", "--machine", str(machine))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0].split() == ["MACHINE", "GPUS", "FITS", "TP", "REASON"]
+    assert "l40s-vgpu-2x" in result.stdout
+
+
+def test_plan_needs_a_model_and_readable_machines(tmp_path: Path) -> None:
+    assert invoke("plan").exit_code == 2
+    missing = invoke(
+        "plan", "--model", "meta/llama-3.1-8b-instruct", "--machine", str(tmp_path / "none.yaml")
+    )
+    assert missing.exit_code == 2
+
+
+def test_topo_renders_the_simulated_matrix() -> None:
+    result = invoke("topo", "--simulate", "h100-pcie-nvlink-pairs")
+    matrix = gpu_matrix(result.stdout)
+    assert result.exit_code == 0
+    assert matrix[0][1] == matrix[2][3] == "NV12"
+    assert matrix[0][2] in ("NODE", "SYS", "PHB", "PXB", "PIX")
+
+
+def test_topo_without_nvml_says_so_and_exits_3() -> None:
+    result = invoke("topo", "--simulate", "no-driver")
+    assert result.exit_code == 3
+    assert "LibraryNotFound" in result.stdout
+
+
+def test_topo_json_is_the_gpu_facts() -> None:
+    facts = json.loads(invoke("topo", "--simulate", "dgx-h100", "-o", "json").stdout)
+    assert facts["nvlink"]["maxClique"] == 8
+    assert len(facts["pairs"]) == 28
