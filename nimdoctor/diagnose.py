@@ -8,20 +8,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec import UNSET
 
 from nimdoctor import rules
 from nimdoctor.capabilities import derive_capabilities
 from nimdoctor.catalog import Catalog
-from nimdoctor.placement import ModelRequest, place
 from nimdoctor.probes.gpu import probe_gpu
 from nimdoctor.probes.hostfs import HostFS
 from nimdoctor.probes.nvml_source import NvmlSource, real_nvml
 from nimdoctor.probes.runtime import probe_runtime
 from nimdoctor.report import Facts, Finding, GpuFacts, NodeFacts, Report, Severity, Status
 from nimdoctor.rules.registry import Probe
+
+if TYPE_CHECKING:
+    from nimdoctor.placement import ModelRequest
 
 PLACEMENT_PROBES: frozenset[Probe] = frozenset({"runtime", "gpu"})
 
@@ -121,6 +123,12 @@ def diagnose(
     findings = judge(facts, catalog, selected)
     ready = is_ready(findings)
     capabilities = derive_capabilities(facts, ready=ready)
+    placement: Any = UNSET
+    if model is not None:
+        # Imported only when a model is asked about: a plain diagnosis starts faster without it.
+        from nimdoctor.placement import place
+
+        placement = place(capabilities, model, catalog)
     generated = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
     return Report(
         node=node,
@@ -130,7 +138,7 @@ def diagnose(
         facts=facts,
         capabilities=capabilities,
         findings=findings,
-        placement=place(capabilities, model, catalog) if model is not None else UNSET,
+        placement=placement,
     )
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from nimdoctor.placement import ModelRequest
+from nimdoctor.catalog import Catalog
+from nimdoctor.cli.options import InputError
+
+if TYPE_CHECKING:
+    from nimdoctor.placement import ModelRequest
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _POSITIVE = click.IntRange(min=1)
@@ -42,11 +46,26 @@ def model_options(*, required: bool) -> Callable[[_F], _F]:
 
 
 def model_request(
-    model: str | None, precision: str | None, tp: int | None, pp: int | None, gpus: int | None
+    catalog: Catalog,
+    model: str | None,
+    precision: str | None,
+    tp: int | None,
+    pp: int | None,
+    gpus: int | None,
 ) -> ModelRequest | None:
-    """The request the options describe; None without `--model` (the other options then make no sense)."""
+    """The validated request the options describe; None without `--model`.
+
+    Validated here, before any probe runs, so that a bad request is an input error (exit 2).
+    """
     if model is None:
         if any(v is not None for v in (precision, tp, pp, gpus)):
             raise click.UsageError("--precision, --tp, --pp and --gpus need --model")
         return None
+    # Imported only when a model is asked about: a plain `nimdoctor run` starts faster without it.
+    from nimdoctor.placement import ModelRequest, RequirementError, requirement_from_model
+
+    try:
+        requirement_from_model(model, catalog, precision=precision, tp=tp, pp=pp, gpus=gpus)
+    except RequirementError as exc:
+        raise InputError(str(exc)) from exc
     return ModelRequest(model=model, precision=precision, tp=tp, pp=pp, gpus=gpus)

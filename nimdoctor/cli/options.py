@@ -6,7 +6,7 @@ the agent pod `kubectl exec ... -- nimdoctor run` needs no flags.
 
 from __future__ import annotations
 
-import socket
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,7 +103,7 @@ def resolve_sources(
     if host_root is not None and not host_root.is_dir():
         raise InputError(f"--host-root {host_root}: not a directory")
     if not simulate and not machine_file:
-        return Sources(host=DirFS(host_root or Path("/"))), socket.gethostname()
+        return Sources(host=DirFS(host_root or Path("/"))), os.uname().nodename
     from nimdoctor.simulate import machine_sources
 
     try:

@@ -66,9 +66,9 @@ def plan_cmd(
 
     Exit codes: 0 the model fits at least one machine; 1 it fits none; 2 usage or input error.
     """
-    request = model_request(model, precision, tp, pp, gpus)
-    assert request is not None  # --model is required
     catalog = catalog_or_exit(checks_dir)
+    request = model_request(catalog, model, precision, tp, pp, gpus)
+    assert request is not None  # --model is required
     try:
         machines = [load_machine_file(p) for p in machine_files] or [load_builtin(n) for n in builtin_names()]
         rows = [plan_row(m, request, catalog) for m in machines]

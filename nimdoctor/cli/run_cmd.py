@@ -19,7 +19,6 @@ from nimdoctor.cli.options import (
     resolve_sources,
 )
 from nimdoctor.diagnose import diagnose, exit_code
-from nimdoctor.placement import RequirementError
 from nimdoctor.render import render
 
 
@@ -60,8 +59,8 @@ def run_cmd(
 
     Exit codes: 1 a check failed; else 3 a check could not be evaluated; 2 usage or input error; 0 otherwise.
     """
-    request = model_request(model, precision, tp, pp, gpus)
     catalog = catalog_or_exit(checks_dir)
+    request = model_request(catalog, model, precision, tp, pp, gpus)
     sources, default_node = resolve_sources(host_root, simulate, machine_file)
     try:
         report = diagnose(
@@ -69,7 +68,5 @@ def run_cmd(
         )
     except KeyError as exc:
         raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
-    except RequirementError as exc:
-        raise InputError(str(exc)) from exc
     click.echo(render(report, output, color=sys.stdout.isatty()), nl=False)
     sys.exit(exit_code(report))

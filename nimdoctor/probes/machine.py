@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from nimdoctor import API_VERSION
+from nimdoctor import API_VERSION, yamlio
 
 MACHINE_KIND = "Machine"
 
@@ -239,7 +239,7 @@ def builtin_names() -> list[str]:
 def parse_machine(text: str, label: str, base_dir: Path | None = None) -> Machine:
     """Parse and validate one description; `MachineError` names the file and the field."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yamlio.safe_load(text)
     except yaml.YAMLError as exc:
         raise MachineError(f"{label}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
