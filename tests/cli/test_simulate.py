@@ -136,3 +136,18 @@ def test_unknown_machine_and_both_options_are_input_errors(tmp_path: Path) -> No
     bad = invoke("run", "--machine", str(tmp_path / "bad.yaml"))
     assert bad.exit_code == 2
     assert "bad.yaml" in bad.stderr
+
+
+def test_node_labels_of_a_machine_feed_the_sharing_check(tmp_path: Path) -> None:
+    text = invoke("machine", "show", "l40s-4x").stdout
+    labels = (
+        "nodeLabels:\n"
+        "  nvidia.com/gpu.product: NVIDIA-L40S-SHARED\n"
+        "  nvidia.com/gpu.sharing-strategy: time-slicing\n"
+    )
+    (tmp_path / "shared.yaml").write_text(text + labels)
+    result = invoke("run", "--machine", str(tmp_path / "shared.yaml"), "-o", "json", "--only", "NIM-GPU-010")
+    finding = json.loads(result.stdout)["findings"][0]
+    assert result.exit_code == 1
+    assert finding["status"] == "fail"
+    assert finding["evidence"]["nvidia.com/gpu.sharing-strategy"] == "time-slicing"
