@@ -7,7 +7,7 @@ from typing import Any
 
 from msgspec import UNSET
 
-from nimdoctor.gpus import product
+from nimdoctor.gpus import product, version_tuple
 from nimdoctor.report import Capabilities, Facts, GpuFacts
 
 
@@ -49,5 +49,5 @@ def gpu_capabilities(gpu: GpuFacts) -> dict[str, Any]:
     values["mig_enabled"] = any(migs)
     ccs = [g.compute_capability for g in answering if g.compute_capability]
     if len(ccs) == len(answering):
-        values["compute_capability"] = min(ccs, key=lambda cc: tuple(int(p) for p in cc.split(".")))
+        values["compute_capability"] = min(ccs, key=version_tuple)
     return values

@@ -106,3 +106,13 @@ def product(name: str) -> str:
 def family(product_name: str) -> str:
     """The family of a normalised product (`H100-SXM` -> `H100`)."""
     return product_name.split("-", 1)[0]
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """`"535.86.10"` -> (535, 86, 10); non-numeric parts end the version."""
+    parts = []
+    for part in text.strip().split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)

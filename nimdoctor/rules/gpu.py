@@ -7,21 +7,12 @@ from typing import Any
 from msgspec import UNSET
 
 from nimdoctor.catalog import Check
+from nimdoctor.gpus import version_tuple
 from nimdoctor.report import Facts, Finding, GpuFacts, GpuInfo, Status
 from nimdoctor.rules.registry import finding, node_rule
 
 SHARING_LABEL = "nvidia.com/gpu.sharing-strategy"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    """`"535.86.10"` -> (535, 86, 10); non-numeric parts end the version."""
-    parts = []
-    for part in text.strip().split("."):
-        if not part.isdigit():
-            break
-        parts.append(int(part))
-    return tuple(parts)
 
 
 def gpu_facts(facts: Facts) -> GpuFacts | None:
