@@ -1,0 +1,60 @@
+"""Find credentials for the Kubernetes API the way kubectl and in-cluster pods do, or say there are none."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+class ClusterConfigError(Exception):
+    """Credentials were asked for explicitly but cannot be loaded (a usage or input error)."""
+
+
+def kubeconfig_paths(environ: dict[str, str] | None = None) -> list[Path]:
+    """The kubeconfig files kubectl would read that exist: `KUBECONFIG`'s list, else `~/.kube/config`.
+
+    A `KUBECONFIG` that names only missing files counts as no kubeconfig at all.
+    """
+    env = os.environ if environ is None else environ
+    listed = env.get("KUBECONFIG")
+    if listed:
+        return [Path(p) for p in listed.split(os.pathsep) if p and Path(p).is_file()]
+    default = Path.home() / ".kube" / "config"
+    return [default] if default.is_file() else []
+
+
+def in_cluster(environ: dict[str, str] | None = None, token: Path = SERVICE_ACCOUNT_TOKEN) -> bool:
+    """Whether this process runs in a pod with a service-account token."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("KUBERNETES_SERVICE_HOST")) and token.is_file()
+
+
+def load_api_client(kubeconfig: Path | None = None, context: str | None = None) -> Any | None:
+    """An official `kubernetes.client.ApiClient`, or None when no credentials exist.
+
+    Order: an explicit `kubeconfig` (an error when unreadable), the in-cluster service account, then the
+    kubeconfig kubectl would use. `kubernetes` is imported only here, only when called.
+    """
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    try:
+        if kubeconfig is not None:
+            if not kubeconfig.is_file():
+                raise ClusterConfigError(f"--kubeconfig {kubeconfig}: no such file")
+            config.load_kube_config(str(kubeconfig), context=context, client_configuration=configuration)
+        elif in_cluster():
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            paths = kubeconfig_paths()
+            if not paths:
+                return None
+            config.load_kube_config(
+                os.pathsep.join(map(str, paths)), context=context, client_configuration=configuration
+            )
+    except config.ConfigException as exc:
+        raise ClusterConfigError(f"cannot load Kubernetes credentials: {exc}") from exc
+    return client.ApiClient(configuration)

@@ -1,0 +1,132 @@
+"""The NodeReport resource: its coordinates, and how a reader (extender, audit, `--reports`) gets a node's
+capabilities out of one.
+
+The agent writes one cluster-scoped `NodeReport` per node, named after the node. Its `status` holds the
+report's stable content (`ready`, `capabilities`, `facts`, `findings`) plus `observedAt` (when that content
+was last probed) and `heartbeatTime` (when the agent last wrote it). A reader needs only `ready`,
+`capabilities`, the failing check ids and the two times; it ignores keys it does not know, so an extender
+keeps reading reports from a newer agent during a rolling upgrade. `nimdoctor run -o json` output (kind
+`Report`) is accepted too, for `--reports` files and what-if runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from nimdoctor import API_VERSION
+from nimdoctor.report import Capabilities
+
+GROUP = "nimdoctor.io"
+VERSION = "v1alpha1"
+PLURAL = "nodereports"
+KIND = "NodeReport"
+
+_CAPABILITY_KEYS = frozenset(f.encode_name for f in msgspec.structs.fields(Capabilities))
+
+
+class NodeReportError(ValueError):
+    """A document that is not a readable Report or NodeReport."""
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """What a reader needs of one node's report."""
+
+    node: str
+    capabilities: Capabilities
+    ready: bool
+    failing: tuple[str, ...]  # ids of failing or unevaluable checks, in report order
+    observed_at: dt.datetime | None
+    heartbeat_at: dt.datetime | None  # None for a `Report` document: it was never published
+
+    def age(self, now: dt.datetime) -> float | None:
+        """Seconds since the last heartbeat (or observation); None when the document carries neither."""
+        last = self.heartbeat_at or self.observed_at
+        return None if last is None else (now - last).total_seconds()
+
+    def is_stale(self, now: dt.datetime, stale_after: float) -> bool:
+        """Older than `stale_after` seconds; a report without any time counts as stale."""
+        age = self.age(now)
+        return age is None or age > stale_after
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """An RFC 3339 timestamp (`2026-11-29T19:00:00Z`) as an aware datetime; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise NodeReportError(f"timestamp must be a string, not {type(value).__name__}")
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise NodeReportError(f"bad timestamp {value[:40]!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def format_time(value: dt.datetime) -> str:
+    """An aware datetime as RFC 3339 in UTC with seconds (`2026-11-29T19:00:00Z`)."""
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _capabilities(data: Any, ready: bool) -> Capabilities:
+    if not isinstance(data, Mapping):
+        raise NodeReportError("capabilities must be a mapping")
+    known = {k: v for k, v in data.items() if k in _CAPABILITY_KEYS}
+    known["ready"] = ready
+    try:
+        return msgspec.convert(known, Capabilities)
+    except msgspec.ValidationError as exc:
+        raise NodeReportError(f"capabilities: {exc}") from exc
+
+
+def _failing(findings: Any) -> tuple[str, ...]:
+    if not isinstance(findings, list):
+        return ()
+    return tuple(
+        str(f["id"])
+        for f in findings
+        if isinstance(f, Mapping) and f.get("status") in ("fail", "error") and isinstance(f.get("id"), str)
+    )
+
+
+def parse_node_document(doc: Any) -> NodeRecord:
+    """A `NodeReport` object (as the API returns it) or a `Report` document, as a `NodeRecord`.
+
+    Raises `NodeReportError` naming what is wrong; never any other exception for bad input.
+    """
+    if not isinstance(doc, Mapping):
+        raise NodeReportError("not a mapping")
+    kind = doc.get("kind")
+    if kind == KIND:
+        metadata = doc.get("metadata")
+        node = metadata.get("name") if isinstance(metadata, Mapping) else None
+        body = doc.get("status")
+        if not isinstance(body, Mapping):
+            raise NodeReportError(f"NodeReport {node!r} has no status yet")
+        heartbeat = parse_time(body.get("heartbeatTime"))
+        observed = parse_time(body.get("observedAt"))
+    elif kind == "Report":
+        node, body = doc.get("node"), doc
+        heartbeat, observed = None, parse_time(doc.get("generatedAt"))
+    else:
+        raise NodeReportError(f"kind {str(kind)[:40]!r} is neither {KIND} nor Report")
+    if doc.get("apiVersion") != API_VERSION:
+        raise NodeReportError(f"apiVersion must be {API_VERSION}")
+    if not isinstance(node, str) or not node:
+        raise NodeReportError("no node name")
+    ready = body.get("ready")
+    if not isinstance(ready, bool):
+        raise NodeReportError(f"node {node!r}: ready must be true or false")
+    return NodeRecord(
+        node=node,
+        capabilities=_capabilities(body.get("capabilities"), ready),
+        ready=ready,
+        failing=_failing(body.get("findings")),
+        observed_at=observed,
+        heartbeat_at=heartbeat,
+    )
