@@ -12,9 +12,6 @@ from nimdoctor.catalog import Check
 from nimdoctor.report import ContainerdFacts, Facts, Finding, RuntimeFacts, Status
 from nimdoctor.rules.registry import finding, node_rule
 
-# systemd maps LimitNOFILE=infinity to fs.nr_open; this is the kernel's default for it.
-NR_OPEN_DEFAULT = 1048576
-
 
 def limit_text(value: int | None) -> str:
     """A limit as people write it."""
@@ -28,8 +25,28 @@ def _daemon(facts: Facts) -> tuple[RuntimeFacts | None, ContainerdFacts | None]:
     return runtime, runtime.containerd
 
 
-def _candidates(runtime: RuntimeFacts) -> list[Any]:
-    return [msgspec.to_builtins(c) for c in runtime.candidates]
+def _candidates(runtime: RuntimeFacts) -> dict[str, Any]:
+    """Every containerd-named process, which rule chose the daemon and which it could not tell apart."""
+    evidence: dict[str, Any] = {"candidates": [msgspec.to_builtins(c) for c in runtime.candidates]}
+    if runtime.chosen_by is not UNSET:
+        evidence["chosenBy"] = runtime.chosen_by
+    if runtime.ambiguous:
+        evidence["ambiguous"] = runtime.ambiguous
+    return evidence
+
+
+def _not_evaluated(runtime: RuntimeFacts | None, check: Check) -> Finding | None:
+    """`error` when the host's /proc could not be read (or did not answer), `skip` when the probe did not
+    run or found no containerd; `None` when there is a daemon to judge."""
+    if runtime is None:
+        return finding(check, Status.SKIP, "the runtime probe did not run")
+    if runtime.error is not UNSET:
+        return finding(
+            check, Status.ERROR, f"host /proc not readable: {runtime.error}", {"procRoot": runtime.proc_root}
+        )
+    if runtime.containerd is UNSET:
+        return finding(check, Status.SKIP, "containerd not found; see NIM-RT-003")
+    return None
 
 
 @node_rule("NIM-RT-001", "runtime")
@@ -37,10 +54,10 @@ def containerd_nofile(facts: Facts, check: Check) -> Finding:
     """containerd's soft open-file limit is at least `minNofile`."""
     runtime, daemon = _daemon(facts)
     required = int(check.params["minNofile"])
-    if runtime is None or daemon is None:
-        return finding(check, Status.SKIP, "containerd not found; see NIM-RT-003")
-    evidence: dict[str, Any] = {"pid": daemon.pid, "source": daemon.source}
-    evidence["candidates"] = _candidates(runtime)
+    skipped = _not_evaluated(runtime, check)
+    if skipped or runtime is None or daemon is None:
+        return skipped or finding(check, Status.SKIP, "containerd not found; see NIM-RT-003")
+    evidence: dict[str, Any] = {"pid": daemon.pid, "source": daemon.source, **_candidates(runtime)}
     if daemon.nofile_soft is UNSET or daemon.nofile_hard is UNSET:
         reason = daemon.limits_error or "limits unknown"
         return finding(
@@ -74,22 +91,34 @@ def containerd_nofile(facts: Facts, check: Check) -> Finding:
     )
 
 
-def _matches(configured: int | None, running: int | None, nr_open: int | None) -> bool:
+def _matches(configured: int | None, running: int | None, nr_open: int | None) -> bool | None:
+    """Whether the running bound is what systemd gives for the configured one; `None`: cannot tell."""
     if configured is not None:
         return configured == running
-    # infinity: the kernel caps RLIMIT_NOFILE at fs.nr_open, which /proc then shows as a number.
-    return running is None or running == (nr_open or NR_OPEN_DEFAULT)
+    # infinity: systemd sets the largest value the kernel allows, fs.nr_open, which /proc shows as a number.
+    if running is None:
+        return True
+    return None if nr_open is None else running == nr_open
 
 
 @node_rule("NIM-RT-002", "runtime")
 def containerd_nofile_applied(facts: Facts, check: Check) -> Finding:
     """The `LimitNOFILE` that systemd is configured with is what the running daemon has."""
     runtime, daemon = _daemon(facts)
-    if runtime is None or daemon is None:
-        return finding(check, Status.SKIP, "containerd not found; see NIM-RT-003")
-    evidence: dict[str, Any] = {"unitFiles": runtime.unit_files}
+    skipped = _not_evaluated(runtime, check)
+    if skipped or runtime is None or daemon is None:
+        return skipped or finding(check, Status.SKIP, "containerd not found; see NIM-RT-003")
+    evidence: dict[str, Any] = {"unit": runtime.unit, "unitFiles": runtime.unit_files}
+    if runtime.config_notes:
+        evidence["configNotes"] = runtime.config_notes
     if runtime.config_error is not UNSET:
         evidence["configError"] = runtime.config_error
+        return finding(
+            check,
+            Status.ERROR,
+            f"cannot tell which LimitNOFILE systemd gives {runtime.unit}: {runtime.config_error}",
+            evidence,
+        )
     configured = runtime.configured_nofile
     if configured is UNSET:
         where = (
@@ -108,10 +137,19 @@ def containerd_nofile_applied(facts: Facts, check: Check) -> Finding:
     evidence.update(
         configured=configured.raw, configSource=configured.source, running=running, pid=daemon.pid
     )
-    applied = _matches(configured.soft, daemon.nofile_soft, nr_open) and _matches(
-        configured.hard, daemon.nofile_hard, nr_open
+    matches = (
+        _matches(configured.soft, daemon.nofile_soft, nr_open),
+        _matches(configured.hard, daemon.nofile_hard, nr_open),
     )
-    if applied:
+    if False not in matches and None in matches:
+        return finding(
+            check,
+            Status.ERROR,
+            f"LimitNOFILE={configured.raw} means fs.nr_open, which could not be read; containerd runs with "
+            f"{running}",
+            evidence,
+        )
+    if all(matches):
         return finding(
             check,
             Status.PASS,
@@ -134,18 +172,21 @@ def containerd_nofile_applied(facts: Facts, check: Check) -> Finding:
 def containerd_found(facts: Facts, check: Check) -> Finding:
     """A process named `containerd` is visible under the host's `/proc`."""
     runtime, daemon = _daemon(facts)
-    if runtime is None:
-        return finding(check, Status.SKIP, "the runtime probe did not run")
-    evidence: dict[str, Any] = {"procRoot": runtime.proc_root, "candidates": _candidates(runtime)}
+    if runtime is None or runtime.error is not UNSET:
+        skipped = _not_evaluated(runtime, check)
+        assert skipped is not None
+        return skipped
+    evidence: dict[str, Any] = {"procRoot": runtime.proc_root, **_candidates(runtime)}
     if daemon is not None:
         others = len(runtime.candidates) - 1
         extra = f" ({others} other containerd-named process(es) ignored)" if others else ""
+        if runtime.ambiguous:
+            tied = ", ".join(map(str, runtime.ambiguous))
+            rule = runtime.chosen_by
+            extra = f"; pid(s) {tied} could not be told apart from it by {rule}: the oldest is judged"
         return finding(check, Status.PASS, f"containerd daemon is pid {daemon.pid}{extra}", evidence)
-    if runtime.error is not UNSET:
-        message = f"host /proc is not readable: {runtime.error}"
-    else:
-        message = (
-            f"no process named containerd under {runtime.proc_root}: not a containerd node, "
-            "or the host's /proc is not mounted there"
-        )
+    message = (
+        f"no process named containerd under {runtime.proc_root}: not a containerd node, "
+        "or the host's /proc is not mounted there"
+    )
     return finding(check, Status.SKIP, message, evidence)
