@@ -32,7 +32,13 @@ from nimdoctor.probes.systemd import (
     parse_rlimit,
     read_unit,
 )
-from nimdoctor.report import ContainerdCandidate, ContainerdFacts, NofileSetting, RuntimeFacts
+from nimdoctor.report import (
+    ContainerdCandidate,
+    ContainerdFacts,
+    IgnoredSetting,
+    NofileSetting,
+    RuntimeFacts,
+)
 
 DAEMON_COMM = "containerd"
 UNIT = "containerd.service"
@@ -153,6 +159,7 @@ def _probe(fs: HostFS) -> RuntimeFacts:
         unit_files=config.files,
         nr_open=_read_nr_open(fs),
         config_error="; ".join(config.errors) or UNSET,
+        ignored_nofile=config.ignored or UNSET,
         config_notes=config.notes,
     )
 
@@ -281,10 +288,11 @@ class NofileConfig:
     `setting` is `None` when nothing sets it (systemd's default applies). `errors` is non-empty when the
     setting is unknown: a file that could not be read, or a value systemd versions read differently, with
     no later assignment that settles it; or a unit file systemd would not load at all. `notes` lists
-    assignments systemd ignores and masked files.
+    assignments systemd ignores and masked files; `ignored` is the last assignment, when systemd ignores it.
     """
 
     setting: NofileSetting | None = None
+    ignored: IgnoredSetting | None = None
     files: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -322,11 +330,15 @@ def read_configured_nofile(fs: HostFS, unit: str = UNIT) -> NofileConfig:
                 pending.append(f"{where}:{item.line}: LimitNOFILE={item.value[:40]}: {exc}")
                 continue
             except ValueError as exc:
+                config.ignored = IgnoredSetting(
+                    raw=item.value, source=f"{where}:{item.line}", reason=str(exc)
+                )
                 config.notes.append(
                     f"{where}:{item.line}: systemd ignores LimitNOFILE={item.value[:40]}: {exc}"
                 )
                 continue
             pending.clear()
+            config.ignored = None
             config.setting = (
                 None
                 if limit is None

@@ -120,6 +120,21 @@ def containerd_nofile_applied(facts: Facts, check: Check) -> Finding:
             evidence,
         )
     configured = runtime.configured_nofile
+    ignored = runtime.ignored_nofile
+    if ignored is not UNSET and daemon.nofile_soft is not UNSET and daemon.nofile_hard is not UNSET:
+        running = f"{limit_text(daemon.nofile_soft)}:{limit_text(daemon.nofile_hard)}"
+        evidence.update(ignored=ignored.raw, ignoredSource=ignored.source, running=running, pid=daemon.pid)
+        return finding(
+            check,
+            Status.WARN,
+            f"systemd ignores LimitNOFILE={ignored.raw} ({ignored.source}: {ignored.reason}); "
+            f"containerd (pid {daemon.pid}) runs with {running}",
+            evidence,
+            configured=ignored.raw,
+            config_source=ignored.source,
+            pid=daemon.pid,
+            running=running,
+        )
     if configured is UNSET:
         where = (
             "in " + ", ".join(runtime.unit_files) if runtime.unit_files else "(no containerd unit file found)"
