@@ -43,12 +43,15 @@ class TopoParseError(ValueError):
     """Text that is not `nvidia-smi topo -m` output; names the line (1-based) and its content."""
 
     def __init__(self, line_no: int, line: str, problem: str) -> None:
-        shown = line.strip()
-        shown = shown if len(shown) <= _ECHO else shown[: _ECHO - 3] + "..."
-        super().__init__(f"line {line_no}: {problem}: {shown!r}")
+        super().__init__(f"line {line_no}: {_cut(problem, 2 * _ECHO)}: {_cut(line.strip(), _ECHO)!r}")
         self.line_no = line_no
         self.line = line
         self.problem = problem
+
+
+def _cut(text: str, limit: int) -> str:
+    """Input quoted in an error, cut short (a capture line can be megabytes long)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
