@@ -21,6 +21,7 @@ WATCHDOG = 60.0
 CANARY = "31337"
 RT_ONLY = ("--only", "NIM-RT-001,NIM-RT-002,NIM-RT-003")
 REPO = Path(__file__).resolve().parents[2]
+CHECK_CATALOG = "apiVersion: nimdoctor.io/v1alpha1\nkind: CheckCatalog\nchecks:\n"
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,10 @@ def run_process(
 ) -> subprocess.CompletedProcess[str]:
     """`python -m nimdoctor ARGS` as a real process (for memory limits, signals, users and closed pipes)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), **(env_extra or {})}
+    streams = {"stderr": subprocess.PIPE} if "stdout" in kwargs else {"capture_output": True}
     return subprocess.run(  # type: ignore[call-overload, no-any-return]
         [sys.executable, "-m", "nimdoctor", *args],
-        capture_output=True,
+        **streams,
         text=True,
         timeout=WATCHDOG,
         env=env,
@@ -82,3 +84,11 @@ def outside(tmp_path: Path) -> Path:
 def tree(tmp_path: Path) -> HostTree:
     """An empty host tree (with `/proc`) at tmp_path/host."""
     return host_tree(tmp_path / "host")
+
+
+def overlay_dir(tmp_path: Path, entries: str, name: str = "site.yaml") -> Path:
+    """A `--checks-dir` folder holding one CheckCatalog file with these `checks:` entries (YAML text)."""
+    folder = tmp_path / "overlay"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(CHECK_CATALOG + entries)
+    return folder

@@ -15,16 +15,11 @@ from nimdoctor.catalog import Catalog, CatalogError, load_catalog
 from nimdoctor.catalog_params import fill
 from nimdoctor.report import ContainerdCandidate, ContainerdFacts, Facts, RuntimeFacts, Status
 from nimdoctor.rules.registry import RULES
-from tests.hardening.conftest import Cli
-
-HEAD = "apiVersion: nimdoctor.io/v1alpha1\nkind: CheckCatalog\nchecks:\n"
+from tests.hardening.conftest import CHECK_CATALOG, Cli, overlay_dir
 
 
-def overlay(tmp_path: Path, body: str, name: str = "site.yaml") -> Path:
-    folder = tmp_path / "overlay"
-    folder.mkdir(exist_ok=True)
-    (folder / name).write_text(HEAD + textwrap.dedent(body))
-    return folder
+def overlay(tmp_path: Path, body: str) -> Path:
+    return overlay_dir(tmp_path, textwrap.dedent(body))
 
 
 def refused(cli: Cli, folder: Path) -> str:
@@ -201,7 +196,7 @@ def test_a_built_in_parameter_outside_its_own_declared_range_is_caught(tmp_path:
     base = tmp_path / "base"
     base.mkdir()
     (base / "rt.yaml").write_text(
-        HEAD
+        CHECK_CATALOG
         + "  - {id: NIM-RT-001, title: t, area: runtime, severity: warning, why: w, short: s, fix: f,\n"
         + "     runbook: r, params: {minNofile: 10}, paramTypes: {minNofile: count 1024..2048}}\n"
     )
