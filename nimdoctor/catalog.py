@@ -3,6 +3,12 @@
 The catalog is the single source of truth for every check's id, title, severity, thresholds, texts and
 runbook anchor. It ships inside the wheel as `nimdoctor/_checks`; an editable install reads the repository's
 top-level `checks/` instead. Each file declares `apiVersion` and `kind`; every kind has a validator here.
+
+An overlay comes from an operator (a ConfigMap), so everything is checked when it is loaded, never when a
+check first uses it: each parameter against its type and range (`paramTypes`, `nimdoctor.catalog_params`),
+each template against the names its check provides, model sizes and names; the files are read as untrusted
+input (regular files only, `MAX_FILE_BYTES` each, YAML aliases bounded). A bad overlay is one `CatalogError`
+line naming the file, the entry and the key.
 """
 
 from __future__ import annotations
@@ -214,7 +220,8 @@ def _load_file(
 def _expect_keys(name: str, doc: dict[str, Any], list_key: str) -> None:
     unknown = set(doc) - {"apiVersion", "kind", list_key}
     if unknown:
-        raise CatalogError(f"{name}: unknown top-level key(s): {', '.join(sorted(map(_show, unknown)))}")
+        shown = ", ".join(sorted(map(_show, unknown))[:5])
+        raise CatalogError(f"{name}: unknown top-level key(s): {shown}")
     if not isinstance(doc.get(list_key), list):
         raise CatalogError(f"{name}: '{list_key}' must be a list")
 
@@ -398,9 +405,6 @@ def _check_aliases(label: str, entry: ModelEntry, models: dict[str, ModelEntry])
         if other.name != entry.name
         for key in (other.name, *other.aliases)
     }
-    for alias in entry.aliases:
-        if not alias.strip():
-            raise CatalogError(f"{label}: field 'aliases': empty alias")
     for key in (entry.name, *entry.aliases):
         owner = claimed.get(key.lower())
         if owner is not None:
