@@ -3,7 +3,7 @@
 A built-in check declares each parameter's type under `paramTypes`, as one of
 - `count [LOW..HIGH]`: an integer (never a fraction, a boolean or a string), within the bounds;
 - `number [LOW..HIGH]`: a finite number (never NaN or infinity), within the bounds;
-- `version`: dotted ASCII digits, e.g. `535.86` or `8.0`;
+- `version`: dotted ASCII digits, e.g. `535.86`; `capability`: a compute capability, `major.minor` (`8.9`);
 - `quantity`: a Kubernetes quantity such as `16Gi`;
 - `path`: an absolute path of plain characters (it is printed inside shell commands);
 - `line`: one line of text of at most 80 characters; `text`: any text;
@@ -32,12 +32,25 @@ from typing import Any
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
 _VERSION = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6}){0,3}", re.ASCII)
+_CAPABILITY = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}", re.ASCII)
 _QUANTITY = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,6})?(?:[KMGTPE]i|[kMGTPE])?", re.ASCII)
 _PATH = re.compile(r"/[A-Za-z0-9._@+/-]{0,255}", re.ASCII)
 _BOUNDS = re.compile(r"(-?[0-9.]+)\.\.(-?[0-9.]+)", re.ASCII)
 LINE_MAX = 80
 TEXT_MAX = 16 * 1024
-SCALARS = ("count", "number", "version", "quantity", "path", "line", "text", "template", "bool", "data")
+SCALARS = (
+    "count",
+    "number",
+    "version",
+    "capability",
+    "quantity",
+    "path",
+    "line",
+    "text",
+    "template",
+    "bool",
+    "data",
+)
 DATA_DEPTH = 16
 
 
@@ -204,6 +217,7 @@ _SCALAR_CHECKS = {
     "count": _count,
     "number": _number,
     "version": _matching(_VERSION, "a version of dotted digits such as 535.86"),
+    "capability": _matching(_CAPABILITY, "a compute capability major.minor such as 8.9"),
     "quantity": _matching(_QUANTITY, "a quantity such as 16Gi"),
     "path": _matching(_PATH, "an absolute path of letters, digits and ._@+-/"),
     "line": _text,

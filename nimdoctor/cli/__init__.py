@@ -117,6 +117,11 @@ def run(args: list[str] | None = None) -> int:
             return _internal_error(exc)
         return _output_lost(exc.errno, exc.strerror or str(exc))
     except Exception as exc:
+        from nimdoctor.catalog import CatalogError
+
+        if isinstance(exc, CatalogError):  # a catalog value a check could only judge when it used it
+            sys.stderr.write(f"Error: broken check catalog: {clean_line(str(exc))}\n")
+            return 2
         return _internal_error(exc)
 
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 import nimdoctor.cli.run_cmd
+from nimdoctor.catalog import CatalogError
 from nimdoctor.probes.machine import load_builtin
 from tests.hardening.conftest import REPO, WATCHDOG, Cli, run_process
 
@@ -53,6 +54,18 @@ def test_debug_adds_the_trace(cli: Cli) -> None:
 def test_debug_from_the_environment(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NIMDOCTOR_DEBUG", "1")
     assert "Traceback" in cli("run", "--simulate", "l40s-4x").err
+
+
+def test_a_catalog_value_refused_only_when_used_is_still_an_input_error(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise CatalogError("NIM-FIT-099: field 'params.x': not usable")
+
+    monkeypatch.setattr(nimdoctor.cli.run_cmd, "diagnose", refuse)
+    result = cli("run", "--simulate", "l40s-4x")
+    assert result.code == 2
+    assert result.err == "Error: broken check catalog: NIM-FIT-099: field 'params.x': not usable\n"
 
 
 def test_usage_errors_stay_2(cli: Cli) -> None:

@@ -75,7 +75,7 @@ def test_a_bad_check_override_names_file_id_and_key(
     [
         ("NIM-GPU-009", "params: {minDriver: '535.x'}", "params.minDriver", "expected a version"),
         ("NIM-GPU-009", "params: {minDriver: 535.86}", "params.minDriver", "expected a version"),
-        ("NIM-GPU-008", "params: {minExclusive: '\u0667.0'}", "params.minExclusive", "expected a version"),
+        ("NIM-GPU-008", "params: {minExclusive: '\u0667.0'}", "params.minExclusive", "compute capability"),
         ("NIM-FIT-001", "params: {maxWeightsFraction: 1.5}", "params.maxWeightsFraction", "outside number"),
         ("NIM-FIT-001", "params: {maxWeightsFraction: .nan}", "params.maxWeightsFraction", "finite number"),
         (
@@ -89,6 +89,13 @@ def test_a_bad_check_override_names_file_id_and_key(
         ("NIM-FIT-003", "params: {sharedMemory: lots}", "params.sharedMemory", "expected a quantity"),
         ("NIM-FIT-006", "params: {maxTensorParallel: 0}", "params.maxTensorParallel", "outside count 1..64"),
         ("NIM-FIT-010", "params: {minComputeCapability: {fp8: nine}}", "params.minComputeCapability", "fp8"),
+        (
+            "NIM-FIT-010",
+            "params: {minComputeCapability: {fp8: '9'}}",
+            "params.minComputeCapability",
+            "major.minor",
+        ),
+        ("NIM-FIT-009", "params: {migMaxParamsB: 0}", "params.migMaxParamsB", "outside number 0.1..100000"),
         ("NIM-GPU-001", "params: {remedies: {Timeout: 5}}", "params.remedies", "Timeout: expected text"),
         ("NIM-GPU-001", "params: {remedies: []}", "params.remedies", "expected a mapping"),
     ],

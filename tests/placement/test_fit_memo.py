@@ -99,5 +99,7 @@ def test_a_compute_capability_that_is_not_major_minor_is_a_catalog_error(tmp_pat
         "apiVersion: nimdoctor.io/v1alpha1\nkind: CheckCatalog\nchecks:\n"
         "  - id: NIM-FIT-010\n    params: {minComputeCapability: {fp8: nine}}\n"
     )
-    with pytest.raises(CatalogError, match=r"params.minComputeCapability': fp8: expected a version"):
+    with pytest.raises(
+        CatalogError, match=r"params.minComputeCapability': fp8: expected a compute capability"
+    ):
         load_catalog(overlay)
