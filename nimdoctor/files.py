@@ -72,8 +72,11 @@ def open_for_reading(path_fd: int, label: str) -> int:
     check_regular(path_fd, label)
     try:
         fd = os.open(f"/proc/self/fd/{path_fd}", READ_FLAGS)
-    except FileNotFoundError:  # no /proc here: the type was checked, and O_NONBLOCK keeps the open short
+    except FileNotFoundError:
         raise OSError(errno.ENOSYS, "cannot reopen a file without /proc/self/fd", label) from None
+    except OSError as exc:  # e.g. EACCES: name the file, not the descriptor it was reopened through
+        exc.filename = label
+        raise
     try:
         check_regular(fd, label)
     except BaseException:

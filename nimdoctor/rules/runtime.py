@@ -6,7 +6,7 @@ import posixpath
 from typing import Any
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from nimdoctor.catalog import Check
 from nimdoctor.report import ContainerdFacts, Facts, Finding, RuntimeFacts, Status
@@ -16,13 +16,6 @@ from nimdoctor.rules.registry import finding, node_rule
 def limit_text(value: int | None) -> str:
     """A limit as people write it."""
     return "unlimited" if value is None else str(value)
-
-
-def _daemon(facts: Facts) -> tuple[RuntimeFacts | None, ContainerdFacts | None]:
-    runtime = facts.runtime if facts.runtime is not UNSET else None
-    if runtime is None or runtime.containerd is UNSET:
-        return runtime, None
-    return runtime, runtime.containerd
 
 
 def _candidates(runtime: RuntimeFacts) -> dict[str, Any]:
@@ -35,28 +28,36 @@ def _candidates(runtime: RuntimeFacts) -> dict[str, Any]:
     return evidence
 
 
-def _not_evaluated(runtime: RuntimeFacts | None, check: Check) -> Finding | None:
-    """`error` when the host's /proc could not be read (or did not answer), `skip` when the probe did not
-    run or found no containerd; `None` when there is a daemon to judge."""
-    if runtime is None:
+def _unreadable(runtime: RuntimeFacts | UnsetType, check: Check) -> Finding | None:
+    """`skip` when the probe did not run, `error` when the host's /proc could not be read (or did not
+    answer in time); `None` when the probe read it."""
+    if runtime is UNSET:
         return finding(check, Status.SKIP, "the runtime probe did not run")
     if runtime.error is not UNSET:
-        return finding(
-            check, Status.ERROR, f"host /proc not readable: {runtime.error}", {"procRoot": runtime.proc_root}
-        )
+        evidence = {"procRoot": runtime.proc_root}
+        return finding(check, Status.ERROR, f"host /proc not readable: {runtime.error}", evidence)
+    return None
+
+
+def _daemon(facts: Facts, check: Check) -> tuple[RuntimeFacts, ContainerdFacts] | Finding:
+    """The runtime facts and the daemon to judge, or the finding that says why there is none."""
+    runtime = facts.runtime
+    unreadable = _unreadable(runtime, check)
+    if unreadable is not None or runtime is UNSET:
+        return unreadable or finding(check, Status.SKIP, "the runtime probe did not run")
     if runtime.containerd is UNSET:
         return finding(check, Status.SKIP, "containerd not found; see NIM-RT-003")
-    return None
+    return runtime, runtime.containerd
 
 
 @node_rule("NIM-RT-001", "runtime")
 def containerd_nofile(facts: Facts, check: Check) -> Finding:
     """containerd's soft open-file limit is at least `minNofile`."""
-    runtime, daemon = _daemon(facts)
     required = int(check.params["minNofile"])
-    skipped = _not_evaluated(runtime, check)
-    if skipped or runtime is None or daemon is None:
-        return skipped or finding(check, Status.SKIP, "containerd not found; see NIM-RT-003")
+    subject = _daemon(facts, check)
+    if isinstance(subject, Finding):
+        return subject
+    runtime, daemon = subject
     evidence: dict[str, Any] = {"pid": daemon.pid, "source": daemon.source, **_candidates(runtime)}
     if daemon.nofile_soft is UNSET or daemon.nofile_hard is UNSET:
         reason = daemon.limits_error or "limits unknown"
@@ -104,10 +105,10 @@ def _matches(configured: int | None, running: int | None, nr_open: int | None) -
 @node_rule("NIM-RT-002", "runtime")
 def containerd_nofile_applied(facts: Facts, check: Check) -> Finding:
     """The `LimitNOFILE` that systemd is configured with is what the running daemon has."""
-    runtime, daemon = _daemon(facts)
-    skipped = _not_evaluated(runtime, check)
-    if skipped or runtime is None or daemon is None:
-        return skipped or finding(check, Status.SKIP, "containerd not found; see NIM-RT-003")
+    subject = _daemon(facts, check)
+    if isinstance(subject, Finding):
+        return subject
+    runtime, daemon = subject
     evidence: dict[str, Any] = {"unit": runtime.unit, "unitFiles": runtime.unit_files}
     if runtime.config_notes:
         evidence["configNotes"] = runtime.config_notes
@@ -186,13 +187,13 @@ def containerd_nofile_applied(facts: Facts, check: Check) -> Finding:
 @node_rule("NIM-RT-003", "runtime")
 def containerd_found(facts: Facts, check: Check) -> Finding:
     """A process named `containerd` is visible under the host's `/proc`."""
-    runtime, daemon = _daemon(facts)
-    if runtime is None or runtime.error is not UNSET:
-        skipped = _not_evaluated(runtime, check)
-        assert skipped is not None
-        return skipped
+    runtime = facts.runtime
+    unreadable = _unreadable(runtime, check)
+    if unreadable is not None or runtime is UNSET:
+        return unreadable or finding(check, Status.SKIP, "the runtime probe did not run")
     evidence: dict[str, Any] = {"procRoot": runtime.proc_root, **_candidates(runtime)}
-    if daemon is not None:
+    daemon = runtime.containerd
+    if daemon is not UNSET:
         others = len(runtime.candidates) - 1
         extra = f" ({others} other containerd-named process(es) ignored)" if others else ""
         if runtime.ambiguous:
