@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from msgspec import UNSET, UnsetType
 
@@ -13,6 +14,7 @@ from nimdoctor.report import Finding, Status
 from nimdoctor.rules.workload import WORKLOAD_RULES
 from nimdoctor.workloads.manifests import Document
 from nimdoctor.workloads.model import (
+    FieldPath,
     Judged,
     ObjectError,
     Subject,
@@ -47,7 +49,7 @@ def subjects_from_documents(documents: Sequence[Document]) -> list[Subject]:
     subjects: list[Subject] = []
     for number, document in enumerate(documents):
         data = document.data
-        objects = [((), data)]
+        objects: list[tuple[FieldPath, Any]] = [((), data)]
         if isinstance(data, dict) and data.get("kind") == "List" and isinstance(data.get("items"), list):
             objects = [(("items", i), item) for i, item in enumerate(data["items"])]
         for prefix, obj in objects:

@@ -95,10 +95,12 @@ def display_name(name: str) -> str:
 def parse(name: str, text: str) -> list[Document]:
     """Every document of a YAML stream, with positions; `ManifestError` with line and column when invalid."""
     loader = _Loader(text)
-    documents = []
+    documents: list[Document] = []
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:
+                break
             data = loader.construct_document(node)
             positions: dict[FieldPath, tuple[int, int]] = {}
             _index(node, (), positions, set())
