@@ -110,7 +110,11 @@ def registry_secret(
 
 
 def pvc(
-    name: str, modes: list[str], phase: str = "Bound", storage_class: str | None = "rwx"
+    name: str,
+    modes: list[str],
+    phase: str = "Bound",
+    storage_class: str | None = "rwx",
+    capacity: str = "50Gi",
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {"accessModes": modes, "resources": {"requests": {"storage": "50Gi"}}}
     if storage_class:
@@ -120,7 +124,7 @@ def pvc(
         "kind": "PersistentVolumeClaim",
         "metadata": {"name": name, "namespace": NS},
         "spec": spec,
-        "status": {"phase": phase, "capacity": {"storage": "50Gi"}},
+        "status": {"phase": phase, "capacity": {"storage": capacity}},
     }
 
 
@@ -191,7 +195,10 @@ def serve_version(kube: Emulator, git_version: str) -> None:
         "compiler": "gc",
         "platform": "linux/amd64",
     }
-    kube.call(lambda: kube.handler["get /version/"] << body)
+    first = not hasattr(kube, "version_body")
+    kube.version_body = body  # type: ignore[attr-defined]
+    if first:  # one reaction that reads the current body: a later call changes the version
+        kube.call(lambda: kube.handler["get /version/"] << (lambda: kube.version_body))  # type: ignore[attr-defined]
 
 
 def forbid(kube: Emulator, path: str, message: str) -> None:
