@@ -12,11 +12,11 @@ import click
 from nimdoctor.cli.options import InputError, catalog_or_exit
 from nimdoctor.cli.workload_options import (
     api_client_or_exit,
+    checks_or_exit,
     kubeconfig_option,
     namespace_options,
     operator_version_option,
     parse_operator_version,
-    split_ids,
 )
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -58,16 +58,13 @@ def run_cluster(
     """Collect, judge, print, exit: 1 a check failed; else 3 one could not be evaluated (or the cluster
     could not be read); 2 usage error."""
     from nimdoctor.workloads.collect import CollectError, collect
-    from nimdoctor.workloads.evaluate import build_report, evaluate, workload_checks
+    from nimdoctor.workloads.evaluate import build_report, evaluate
     from nimdoctor.workloads.output import render_workloads
     from nimdoctor.workloads.report import exit_code
 
     catalog = catalog_or_exit(checks_dir)
     version = parse_operator_version(operator_version)
-    try:
-        checks = workload_checks(catalog, split_ids(only))
-    except KeyError as exc:
-        raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
+    checks = checks_or_exit(catalog, only)
     wanted = scope(namespaces, all_namespaces, kubeconfig)
     client = api_client_or_exit(kubeconfig)
     try:

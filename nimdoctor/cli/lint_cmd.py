@@ -8,12 +8,11 @@ from pathlib import Path
 import click
 
 from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option
-from nimdoctor.cli.workload_options import operator_version_option, parse_operator_version, split_ids
+from nimdoctor.cli.workload_options import checks_or_exit, operator_version_option, parse_operator_version
 from nimdoctor.workloads.evaluate import (
     build_report,
     evaluate,
     subjects_from_documents,
-    workload_checks,
 )
 from nimdoctor.workloads.manifests import ManifestError, display_name, expand, parse, read_text
 from nimdoctor.workloads.model import ObjectError, World, cache_index
@@ -43,10 +42,7 @@ def lint_cmd(
     """
     catalog = catalog_or_exit(checks_dir)
     version = parse_operator_version(operator_version)
-    try:
-        checks = workload_checks(catalog, split_ids(only))
-    except KeyError as exc:
-        raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
+    checks = checks_or_exit(catalog, only)
     try:
         files = expand(paths)
         documents = [doc for name in files for doc in parse(name, read_text(name, sys.stdin))]

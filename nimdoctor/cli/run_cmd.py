@@ -19,17 +19,9 @@ from nimdoctor.cli.options import (
     output_option,
     resolve_sources,
 )
+from nimdoctor.cli.workload_options import split_ids
 from nimdoctor.diagnose import diagnose, exit_code
 from nimdoctor.render import render
-
-
-def _split_ids(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    ids = [part.strip().upper() for part in value.split(",") if part.strip()]
-    if not ids:
-        raise click.BadParameter("give at least one check id", param_hint="--only")
-    return ids
 
 
 @click.command("run")
@@ -86,7 +78,7 @@ def run_cmd(
     sources, default_node = resolve_sources(host_root, simulate, machine_file)
     try:
         report = diagnose(
-            sources, catalog, node=node_name or default_node, only=_split_ids(only), model=request
+            sources, catalog, node=node_name or default_node, only=split_ids(only), model=request
         )
     except KeyError as exc:
         raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc

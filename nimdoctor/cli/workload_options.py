@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from nimdoctor.catalog import Catalog, Check
 from nimdoctor.cli.options import InputError
 from nimdoctor.workloads.model import NEWEST_OPERATOR, operator_version, version_text
 
@@ -67,6 +68,16 @@ def split_ids(value: str | None) -> list[str] | None:
     if not ids:
         raise click.BadParameter("give at least one check id", param_hint="--only")
     return ids
+
+
+def checks_or_exit(catalog: Catalog, only: str | None) -> list[Check]:
+    """The workload checks `--only` selects (all by default); an unknown id is a usage error."""
+    from nimdoctor.workloads.evaluate import workload_checks
+
+    try:
+        return workload_checks(catalog, split_ids(only))
+    except KeyError as exc:
+        raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
 
 
 def api_client_or_exit(kubeconfig: Path | None) -> Any:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 from msgspec import UNSET, UnsetType
 
 from nimdoctor.catalog import Catalog, Check
@@ -108,16 +109,9 @@ def evaluate(
                 document = documents[subject.document]
                 file = document.file
                 line, column = document.locate(path)
-            f = judged.finding
             results.append(
                 WorkloadFinding(
-                    id=f.id,
-                    status=f.status,
-                    severity=f.severity,
-                    title=f.title,
-                    message=f.message,
-                    fix=f.fix,
-                    evidence=f.evidence,
+                    **msgspec.structs.asdict(judged.finding),
                     object=info,
                     field=field_text(path),
                     file=file,

@@ -12,7 +12,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from nimdoctor import API_VERSION
-from nimdoctor.report import Base, Severity, Status
+from nimdoctor.report import Base, Finding, Status
 
 
 class ObjectInfo(Base, frozen=True, kw_only=True):
@@ -24,16 +24,9 @@ class ObjectInfo(Base, frozen=True, kw_only=True):
     pipeline: str | UnsetType = UNSET
 
 
-class WorkloadFinding(Base, frozen=True, kw_only=True):
-    """One check's verdict on one object, located at the field it is about."""
+class WorkloadFinding(Finding, frozen=True, kw_only=True):
+    """One check's verdict on one object (the usual finding keys), located at the field it is about."""
 
-    id: str
-    status: Status
-    severity: Severity
-    title: str
-    message: str
-    fix: str | None = None
-    evidence: dict[str, Any] = msgspec.field(default_factory=dict)
     object: ObjectInfo
     field: str | UnsetType = UNSET  # e.g. spec.replicas
     file: str | UnsetType = UNSET  # lint only

@@ -28,8 +28,8 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def nimservice(name: str, **spec: Any) -> dict[str, Any]:
-    """A NIMService like the operator's basic sample, with `spec` keys replaced."""
+def nimservice(name: str, pull: list[str] | None = None, **spec: Any) -> dict[str, Any]:
+    """A NIMService like the operator's basic sample, with `spec` keys replaced (`pull`: its pullSecrets)."""
     base: dict[str, Any] = {
         "image": {
             "repository": "nvcr.io/nim/meta/llama-3.2-1b-instruct",
@@ -41,6 +41,8 @@ def nimservice(name: str, **spec: Any) -> dict[str, Any]:
         "replicas": 1,
         "resources": {"limits": {"nvidia.com/gpu": 1}},
     }
+    if pull is not None:
+        base["image"]["pullSecrets"] = pull
     base.update(spec)
     return {
         "apiVersion": NIM,

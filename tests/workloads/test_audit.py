@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from nimdoctor.catalog import Catalog
@@ -38,7 +40,7 @@ def event_objects(kube: Emulator) -> list[dict[str, Any]]:
     return kube.call(read)
 
 
-def scrape(port: int) -> dict[str, Any]:
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
     return {
@@ -112,11 +114,9 @@ def test_metrics_health_and_readiness_over_http(live: Emulator, catalog: Catalog
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
             assert response.status == 200
-        try:
+        with pytest.raises(urllib.error.HTTPError) as unready:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)
-            raise AssertionError("ready before the first cycle")
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 503
+        assert unready.value.code == 503
         put(live, api_key_secret(key="API_KEY"))
         audit.cycle()
         live.stop()  # the API goes away: the next cycle fails, the last results stay
@@ -137,9 +137,6 @@ def test_metrics_health_and_readiness_over_http(live: Emulator, catalog: Catalog
 
 
 def test_promtool_accepts_the_exposition(live: Emulator, catalog: Catalog) -> None:
-    import shutil
-
-    import pytest
 
     promtool = shutil.which("promtool")
     if promtool is None:

@@ -72,13 +72,12 @@ def planted_secrets() -> list[dict[str, object]]:
 
 @pytest.fixture
 def planted(live: Emulator) -> Emulator:
-    image = {"repository": "nvcr.io/nim/meta/llama-3.2-1b-instruct", "tag": "1.12.0"}
     put(
         live,
-        *planted_secrets(),  # type: ignore[arg-type]
-        nimservice("bad-user", image={**image, "pullSecrets": ["bad-user-secret"]}),
-        nimservice("swapped", authSecret="swapped-pull", image={**image, "pullSecrets": ["swapped-key"]}),
-        nimservice("garbled", image={**image, "pullSecrets": ["garbled"]}),
+        *planted_secrets(),
+        nimservice("bad-user", pull=["bad-user-secret"]),
+        nimservice("swapped", authSecret="swapped-pull", pull=["swapped-key"]),
+        nimservice("garbled", pull=["garbled"]),
         nimcache("llama-cache", state="Failed"),
     )
     return live

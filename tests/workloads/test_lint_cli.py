@@ -137,7 +137,8 @@ def test_non_nim_documents_are_ignored_and_nothing_found_exits_zero(tmp_path: Pa
     result = lint(str(path), "-o", "json")
     report = json.loads(result.stdout)
     assert result.exit_code == 0
-    assert report["objects"] == 0 and report["findings"] == []
+    assert report["objects"] == 0
+    assert report["findings"] == []
     assert report["notes"] == ["no NIMService, NIMCache or NIMPipeline documents found"]
 
 
@@ -199,7 +200,8 @@ def test_table_lists_problems_with_lines_and_fixes_and_wide_lists_every_check() 
     assert "Delete spec.replicas" in table
     assert "NIM-WL-002" not in table  # a skip: only in wide
     wide = lint(str(AUTOSCALING), "-o", "wide").stdout
-    assert "NIM-WL-002" in wide and "SKIP" in wide
+    assert "NIM-WL-002" in wide
+    assert "SKIP" in wide
 
 
 def test_terminal_escapes_in_manifests_are_shown_not_sent(tmp_path: Path) -> None:

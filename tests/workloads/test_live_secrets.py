@@ -29,11 +29,7 @@ def test_absent_secrets_fail_both_secret_checks(live: Emulator, catalog: Catalog
         nimservice(
             "other",
             authSecret="missing-key",
-            image={
-                "repository": "nvcr.io/nim/meta/llama-3.2-1b-instruct",
-                "tag": "1.12.0",
-                "pullSecrets": ["missing-pull"],
-            },
+            pull=["missing-pull"],
         ),
     )
     judged = judge(live, catalog)
@@ -67,11 +63,7 @@ def test_swapped_secrets_are_named_as_swapped(live: Emulator, catalog: Catalog) 
         nimservice(
             "llm",
             authSecret="ngc-secret",
-            image={
-                "repository": "nvcr.io/nim/meta/llama-3.2-1b-instruct",
-                "tag": "1.12.0",
-                "pullSecrets": ["ngc-api-secret"],
-            },
+            pull=["ngc-api-secret"],
         ),
     )
     judged = judge(live, catalog)
@@ -131,7 +123,8 @@ def test_reducing_a_secret_keeps_type_and_key_names_only() -> None:
     body = registry_secret(username="$oauthtoken", password="s3cr3t-value")
     info = reduce_secret(NS, "ngc-secret", body, "$oauthtoken")
     assert info.keys == (".dockerconfigjson",)
-    assert info.docker is not None and info.docker.hosts == {"nvcr.io"} == info.docker.oauth_hosts
+    assert info.docker is not None
+    assert info.docker.hosts == {"nvcr.io"} == info.docker.oauth_hosts
     assert "s3cr3t" not in repr(info)
     broken = {**body, "data": {".dockerconfigjson": "not base64!"}}
     assert reduce_secret(NS, "x", broken, "$oauthtoken").docker.error == (  # type: ignore[union-attr]

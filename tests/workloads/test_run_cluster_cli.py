@@ -21,11 +21,7 @@ def test_misconfigured_namespace_names_each_problem_with_its_fix(live: Emulator,
     broken = nimservice(
         "broken",
         authSecret="ngc-secret",
-        image={
-            "repository": "nvcr.io/nim/meta/llama-3.2-1b-instruct",
-            "tag": "1.12.0",
-            "pullSecrets": ["ngc-api-secret"],
-        },
+        pull=["ngc-api-secret"],
         replicas=2,
         scale={"enabled": True, "hpa": {"maxReplicas": 2}},
         storage={"pvc": {"create": True, "size": "10Gi", "volumeAccessMode": "ReadWriteOnce"}},
@@ -60,7 +56,8 @@ def test_misconfigured_namespace_names_each_problem_with_its_fix(live: Emulator,
 def test_all_namespaces_and_an_empty_namespace(live: Emulator, tmp_path: Path) -> None:
     config = kubeconfig(tmp_path / "kubeconfig", live.url)
     every = json.loads(run("--kubeconfig", str(config), "-A", "-o", "json").stdout)
-    assert every["scope"] == ["*"] and every["objects"] == 2
+    assert every["scope"] == ["*"]
+    assert every["objects"] == 2
     empty = run("--kubeconfig", str(config), "-n", "nobody-here", "-o", "json")
     assert empty.exit_code == 0
     assert json.loads(empty.stdout)["objects"] == 0
@@ -75,6 +72,7 @@ def test_unreachable_api_exits_3_and_bad_combinations_exit_2(live: Emulator, tmp
     assert run("--kubeconfig", str(config), "-n", NS, "-A").exit_code == 2
     assert run("--simulate", "dgx-h100").exit_code == 2
     plain = CliRunner().invoke(cli, ["run", "-n", NS], catch_exceptions=False)
-    assert plain.exit_code == 2 and "go with --cluster" in plain.stderr
+    assert plain.exit_code == 2
+    assert "go with --cluster" in plain.stderr
     missing = run("--kubeconfig", str(tmp_path / "absent"))
     assert missing.exit_code == 2
