@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+import msgspec
 
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import NodeRecord
@@ -29,8 +30,7 @@ NEWEST_OPERATOR = (3, 1, 4)
 FieldPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class ObjectRef:
+class ObjectRef(msgspec.Struct, frozen=True):
     """A Kubernetes object by kind, namespace and name (uid when read from a cluster)."""
 
     kind: str
@@ -42,8 +42,7 @@ class ObjectRef:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
 
 
-@dataclass(frozen=True)
-class Subject:
+class Subject(msgspec.Struct, frozen=True):
     """One NIM object to judge.
 
     `spec` is the object's spec (a pipeline service's inner NIMService spec); `base` is where that spec sits
@@ -54,8 +53,8 @@ class Subject:
     ref: ObjectRef
     spec: Mapping[str, Any]
     base: FieldPath = ("spec",)
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    status: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    status: Mapping[str, Any] = msgspec.field(default_factory=dict)
     origin: ObjectRef | None = None
     document: int | None = None  # index into the lint input's documents
 
@@ -172,8 +171,7 @@ def subjects_of(doc: Mapping[str, Any], document: int | None = None, prefix: Fie
 # --- what a live cluster says -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DockerAuth:
+class DockerAuth(msgspec.Struct, frozen=True):
     """Which registries a docker-config secret has logins for, and for which of them the username is NGC's
     `$oauthtoken`. Never printed: hosts are part of the secret's data; rules only test membership."""
 
@@ -182,8 +180,7 @@ class DockerAuth:
     error: str | None = None  # why the config could not be read (never quoting it)
 
 
-@dataclass(frozen=True)
-class SecretInfo:
+class SecretInfo(msgspec.Struct, frozen=True):
     """A Secret reduced to its type and key names; `error` when reading it was refused or failed."""
 
     namespace: str
@@ -195,8 +192,7 @@ class SecretInfo:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class PvcInfo:
+class PvcInfo(msgspec.Struct, frozen=True):
     """A PersistentVolumeClaim as the cluster has it."""
 
     namespace: str
@@ -210,44 +206,40 @@ class PvcInfo:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class StorageClassInfo:
+class StorageClassInfo(msgspec.Struct, frozen=True):
     """A StorageClass: its name and whether it is the cluster default."""
 
     name: str
     default: bool
 
 
-@dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(msgspec.Struct, frozen=True):
     """A Node's name and labels."""
 
     name: str
     labels: Mapping[str, str]
 
 
-@dataclass(frozen=True)
-class Cluster:
+class Cluster(msgspec.Struct, frozen=True):
     """What was read from a live cluster. A `None` collection could not be read; `errors` says why."""
 
-    secrets: Mapping[tuple[str, str], SecretInfo] = field(default_factory=dict)
-    pvcs: Mapping[tuple[str, str], PvcInfo] = field(default_factory=dict)
+    secrets: Mapping[tuple[str, str], SecretInfo] = msgspec.field(default_factory=dict)
+    pvcs: Mapping[tuple[str, str], PvcInfo] = msgspec.field(default_factory=dict)
     storage_classes: tuple[StorageClassInfo, ...] | None = None
     nodes: tuple[NodeInfo, ...] | None = None
     reports: Mapping[str, NodeRecord] | None = None  # fresh NodeReports by node name
     stale_reports: int = 0
     version: tuple[int, int] | None = None
     scheduler_installed: bool | None = None
-    errors: Mapping[str, str] = field(default_factory=dict)  # "nodes", "storageclasses", ... -> reason
+    errors: Mapping[str, str] = msgspec.field(default_factory=dict)  # "nodes", ... -> the reason
 
 
-@dataclass(frozen=True)
-class World:
+class World(msgspec.Struct, frozen=True):
     """Everything a workload rule may read besides its subject."""
 
     catalog: Catalog
     operator_version: tuple[int, int, int] = NEWEST_OPERATOR
-    caches: Mapping[tuple[str | None, str], Subject] = field(default_factory=dict)
+    caches: Mapping[tuple[str | None, str], Subject] = msgspec.field(default_factory=dict)
     cluster: Cluster | None = None  # None: offline (lint)
 
     def cache(self, namespace: str | None, name: str) -> Subject | None:
@@ -260,8 +252,7 @@ def cache_index(subjects: list[Subject]) -> dict[tuple[str | None, str], Subject
     return {(s.ref.namespace, s.ref.name): s for s in subjects if s.kind == "NIMCache"}
 
 
-@dataclass(frozen=True)
-class Judged:
+class Judged(msgspec.Struct, frozen=True):
     """A rule's finding and the field it is about (relative to the subject's spec; None: the object)."""
 
     finding: Finding
