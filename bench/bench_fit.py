@@ -160,7 +160,7 @@ def main() -> None:
     print(
         f"{len(nodes)} nodes in {shapes} shapes; requirement: {requirement.model} "
         f"{requirement.precision} TP {requirement.tensor_parallel}; "
-        f"fits on {sum(v.fits for v in verdicts)} nodes"
+        f"fits on {sum(v.fits is True for v in verdicts)} nodes"
     )
     rows = [
         ("bare loop (baseline)", bare, False),

@@ -26,14 +26,15 @@ def run_model(machine: str, *args: str) -> tuple[int, Any]:
     return result.exit_code, report
 
 
-def test_70b_fits_dgx_h100_at_tp2_with_the_search_shown() -> None:
+def test_70b_fits_dgx_h100_at_tp2_in_fp8_with_the_search_shown() -> None:
     code, report = run_model("dgx-h100", "meta/llama-3.1-70b-instruct")
     placement = report["placement"]
     assert code == 0
     assert placement["fits"] is True
-    assert placement["tried"] == [1, 2]
+    assert placement["tried"] == [2]  # NVIDIA ships fp8 on H100 at TP 2, 4, 8
     requirement = placement["requirement"]
-    assert (requirement["tensorParallel"], requirement["gpus"], requirement["precision"]) == (2, 2, "bf16")
+    assert (requirement["tensorParallel"], requirement["gpus"], requirement["precision"]) == (2, 2, "fp8")
+    assert requirement["precisionSource"] == "nim-default"
     assert requirement["paramsB"] > 70
 
 
