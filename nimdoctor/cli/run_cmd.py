@@ -50,6 +50,8 @@ def run_cmd(
     tp: int | None,
     pp: int | None,
     gpus: int | None,
+    max_model_len: int | None,
+    mig: str | None,
     output: str,
     only: str | None,
 ) -> None:
@@ -60,7 +62,7 @@ def run_cmd(
     Exit codes: 1 a check failed; else 3 a check could not be evaluated; 2 usage or input error; 0 otherwise.
     """
     catalog = catalog_or_exit(checks_dir)
-    request = model_request(catalog, model, precision, tp, pp, gpus)
+    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig)
     sources, default_node = resolve_sources(host_root, simulate, machine_file)
     try:
         report = diagnose(
