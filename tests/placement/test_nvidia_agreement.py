@@ -111,6 +111,17 @@ def row(
     )
 
 
+WHY_A10G_70B = (
+    "at TP 8 the 131072-token KV cache (5 GiB per GPU) leaves 22.5 GiB A10Gs short; the manifest "
+    "does not say the engine's maximum sequence length, which must be shorter"
+)
+WHY_M7_L40S = "memory alone fits TP 2; NVIDIA ships TP 4 only, which the shipped candidates follow"
+WHY_N49_H100 = (
+    "at TP 1 the weights (46.5 GiB), the 25 GiB KV cache of 131072 tokens (50 attention layers) "
+    "and 4.5 GiB overhead exceed 0.9 of 79.6 GiB; the manifest does not say the engine's KV-cache "
+    "precision or maximum sequence length"
+)
+
 ROWS = [
     row(L8, "H100", "fp8", 1, S8),
     row(L8, "H100", "bf16", 1, S8),
@@ -127,17 +138,7 @@ ROWS = [
     row(L70, "A100", "bf16", 4, S70),
     row(L70, "L40S", "fp8", 4, S70),
     row(L70, "L40S", "bf16", 8, S70),
-    row(
-        L70,
-        "A10G",
-        "bf16",
-        8,
-        S70,
-        placed_tp=None,
-        memory_tp=None,
-        differs="at TP 8 the 131072-token KV cache (5 GiB per GPU) leaves 22.5 GiB A10Gs short; the manifest "
-        "does not say the engine's maximum sequence length, which must be shorter",
-    ),
+    row(L70, "A10G", "bf16", 8, S70, placed_tp=None, memory_tp=None, differs=WHY_A10G_70B),
     row(L33, "H100", "fp8", 2, S33),
     row(L33, "H100", "bf16", 4, S33),
     row(L33, "H200", "fp8", 1, S33),
@@ -149,33 +150,14 @@ ROWS = [
     row(M7, "H100", "fp8", 1, SM7),
     row(M7, "H100", "bf16", 2, SM7),
     row(M7, "A100", "bf16", 2, SM7),
-    row(
-        M7,
-        "L40S",
-        "fp8",
-        4,
-        SM7,
-        memory_tp=2,
-        differs="memory alone fits TP 2; NVIDIA ships TP 4 only, which the shipped candidates follow",
-    ),
+    row(M7, "L40S", "fp8", 4, SM7, memory_tp=2, differs=WHY_M7_L40S),
     row(M7, "L40S", "bf16", 4, SM7),
     row(M7, "H200", "bf16", 1, SM7),
     row(M7, "H200", "fp8", 1, SM7),
     row(M7, "A10G", "bf16", 8, SM7),
     row(M22, "H100", "fp16", 8, SM22),
     row(M22, "A100", "fp16", 8, SM22),
-    row(
-        N49,
-        "H100",
-        "fp8",
-        1,
-        SN49,
-        placed_tp=2,
-        memory_tp=2,
-        differs="at TP 1 the weights (46.5 GiB), the 25 GiB KV cache of 131072 tokens (50 attention layers) "
-        "and 4.5 GiB overhead exceed 0.9 of 79.6 GiB; the manifest does not say the engine's KV-cache "
-        "precision or maximum sequence length",
-    ),
+    row(N49, "H100", "fp8", 1, SN49, placed_tp=2, memory_tp=2, differs=WHY_N49_H100),
     row(N49, "H100", "bf16", 4, SN49, memory_tp=2, differs="memory alone fits TP 2; NVIDIA ships TP 4 and 8"),
     row(N49, "A100", "bf16", 4, SN49, memory_tp=2, differs="memory alone fits TP 2; NVIDIA ships TP 4"),
     row(N49, "L40S", "fp8", 4, SN49, memory_tp=2, differs="memory alone fits TP 2; NVIDIA ships TP 4"),
