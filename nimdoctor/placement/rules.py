@@ -60,6 +60,11 @@ def variant(check: Check, short_param: str, fix_param: str | None = None) -> Che
     return dataclasses.replace(check, short=str(check.params[short_param]), fix=fix)
 
 
+def caution(check: Check, message: str, **values: Any) -> Reason:
+    """A warning in the check's `cautionShort` words: what to watch, beside a verdict that may fit."""
+    return reason(variant(check, "cautionShort"), Status.WARN, message, **values)
+
+
 def gb(nbytes: float) -> str:
     """Decimal gigabytes, as model sizes are quoted."""
     return f"{nbytes / 1e9:.1f} GB"
@@ -173,9 +178,8 @@ def gpu_count(caps: Capabilities, req: Requirement, s: Settings) -> Reason | Non
     if caps.gpu_count is UNSET:
         message = f"the node did not report its GPU count; the pod requests {req.gpus}"
         advice = "see the node's GPU count first"
-        return reason(
-            variant(check, "cautionShort"),
-            Status.WARN,
+        return caution(
+            check,
             message,
             count="an unknown number",
             tp_advice=advice,
@@ -309,7 +313,13 @@ def nvlink(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     if clique is UNSET:
         message = f"the node did not report its NVLink topology; tensor parallel {tp} wants NVLink"
         advice = "see the node's NVLink topology first"
-        return reason(check, Status.WARN, message, clique="an unknown number of", tp_advice=advice, **values)
+        return caution(
+            check,
+            message,
+            clique="an unknown number of",
+            tp_advice=advice,
+            **values,
+        )
     if clique >= tp or (vgpu and clique <= 1):  # no NVLink at all on vGPU: NIM-FIT-004
         return None
     where = "vGPUs: peer-to-peer only works over NVLink" if vgpu else "GPUs: the rest talk over PCIe"
@@ -336,8 +346,12 @@ def precision(caps: Capabilities, req: Requirement, s: Settings) -> Reason | Non
     values = {"precision": req.precision, "required": needed, "gpu": _product(caps)}
     if have is None:
         message = f"the node did not report its GPUs' compute capability; {req.precision} needs {needed}"
-        return reason(
-            check, Status.WARN, message, cc="an unknown compute capability", supported="?", **values
+        return caution(
+            check,
+            message,
+            cc="an unknown compute capability",
+            supported="?",
+            **values,
         )
     if have >= required:
         return None
@@ -368,16 +382,15 @@ def tensor_parallel(caps: Capabilities, req: Requirement, s: Settings) -> Reason
             "TensorRT-LLM refuse to start"
         )
         return reason(check, Status.FAIL, message, **values)
-    caution = variant(check, "cautionShort")
     if tp not in s.profile_tensor_parallel:
         message = f"NIM profiles come in tensor parallel {values['sizes']}; {tp} is none of them"
-        return reason(caution, Status.WARN, message, **values)
+        return caution(check, message, **values)
     if shipped is not None and tp not in shipped and req.mig_profile is None and req.pipeline_parallel == 1:
         message = (
             f"NVIDIA ships {req.model} {req.precision} on {_product(caps)} at tensor parallel "
             f"{values['shipped']}; at {tp} NIM runs a generic (vLLM) profile, sized here by memory alone"
         )
-        return reason(caution, Status.WARN, message, **values)
+        return caution(check, message, **values)
     return None
 
 
@@ -391,14 +404,14 @@ def profile_gpu(caps: Capabilities, req: Requirement, s: Settings) -> Reason | N
     values = {"profile": req.profile or "?", "profile_gpu": wanted}
     if caps.gpu_product is UNSET:
         message = f"the node did not report its GPU model; profile {req.profile} was built for {wanted}"
-        return reason(check, Status.WARN, message, node_gpu="an unknown GPU", **values)
+        return caution(check, message, node_gpu="an unknown GPU", **values)
     have = caps.gpu_product
     if gpus.family(wanted) != gpus.family(have):
         message = f"profile {req.profile} was built for {wanted}; the node has {have}"
         return reason(check, Status.FAIL, message, node_gpu=have, **values)
     if "-" in wanted and "-" in have and wanted != have:
         message = f"profile {req.profile} was built for {wanted}, another variant of the node's {have}"
-        return reason(check, Status.WARN, message, node_gpu=have, **values)
+        return caution(check, message, node_gpu=have, **values)
     return None
 
 
@@ -427,14 +440,14 @@ def mig(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     if found is None:
         message = f"the pod requests {wanted}; this node has no such MIG device (it has: {values['slices']})"
         return reason(check, Status.FAIL, message, **values)
+    if found.count < req.gpus:
+        message = f"the pod requests {req.gpus} {wanted}; the node has {found.count}"
+        return reason(check, Status.FAIL, message, **values)
     if req.tensor_parallel * req.pipeline_parallel > 1:
         message = (
             f"{_model(req)} runs tensor parallel {req.tensor_parallel} over MIG devices: MIG devices have no "
             "peer-to-peer path between them (MIG user guide)"
         )
-        return reason(check, Status.FAIL, message, **values)
-    if found.count < req.gpus:
-        message = f"the pod requests {req.gpus} {wanted}; the node has {found.count}"
         return reason(check, Status.FAIL, message, **values)
     message = (
         f"{_model(req)} on a {req.mig_profile} MIG device ({gb(found.memory_bytes)}): NVIDIA supports MIG "
@@ -464,7 +477,7 @@ def open_files(caps: Capabilities, req: Requirement, s: Settings) -> Reason | No
             f"containerd's open-file limit is unknown on this node (containerd not found, or its limits not "
             f"readable); {_model(req)} needs at least {required}"
         )
-        return reason(check, Status.WARN, message, current="unknown", **values)
+        return caution(check, message, current="unknown", **values)
     if soft is None or soft >= required:
         return None
     message = f"containerd's open-file soft limit is {soft}; {_model(req)} needs at least {required}"

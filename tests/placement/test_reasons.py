@@ -372,3 +372,18 @@ def test_pipeline_stages_on_one_node_count_against_its_gpus(catalog: Catalog) ->
     verdict = fit(nodes.DGX_H100, requirement_from_pod(pod, catalog), catalog)
     assert [r.id for r in verdict.reasons] == ["NIM-FIT-006"]
     assert "tensor: 8" in verdict.reasons[0].fix
+
+
+def test_cautions_beside_a_fit_never_read_as_failures(catalog: Catalog) -> None:
+    seen = 0
+    for request, caps in itertools.product(REQUESTS, [*VARIANTS, nodes.A100_MIG]):
+        placement = place(caps, request, catalog)
+        if placement.fits is not True:
+            continue
+        for reason in placement.reasons:
+            assert reason.status is Status.WARN
+            assert not any(word in reason.short for word in ("cannot", "too low", "exceed", "fewer")), (
+                reason.short
+            )
+            seen += 1
+    assert seen > 5
