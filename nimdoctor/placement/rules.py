@@ -368,30 +368,35 @@ def tensor_parallel(caps: Capabilities, req: Requirement, s: Settings) -> Reason
     tp = req.tensor_parallel
     heads = req.attention_heads
     shipped = shipped_tps(req, None if caps.gpu_product is UNSET else caps.gpu_product)
-    values = {
-        "tp": tp,
-        "heads": heads or "its",
-        "sizes": ", ".join(map(str, s.profile_tensor_parallel)),
-        "shipped": ", ".join(map(str, shipped or ())) or "none listed",
-        "gpu": _product(caps),
-        "precision": req.precision,
-    }
+    sizes = ", ".join(map(str, s.profile_tensor_parallel))
+    listed = ", ".join(map(str, shipped or ())) or "none listed"
     if heads and heads % tp:
         message = (
             f"tensor parallel {tp} does not divide {req.model}'s {heads} attention heads: vLLM and "
             "TensorRT-LLM refuse to start"
         )
-        return reason(check, Status.FAIL, message, **values)
+        return reason(check, Status.FAIL, message, **_tp_values(req, caps, sizes, listed))
     if tp not in s.profile_tensor_parallel:
-        message = f"NIM profiles come in tensor parallel {values['sizes']}; {tp} is none of them"
-        return caution(check, message, **values)
+        message = f"NIM profiles come in tensor parallel {sizes}; {tp} is none of them"
+        return caution(check, message, **_tp_values(req, caps, sizes, listed))
     if shipped is not None and tp not in shipped and req.mig_profile is None and req.pipeline_parallel == 1:
         message = (
-            f"NVIDIA ships {req.model} {req.precision} on {_product(caps)} at tensor parallel "
-            f"{values['shipped']}; at {tp} NIM runs a generic (vLLM) profile, sized here by memory alone"
+            f"NVIDIA ships {req.model} {req.precision} on {_product(caps)} at tensor parallel {listed}; at "
+            f"{tp} NIM runs a generic (vLLM) profile, sized here by memory alone"
         )
-        return caution(check, message, **values)
+        return caution(check, message, **_tp_values(req, caps, sizes, listed))
     return None
+
+
+def _tp_values(req: Requirement, caps: Capabilities, sizes: str, listed: str) -> dict[str, Any]:
+    return {
+        "tp": req.tensor_parallel,
+        "heads": req.attention_heads or "its",
+        "sizes": sizes,
+        "shipped": listed,
+        "gpu": _product(caps),
+        "precision": req.precision,
+    }
 
 
 @placement_rule("NIM-FIT-007")
