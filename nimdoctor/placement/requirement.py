@@ -112,9 +112,10 @@ def requirement_from_pod(pod: Mapping[str, Any], catalog: Catalog) -> Requiremen
     """The requirement of a NIM pod as the scheduler extender sees it (a Pod object as a dict).
 
     Reads the NIM container's image and env (`NIM_MODEL_PROFILE`, `NIM_TENSOR_PARALLEL_SIZE`,
-    `NIM_PIPELINE_PARALLEL_SIZE`, `NIM_MODEL_PATH`), the pod's `nvidia.com/gpu` count, the NIM
-    Operator's labels (LeaderWorkerSet leaders and workers are multi-node) and the annotations
-    `nimdoctor.io/model-params` and `nimdoctor.io/precision`. Raises `RequirementError` on malformed input.
+    `NIM_PIPELINE_PARALLEL_SIZE`, `NIM_MAX_MODEL_LEN`, `NIM_MODEL_PATH`), the pod's `nvidia.com/gpu` (or
+    `nvidia.com/mig-<profile>`) count, the NIM Operator's labels (LeaderWorkerSet leaders and workers are
+    multi-node) and the annotations `nimdoctor.io/model-params` and `nimdoctor.io/precision`. Raises
+    `RequirementError` on malformed input.
     """
     pod = _mapping(pod, "pod", "")
     metadata = _mapping(pod.get("metadata") or {}, "pod", "metadata")

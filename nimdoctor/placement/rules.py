@@ -29,7 +29,6 @@ from nimdoctor.rules.registry import register
 
 PlacementRule = Callable[[Capabilities, Requirement, Settings], Reason | None]
 RULES: dict[str, PlacementRule] = {}
-GIB = 2**30
 
 
 def placement_rule(check_id: str) -> Callable[[PlacementRule], PlacementRule]:
