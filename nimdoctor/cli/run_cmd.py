@@ -44,6 +44,8 @@ def run_cmd(
     tp: int | None,
     pp: int | None,
     gpus: int | None,
+    max_model_len: int | None,
+    mig: str | None,
     output: str,
     only: str | None,
     cluster: bool,
@@ -74,7 +76,7 @@ def run_cmd(
     if namespaces or all_namespaces or kubeconfig:
         raise InputError("-n, -A and --kubeconfig go with --cluster")
     catalog = catalog_or_exit(checks_dir)
-    request = model_request(catalog, model, precision, tp, pp, gpus)
+    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig)
     sources, default_node = resolve_sources(host_root, simulate, machine_file)
     try:
         report = diagnose(

@@ -20,6 +20,7 @@ import msgspec
 import yaml
 
 from nimdoctor import API_VERSION, yamlio
+from nimdoctor.probes import mig
 
 MACHINE_KIND = "Machine"
 
@@ -81,11 +82,30 @@ class MemorySpec(Spec, frozen=True, kw_only=True):
     used_mib: int = 0
 
 
+class MigInstanceSpec(Spec, frozen=True, kw_only=True):
+    """MIG devices of one profile on a GPU: what `nvidia-smi -L` lists and GPU Feature Discovery labels.
+
+    `profile` is `[<c>c.]<g>g.<gb>gb` (`3g.40gb`); `memoryMib` is each device's memory as NVML's device
+    attributes give it (GFD's `nvidia.com/mig-<profile>.memory` label); `multiprocessors` its SM count.
+    The profile must be the name `memoryMib` gives on this GPU (see `nimdoctor.probes.mig`).
+    """
+
+    profile: str
+    count: int = 1
+    memory_mib: int
+    multiprocessors: int = 0
+
+
 class MigSpec(Spec, frozen=True, kw_only=True):
-    """MIG mode; a GPU without MIG support has `mig: null`."""
+    """MIG mode and, when it is on, the MIG devices; a GPU without MIG support has `mig: null`.
+
+    `maxDevices` is what `nvmlDeviceGetMaxMigDeviceCount` answers (7 on A100 and H100; MIG user guide).
+    """
 
     current: bool = False
     pending: bool = False
+    max_devices: int = 7
+    instances: list[MigInstanceSpec] = msgspec.field(default_factory=list)
 
 
 class FabricSpec(Spec, frozen=True, kw_only=True):
@@ -269,6 +289,41 @@ def validate_machine(spec: MachineSpec, label: str) -> None:
     for gpu in spec.gpus:
         for link in gpu.nvlink.links if gpu.nvlink else []:
             _validate_link(label, gpu.index, link, len(spec.gpus), switches)
+        if gpu.mig is not None:
+            _validate_mig(f"{label}: gpus[{gpu.index}].mig", gpu.mig, gpu.memory)
+
+
+def _validate_mig(where: str, spec: MigSpec, memory: MemorySpec | None) -> None:
+    """MIG devices only with MIG on, named as their memory names them, within the GPU's slices and memory."""
+    if not spec.instances:
+        return
+    if not spec.current:
+        raise MachineError(f"{where}: instances need MIG enabled (current: true)")
+    if memory is None:
+        raise MachineError(f"{where}: instances need the GPU's memory.totalMib")
+    total = memory.total_mib * 2**20
+    devices = slices = used = 0
+    for instance in spec.instances:
+        parsed = mig.parse_profile(instance.profile)
+        if parsed is None or instance.count < 1 or instance.memory_mib < 1:
+            raise MachineError(
+                f"{where}: {instance.profile!r}: needs a profile like 3g.40gb, count and memoryMib >= 1"
+            )
+        compute, gpu_slices, _ = parsed
+        named = mig.profile_name(gpu_slices, compute, instance.memory_mib, total)
+        if named != instance.profile:
+            raise MachineError(
+                f"{where}: instance {instance.profile!r}: {instance.memory_mib} MiB of a "
+                f"{memory.total_mib} MiB GPU is profile {named}"
+            )
+        devices += instance.count
+        slices += gpu_slices * instance.count
+        used += instance.memory_mib * instance.count
+    if devices > spec.max_devices or slices > 7 or used > memory.total_mib:
+        raise MachineError(
+            f"{where}: {devices} devices of {slices} GPU slices and {used} MiB exceed the GPU "
+            f"(at most {spec.max_devices} devices, 7 slices, {memory.total_mib} MiB)"
+        )
 
 
 def _validate_link(label: str, index: int, link: LinkSpec, gpu_count: int, switches: set[str]) -> None:
