@@ -7,9 +7,9 @@
 # amd64 and arm64, so no compiler is needed even here.
 FROM python:3.11.13-slim-bookworm AS build
 
+# pip compiles the bytecode here: the final stage's root filesystem is read-only.
 ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -17,8 +17,7 @@ COPY nimdoctor ./nimdoctor
 COPY checks ./checks
 RUN python -m venv /opt/nimdoctor \
     && /opt/nimdoctor/bin/pip install --no-cache-dir . \
-    && /opt/nimdoctor/bin/pip uninstall --yes pip \
-    && /opt/nimdoctor/bin/python -m compileall -q /opt/nimdoctor/lib
+    && /opt/nimdoctor/bin/pip uninstall --yes pip
 
 # Final stage: the venv on the same Python, no pip, no build tools, no source tree.
 FROM python:3.11.13-slim-bookworm

@@ -136,7 +136,7 @@ class Workload:
 
     def roles(self) -> set[str]:
         """What its containers run: `agent`, `extender`, `audit` (nimdoctor subcommands), `scheduler`."""
-        found = set()
+        found: set[str] = set()
         for container in self.containers():
             words = [*container.get("command", []), *container.get("args", [])]
             if image_repository(container["image"]) == IMAGE:
