@@ -20,7 +20,12 @@ CHECKS_DIR = "/etc/nimdoctor/checks.d"
 
 
 def checks_configmap() -> Doc:
-    (found,) = (d for d in render(TUNED) if d["kind"] == "ConfigMap")
+    """The overlay's generated ConfigMap (its name carries a hash of the content)."""
+    (found,) = (
+        d
+        for d in render(TUNED)
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("nimdoctor-checks-")
+    )
     return found
 
 
@@ -40,9 +45,10 @@ def test_every_nimdoctor_process_reads_the_overrides() -> None:
             v["name"] for v in workload.pod["volumes"] if v.get("configMap", {}).get("name") == configmap
         }
         for container in workload.nimdoctor_containers():
-            assert f"--checks-dir={CHECKS_DIR}" in container["args"], (workload.name, container["name"])
+            where = (workload.name, container["name"])
+            assert {"name": "NIMDOCTOR_CHECKS_DIR", "value": CHECKS_DIR} in container.get("env", []), where
             mounts = [m for m in container["volumeMounts"] if m["name"] in volumes]
-            assert mounts == [{"name": mounts[0]["name"], "mountPath": CHECKS_DIR, "readOnly": True}]
+            assert mounts == [{"name": mounts[0]["name"], "mountPath": CHECKS_DIR, "readOnly": True}], where
 
 
 def kubelet_configmap_volume(root: Path, data: dict[str, str]) -> Path:
@@ -70,7 +76,10 @@ def test_the_overrides_load_as_a_catalog_overlay_from_a_configmap_volume(tmp_pat
 
 def test_a_node_is_judged_on_the_tuned_threshold(tmp_path: Path) -> None:
     volume = kubelet_configmap_volume(tmp_path / "checks.d", checks_configmap()["data"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NIMDOCTOR_")}
+    # As in the pod: the overlay reaches `nimdoctor` through NIMDOCTOR_CHECKS_DIR.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NIMDOCTOR_")} | {
+        "NIMDOCTOR_CHECKS_DIR": str(volume)
+    }
     result = subprocess.run(
         [
             sys.executable,
@@ -79,8 +88,6 @@ def test_a_node_is_judged_on_the_tuned_threshold(tmp_path: Path) -> None:
             "run",
             "--simulate",
             "dgx-h100-containerd2",
-            "--checks-dir",
-            str(volume),
             "-o",
             "json",
         ],

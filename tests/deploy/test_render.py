@@ -211,3 +211,23 @@ def test_metrics_services_keep_not_ready_pods_so_a_stuck_process_is_still_scrape
     for service in (d for d in render(INSTALL) if d["kind"] == "Service"):
         assert service["spec"].get("publishNotReadyAddresses") is True, ident(service)
         assert service["spec"].get("clusterIP") == "None", ident(service)
+
+
+@pytest.mark.parametrize("entry", entry_points(), ids=label)
+def test_disruption_budgets_never_block_a_drain(entry: Path) -> None:
+    # A budget over DaemonSet pods (no scale subresource) or one that allows no eviction stalls node drains.
+    docs = render(entry)
+    for budget in (d for d in docs if d["kind"] == "PodDisruptionBudget"):
+        spec = budget["spec"]
+        (workload,) = [
+            w
+            for w in workloads(docs)
+            if selects(spec["selector"]["matchLabels"], w.template["metadata"]["labels"])
+        ]
+        assert workload.doc["kind"] != "DaemonSet", ident(budget)
+        replicas = workload.doc["spec"].get("replicas", 1)
+        if "minAvailable" in spec:
+            assert isinstance(spec["minAvailable"], int), ident(budget)
+            assert spec["minAvailable"] < replicas, ident(budget)
+        else:
+            assert spec["maxUnavailable"] not in (0, "0%"), ident(budget)
