@@ -58,6 +58,8 @@ class Agent:
         self.backoff = Backoff(cap=self.schedule.backoff_cap)
         self._clock = clock
         self._failing_since: int | None = None  # publish failures in a row, for the log
+        self._retry_at: float | None = None  # no publishing before this (backing off)
+        self._heartbeat_at: float | None = None  # publish by then even without a new probe
 
     def probe(self) -> Report | None:
         """One diagnosis of the node; None (counted, logged) if the pipeline raised."""
@@ -105,27 +107,27 @@ class Agent:
     def run(self, stop: threading.Event) -> None:
         """Probe and publish until `stop` is set."""
         next_probe = self._clock()
-        next_publish: float | None = None  # a retry or the next heartbeat
         while not stop.is_set():
             now = self._clock()
             if now >= next_probe:
                 next_probe = now + self.schedule.interval
                 self.probe()
-                if next_publish is None or self._clock() >= next_publish:
-                    next_publish = self._publish_and_schedule()
-            elif next_publish is not None and now >= next_publish:
-                next_publish = self._publish_and_schedule()
-            wake = next_probe if next_publish is None else min(next_probe, next_publish)
+                if self._retry_at is None or self._clock() >= self._retry_at:
+                    self._attempt()
+            elif any(t is not None and now >= t for t in (self._retry_at, self._heartbeat_at)):
+                self._attempt()
+            wake = min(t for t in (next_probe, self._retry_at, self._heartbeat_at) if t is not None)
             stop.wait(max(0.0, wake - self._clock()))
 
-    def _publish_and_schedule(self) -> float | None:
-        """Publish now; when to try again (soon after a failure, else at the next heartbeat)."""
+    def _attempt(self) -> None:
+        """Publish now; after a failure retry after a backoff, after a success at the next heartbeat."""
         if self.publisher is None:
-            return None
+            return
         if self.publish():
             self.backoff.reset()
-            return self._clock() + self.schedule.heartbeat
-        return self._clock() + self.backoff.next_delay()
+            self._retry_at, self._heartbeat_at = None, self._clock() + self.schedule.heartbeat
+        else:
+            self._retry_at = self._clock() + self.backoff.next_delay()
 
     def once(self) -> int:
         """`--once`: probe, publish, and the exit code: 0 published (or nothing to publish to), 1 the

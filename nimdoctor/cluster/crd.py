@@ -38,7 +38,7 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "name": "Nofile",
         "type": "integer",
         "jsonPath": ".status.capabilities.nofileSoft",
-        "description": "containerd's soft open-file limit; empty when unlimited (see nofileUnlimited) or unknown.",
+        "description": "containerd soft open-file limit; empty when unlimited (nofileUnlimited) or unknown.",
     },
     {
         "name": "Failing",

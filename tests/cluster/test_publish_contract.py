@@ -15,7 +15,7 @@ from nimdoctor.cluster import node as meta
 from nimdoctor.cluster.api import ApiError, KubeApi
 from nimdoctor.cluster.nodereport import parse_node_document
 from nimdoctor.cluster.publisher import Published, Publisher
-from tests.cluster.conftest import KUBELET_CONDITIONS, NODE_KEY, REPORT_KEY, Clock, Faults, log_since, stored
+from tests.cluster.emulated import KUBELET_CONDITIONS, NODE_KEY, REPORT_KEY, Clock, Faults, log_since, stored
 from tests.cluster.reports import NODE, NOW, report_of
 from tests.kube import Emulator, api_client
 
