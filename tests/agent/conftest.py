@@ -133,4 +133,3 @@ def start_agent(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
 def kubeconfig(kube: Emulator, tmp_path: Path) -> Path:
     """A kubeconfig for the emulator."""
     return write_kubeconfig(tmp_path / "kubeconfig", kube.url)
-
