@@ -112,19 +112,20 @@ class Publisher:
             if exc.status != 404:
                 raise
             uid = _metadata(self._node).get("uid")
+            owner = uid if isinstance(uid, str) else None
             try:
-                self.api.request("POST", self._collection, nodereport_object(self.node, uid), JSON)
+                self.api.request("POST", self._collection, nodereport_object(self.node, owner), JSON)
                 done.created = True
             except ApiError as create_error:
                 if create_error.status != 409:  # 409: another writer created it meanwhile
                     raise
             self._exists, self._stored, self._written_at = True, None, None
             return
+        status = existing.get("status")
         self._exists = True
-        self._stored = existing.get("status")
+        self._stored = status if isinstance(status, dict) else None  # anything else gets overwritten
         try:
-            written = self._stored.get("heartbeatTime") if isinstance(self._stored, dict) else None
-            self._written_at = parse_time(written)
+            self._written_at = parse_time(self._stored.get("heartbeatTime")) if self._stored else None
         except NodeReportError:
             self._written_at = None
 

@@ -144,6 +144,14 @@ def test_a_stale_report_from_before_a_restart_is_rewritten(node: Emulator, clock
     assert publisher(node, clock).publish(report_of("dgx-h100", now=clock.now)).status
 
 
+@pytest.mark.parametrize("status", ["garbage", {"heartbeatTime": "yesterday"}, {"heartbeatTime": 5}])
+def test_a_mangled_stored_report_is_overwritten(node: Emulator, clock: Clock, status: Any) -> None:
+    document = {"apiVersion": "nimdoctor.io/v1alpha1", "kind": "NodeReport", "metadata": {"name": NODE}}
+    node.call(lambda: node.handler.objects.__setitem__(REPORT_KEY, {**document, "status": status}))
+    assert publisher(node, clock).publish(report_of("dgx-h100")).status
+    assert parse_node_document(stored(node, REPORT_KEY)).ready is True
+
+
 def test_null_values_survive_the_write(node: Emulator, clock: Clock) -> None:
     publisher(node, clock).publish(report_of("l40s-4x", unlimited=True))
     capabilities = stored(node, REPORT_KEY)["status"]["capabilities"]
