@@ -50,20 +50,29 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str
     callback=_listen,
     help="Serve /metrics, /healthz and /readyz here.",
 )
-@click.option("--interval", type=_seconds, default=60.0, show_default=True, help="Seconds between probes.")
+@click.option(
+    "--interval",
+    type=_seconds,
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time between probes.",
+)
 @click.option(
     "--heartbeat",
     type=_seconds,
+    metavar="SECONDS",
     default=300.0,
     show_default=True,
-    help="Rewrite the NodeReport at least this often (seconds), even when nothing changed.",
+    help="Rewrite the NodeReport at least this often, even when nothing changed.",
 )
 @click.option(
     "--stale-after",
     type=_seconds,
+    metavar="SECONDS",
     default=900.0,
     show_default=True,
-    help="Seconds after which readers treat a NodeReport as stale; must exceed --heartbeat.",
+    help="When readers treat a NodeReport as stale; must exceed --heartbeat.",
 )
 @click.option("--once", is_flag=True, help="Probe, publish and exit: 0 published, 1 publishing failed.")
 @click.option("--no-publish", is_flag=True, help="Serve metrics only; never call the Kubernetes API.")
@@ -117,13 +126,8 @@ def agent_cmd(
     publisher = None if no_publish else _publisher(kubeconfig, node, heartbeat, catalog)
     agent = Agent(sources, catalog, node, state, publisher, schedule)
     target = publisher.api.client.configuration.host if publisher else "nowhere (metrics only)"
-    log.info(
-        "nimdoctor agent %s on node %s: probing every %g s, publishing to %s",
-        __version__,
-        node,
-        interval,
-        target,
-    )
+    cadence = "one probe" if once else f"probing every {interval:g} s"
+    log.info("nimdoctor agent %s on node %s: %s, publishing to %s", __version__, node, cadence, target)
     if once:
         sys.exit(_run_once(agent))
     sys.exit(_serve(agent, state, catalog, listen, interval))

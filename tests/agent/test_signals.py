@@ -69,7 +69,7 @@ def test_sigint_is_an_interruption(start_agent: Callable[..., AgentProcess]) -> 
 
 def test_sigterm_during_a_one_shot_probe(start_agent: Callable[..., AgentProcess], tmp_path: Path) -> None:
     agent = start_agent("--machine", str(hanging_machine(tmp_path)), "--once", "--no-publish")
-    wait_for(lambda: "probing every" in agent.log, 30, f"never started:\n{agent.log}")
+    wait_for(lambda: "one probe" in agent.log, 30, f"never started:\n{agent.log}")
     time.sleep(1.0)
     code, took = stopped_within(agent, signal.SIGTERM)
     assert code == 130
