@@ -57,9 +57,9 @@ class Agent:
         self.schedule = schedule or Schedule()
         self.backoff = Backoff(cap=self.schedule.backoff_cap)
         self._clock = clock
-        self._failing_since: int | None = None  # publish failures in a row, for the log
-        self._retry_at: float | None = None  # no publishing before this (backing off)
-        self._heartbeat_at: float | None = None  # publish by then even without a new probe
+        self._failures_in_a_row = 0  # for the log
+        self._backing_off = False  # the last publish failed: wait for `_next_publish` even after a probe
+        self._next_publish: float | None = None  # the retry, or else the heartbeat
 
     def probe(self) -> Report | None:
         """One diagnosis of the node; None (counted, logged) if the pipeline raised."""
@@ -89,17 +89,17 @@ class Agent:
             done = self.publisher.publish(report)
         except ApiError as exc:
             self.state.published(False, time.time())
-            self._failing_since = (self._failing_since or 0) + 1
-            log.warning("publish failed (%d in a row): %s", self._failing_since, exc)
+            self._failures_in_a_row += 1
+            log.warning("publish failed (%d in a row): %s", self._failures_in_a_row, exc)
             return False
         except Exception:  # a bug here must not stop probing or serving metrics
             self.state.published(False, time.time())
             log.exception("publish failed")
             return False
         self.state.published(True, time.time())
-        if self._failing_since:
-            log.info("published again after %d failed attempts", self._failing_since)
-        self._failing_since = None
+        if self._failures_in_a_row:
+            log.info("published again after %d failed attempts", self._failures_in_a_row)
+        self._failures_in_a_row = 0
         if done.created or done.status:
             log.info("NodeReport %s written (ready=%s)", self.node, report.ready)
         return True
@@ -112,22 +112,23 @@ class Agent:
             if now >= next_probe:
                 next_probe = now + self.schedule.interval
                 self.probe()
-                if self._retry_at is None or self._clock() >= self._retry_at:
+                if not self._backing_off or self._clock() >= (self._next_publish or 0.0):
                     self._attempt()
-            elif any(t is not None and now >= t for t in (self._retry_at, self._heartbeat_at)):
+            elif self._next_publish is not None and now >= self._next_publish:
                 self._attempt()
-            wake = min(t for t in (next_probe, self._retry_at, self._heartbeat_at) if t is not None)
+            wake = next_probe if self._next_publish is None else min(next_probe, self._next_publish)
             stop.wait(max(0.0, wake - self._clock()))
 
     def _attempt(self) -> None:
         """Publish now; after a failure retry after a backoff, after a success at the next heartbeat."""
         if self.publisher is None:
             return
-        if self.publish():
-            self.backoff.reset()
-            self._retry_at, self._heartbeat_at = None, self._clock() + self.schedule.heartbeat
+        self._backing_off = not self.publish()
+        if self._backing_off:
+            self._next_publish = self._clock() + self.backoff.next_delay()
         else:
-            self._retry_at = self._clock() + self.backoff.next_delay()
+            self.backoff.reset()
+            self._next_publish = self._clock() + self.schedule.heartbeat
 
     def once(self) -> int:
         """`--once`: probe, publish, and the exit code: 0 published (or nothing to publish to), 1 the

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -150,6 +151,18 @@ def test_the_heartbeat_is_written_even_between_probes(
     first = stored(node, REPORT_KEY)["status"]["heartbeatTime"]
     wait_for(lambda: stored(node, REPORT_KEY)["status"]["heartbeatTime"] != first, 10, "no heartbeat")
     assert stored(node, REPORT_KEY)["status"]["observedAt"] == first  # still the one probe
+
+
+def test_retries_after_a_missed_heartbeat_still_back_off(
+    node: Emulator, catalog: Catalog, running: Callable[[Agent], Agent]
+) -> None:
+    slow_probes = Schedule(interval=3600.0, heartbeat=0.5, backoff_cap=0.4)
+    agent = running(make_agent(node, catalog, sources_of("l40s-4x"), slow_probes, heartbeat=0.5))
+    wait_for(lambda: report_ready(node) is True, 20, "never published")
+    node.stop()
+    wait_for(lambda: agent.state.snapshot.publish_failures >= 1, 10, "the heartbeat was not attempted")
+    time.sleep(2.0)
+    assert agent.state.snapshot.publish_failures <= 2 / 0.2 + 1  # delays of 0.2-0.4 s, not a busy loop
 
 
 def test_the_nodes_own_labels_feed_the_node_checks(node: Emulator, catalog: Catalog) -> None:
