@@ -21,6 +21,7 @@ COMMANDS = {
     "explain": "nimdoctor.cli.catalog_cmds:explain_cmd",
     "lint": "nimdoctor.cli.lint_cmd:lint_cmd",
     "audit": "nimdoctor.cli.audit_cmd:audit_cmd",
+    "agent": "nimdoctor.cli.agent_cmd:agent_cmd",
 }
 
 
