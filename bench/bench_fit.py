@@ -2,7 +2,9 @@
 
 The scheduler extender calls `fit` for every candidate node on the hot path. Nodes come in a few shapes; the
 records here are decoded one by one from JSON (distinct objects, as the extender's NodeReport cache holds
-them), in six shapes and two driver versions. Printed per node, best of several rounds:
+them), in seven shapes (one with MIG devices) and two driver versions. The requirement is a 70B pod with
+NIM's own precision choice, so each shape also settles fp8 or bf16 and the KV cache. Printed per node, best
+of several rounds:
 
 - bare loop: iterating the records and reading one field (the floor any per-node work sits on),
 - uncached: `evaluate` on every node (the rules run each time),
@@ -80,6 +82,21 @@ SHAPES: list[tuple[int, dict[str, Any]]] = [
         },
     ),
     (5, {**H100, "nofileSoft": 1024}),
+    (
+        5,
+        {
+            "gpuProduct": "A100-PCIE",
+            "gpuCount": 2,
+            "gpuMemoryBytes": 81920 * MIB,
+            "maxNvlinkClique": 1,
+            "computeCapability": "8.0",
+            "migEnabled": True,
+            "migSlices": [
+                {"profile": "1g.10gb", "memoryBytes": 9856 * MIB, "count": 4},
+                {"profile": "3g.40gb", "memoryBytes": 40192 * MIB, "count": 2},
+            ],
+        },
+    ),
 ]
 POD: dict[str, Any] = {
     "metadata": {
@@ -158,9 +175,9 @@ def main() -> None:
     shapes = len({msgspec.structs.replace(c, driver_version=msgspec.UNSET) for c in nodes})
     verdicts = fit_nodes(nodes, requirement, load_catalog())
     print(
-        f"{len(nodes)} nodes in {shapes} shapes; requirement: {requirement.model} "
-        f"{requirement.precision} TP {requirement.tensor_parallel}; "
-        f"fits on {sum(v.fits for v in verdicts)} nodes"
+        f"{len(nodes)} nodes in {shapes} shapes; requirement: {requirement.model} TP "
+        f"{requirement.tensor_parallel}, precision {requirement.precision_source} (decided per node); "
+        f"fits on {sum(v.fits is True for v in verdicts)} nodes"
     )
     rows = [
         ("bare loop (baseline)", bare, False),

@@ -8,7 +8,9 @@ from typing import Any
 from msgspec import UNSET
 
 from nimdoctor.gpus import product, version_tuple
-from nimdoctor.report import Capabilities, Facts, GpuFacts
+from nimdoctor.report import Capabilities, Facts, GpuFacts, GpuInfo, MigSlice
+
+MIG_STRATEGY_LABEL = "nvidia.com/mig.strategy"  # set by GPU Feature Discovery: none | single | mixed
 
 
 def derive_capabilities(facts: Facts, *, ready: bool) -> Capabilities:
@@ -21,6 +23,10 @@ def derive_capabilities(facts: Facts, *, ready: bool) -> Capabilities:
             values.update(nofile_soft=soft, nofile_unlimited=soft is None)
     if facts.gpu is not UNSET:
         values.update(gpu_capabilities(facts.gpu))
+    if facts.node is not UNSET and values.get("mig_enabled"):
+        strategy = facts.node.labels.get(MIG_STRATEGY_LABEL)
+        if strategy in ("single", "mixed"):
+            values["mig_strategy"] = strategy
     return Capabilities(ready=ready, **values)
 
 
@@ -47,7 +53,24 @@ def gpu_capabilities(gpu: GpuFacts) -> dict[str, Any]:
         values["virtualization"] = "+".join(sorted(modes))
     migs = [g.mig_enabled for g in answering if g.mig_enabled is not None]
     values["mig_enabled"] = any(migs)
+    if any(migs):
+        values["mig_slices"] = mig_slices(answering)
     ccs = [g.compute_capability for g in answering if g.compute_capability]
     if len(ccs) == len(answering):
         values["compute_capability"] = min(ccs, key=version_tuple)
     return values
+
+
+def mig_slices(gpus: list[GpuInfo]) -> tuple[MigSlice, ...]:
+    """MIG devices by profile across the GPUs: how many, and the smallest memory among them."""
+    count: Counter[str] = Counter()
+    memory: dict[str, int] = {}
+    for gpu in gpus:
+        for instance in gpu.mig_instances:
+            count[instance.profile] += instance.count
+            known = memory.get(instance.profile, instance.memory_bytes)
+            memory[instance.profile] = min(known, instance.memory_bytes)
+    return tuple(
+        MigSlice(profile=name, memory_bytes=memory[name], count=count[name])
+        for name in sorted(count, key=lambda p: (memory[p], p))
+    )

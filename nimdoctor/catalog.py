@@ -79,11 +79,50 @@ class CheckOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     runbook: str | None = None
 
 
-class ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    """Settings of the model catalog's structs: immutable, camelCase keys, unknown keys refused."""
+
+
+class ModelArchitecture(_Model, frozen=True, kw_only=True):
+    """What the KV-cache term of the memory model needs, from the model's `config.json`.
+
+    `kv_layers` is the number of layers that keep a KV cache when it is fewer than `layers` (a NAS-pruned
+    model whose blocks drop attention); `max_context` is the default maximum context in tokens.
+    """
+
+    layers: int
+    attention_heads: int
+    kv_heads: int
+    head_dim: int
+    max_context: int
+    kv_layers: int | None = None
+    source: str
+    notes: str | None = None
+
+
+class ShippedProfile(_Model, frozen=True, kw_only=True):
+    """Optimized profiles NVIDIA ships for one GPU (nimdoctor's product name) and precision."""
+
+    gpu: str
+    precision: str
+    tp: list[int]
+    pp: int = 1
+
+
+class ShippedProfiles(_Model, frozen=True, kw_only=True):
+    """The profiles NVIDIA ships for a model, and the manifest or page they were read from."""
+
+    source: str
+    profiles: list[ShippedProfile]
+
+
+class ModelEntry(_Model, frozen=True, kw_only=True):
     """One known NIM model in a `ModelCatalog`.
 
     `params_b` is the total parameter count in billions (all experts of a mixture of experts), `precision`
-    the precision the weights are published in when that is not bf16, `source` where the count comes from.
+    the precision the weights are published in when that is not bf16, `precisions` the ones NVIDIA ships
+    (besides those its shipped profiles name), `source` where the count comes from. `architecture` and
+    `shipped` feed the memory model and the tensor-parallel candidates (see nimdoctor.placement).
     """
 
     name: str
@@ -91,8 +130,11 @@ class ModelEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     kind: str
     aliases: list[str] = msgspec.field(default_factory=list)
     precision: str | None = None
+    precisions: list[str] = msgspec.field(default_factory=list)
     source: str | None = None
     notes: str | None = None
+    architecture: ModelArchitecture | None = None
+    shipped: ShippedProfiles | None = None
 
 
 _T = TypeVar("_T")
@@ -387,14 +429,44 @@ def _add_models(name: str, raw_entries: list[Any], models: dict[str, ModelEntry]
                 f"{label}: field 'paramsB': must be a number of billions in (0, {MAX_PARAMS_B:g}], "
                 f"got {_show(entry.params_b)}"
             )
-        if entry.precision is not None and entry.precision not in MODEL_PRECISIONS:
-            allowed = "|".join(sorted(MODEL_PRECISIONS))
-            raise CatalogError(f"{label}: field 'precision': {entry.precision!r} (allowed: {allowed})")
+        _check_model_details(label, entry)
         if entry.name in seen or (not overlay and entry.name in models):
             raise CatalogError(f"{label}: duplicate model {entry.name}")
         _check_aliases(label, entry, models)
         seen.add(entry.name)
         models[entry.name] = entry
+
+
+def _check_model_details(label: str, entry: ModelEntry) -> None:
+    """Precisions known, architecture and parallel sizes positive whole numbers."""
+    allowed = "|".join(sorted(MODEL_PRECISIONS))
+    shipped = entry.shipped.profiles if entry.shipped else []
+    named = [("precision", entry.precision)] if entry.precision is not None else []
+    named += [("precisions", p) for p in entry.precisions]
+    named += [(f"shipped.profiles[{i}].precision", p.precision) for i, p in enumerate(shipped)]
+    for field_name, precision in named:
+        if precision not in MODEL_PRECISIONS:
+            raise CatalogError(f"{label}: field {field_name!r}: {precision!r} (allowed: {allowed})")
+    arch = entry.architecture
+    if arch is not None:
+        counts = {
+            "layers": arch.layers,
+            "attentionHeads": arch.attention_heads,
+            "kvHeads": arch.kv_heads,
+            "headDim": arch.head_dim,
+            "maxContext": arch.max_context,
+            "kvLayers": arch.kv_layers if arch.kv_layers is not None else 1,
+        }
+        for key, value in counts.items():
+            if value < 1:
+                raise CatalogError(f"{label}: field 'architecture.{key}': must be a positive whole number")
+        if arch.kv_layers is not None and arch.kv_layers > arch.layers:
+            raise CatalogError(f"{label}: field 'architecture.kvLayers': more than its {arch.layers} layers")
+    for index, profile in enumerate(shipped):
+        if not profile.tp or min(profile.tp) < 1 or profile.pp < 1:
+            raise CatalogError(
+                f"{label}: field 'shipped.profiles[{index}]': tp and pp must be positive whole numbers"
+            )
 
 
 def _check_aliases(label: str, entry: ModelEntry, models: dict[str, ModelEntry]) -> None:

@@ -78,7 +78,7 @@ class ParamSpec:
 
 
 def _number_text(value: float) -> str:
-    return str(int(value)) if value.is_integer() and abs(value) < 1e18 else f"{value:g}"
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e18 else f"{value:g}"
 
 
 def parse_spec(text: str) -> ParamSpec:

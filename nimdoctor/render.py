@@ -108,22 +108,40 @@ def gb(value: int | None) -> str:
 
 
 def requirement_lines(req: Requirement) -> list[str]:
-    """What the model needs, in two short lines."""
+    """What the model needs, in three short lines: layout, precision and why, memory per GPU."""
     size = "size unknown" if req.params_b is None else f"{req.params_b:g}B params"
-    layout = f"TP {req.tensor_parallel}" + (
-        f" x PP {req.pipeline_parallel}" if req.pipeline_parallel > 1 else ""
-    )
-    return [
-        f"{size}, {req.precision}, {layout}, {req.gpus} GPU(s) per pod, NVLink {req.nvlink}",
-        f"weights {gb(req.weights_per_gpu_bytes)} per GPU (needs {gb(req.min_gpu_memory_bytes)} "
-        f"of GPU memory), cache PVC {gb(req.cache_pvc_bytes)}",
+    layout = f"TP {req.tensor_parallel}"
+    if req.pipeline_parallel > 1:
+        nodes = "" if req.single_node else f" over {req.pipeline_parallel} nodes"
+        layout += f" x PP {req.pipeline_parallel}{nodes}"
+    devices = f"MIG {req.mig_profile} device(s)" if req.mig_profile else "GPU(s)"
+    lines = [
+        f"{size}, {layout}, {req.gpus} {devices} per pod, NVLink {req.nvlink}",
+        f"precision {req.precision}" + (f" ({req.precision_reason})" if req.precision_reason else ""),
     ]
+    if req.gpu_memory_need_bytes is not None:
+        if req.kv_bytes_per_token is None:
+            kv = "KV cache not counted (architecture unknown)"
+        elif req.max_context:
+            kv = f"KV cache {gb(req.kv_cache_per_gpu_bytes)} ({req.max_context} tokens, {req.context_source})"
+        else:
+            kv = "no KV cache"
+        lines.append(
+            f"per GPU: weights {gb(req.weights_per_gpu_bytes)} + {kv} + overhead "
+            f"{gb(req.overhead_per_gpu_bytes)} = {gb(req.gpu_memory_need_bytes)}; needs "
+            f"{gb(req.min_gpu_memory_bytes)} of GPU memory; cache PVC {gb(req.cache_pvc_bytes)}"
+        )
+    return lines
+
+
+_FITS = {True: ("yes", "green"), False: ("no", "bold red"), None: ("unknown", STATUS_STYLE[Status.ERROR])}
 
 
 def _placement(console: Any, placement: Placement, *, wide: bool, color: bool) -> None:
     from rich.text import Text
 
-    fits = styled("yes" if placement.fits else "no", "green" if placement.fits else "bold red", color)
+    word, style = _FITS[placement.fits]
+    fits = styled(word, style, color)
     tried = f"   (tried TP {', '.join(map(str, placement.tried))})" if placement.tried else ""
     console.print()
     console.print(Text.assemble("MODEL ", clean_line(placement.model), "   FITS ", fits, tried))

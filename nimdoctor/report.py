@@ -139,6 +139,14 @@ class FabricFacts(Base, frozen=True, kw_only=True):
     cluster_uuid: str | None = None
 
 
+class MigInstance(Base, frozen=True, kw_only=True):
+    """MIG devices of one profile on one GPU: `profile` as GPU Feature Discovery names it (`3g.40gb`)."""
+
+    profile: str
+    memory_bytes: int  # each device's memory, as NVML reports it for the MIG device
+    count: int
+
+
 class GpuInfo(Base, frozen=True, kw_only=True):
     """One GPU. Fields NVML could not answer are `None`; `unknown` names them and why."""
 
@@ -155,6 +163,7 @@ class GpuInfo(Base, frozen=True, kw_only=True):
     virtualization_mode: str | None = None  # none | passthrough | vgpu | host_vgpu | host_vsga
     mig_enabled: bool | None = None
     mig_pending: bool | None = None
+    mig_instances: list[MigInstance] = msgspec.field(default_factory=list)
     fabric: FabricFacts | None = None
     numa_node: int | None = None
     nvlinks: list[NvlinkFacts] = msgspec.field(default_factory=list)
@@ -216,6 +225,14 @@ class Facts(Base, frozen=True, kw_only=True):
     node: NodeFacts | UnsetType = UNSET
 
 
+class MigSlice(Base, frozen=True, kw_only=True):
+    """MIG devices of one profile across the node: what a `nvidia.com/mig-<profile>` request can get."""
+
+    profile: str  # e.g. "3g.40gb"
+    memory_bytes: int  # per device (the smallest, if GPUs differ)
+    count: int  # devices on the node
+
+
 class Capabilities(Base, frozen=True, kw_only=True):
     """The compact node summary that placement decides on (published by the agent, read by the extender)."""
 
@@ -228,8 +245,19 @@ class Capabilities(Base, frozen=True, kw_only=True):
     max_nvlink_clique: int | UnsetType = UNSET
     virtualization: str | UnsetType = UNSET
     mig_enabled: bool | UnsetType = UNSET
+    mig_slices: tuple[MigSlice, ...] | UnsetType = UNSET  # MIG devices by profile, when MIG is enabled
+    mig_strategy: str | UnsetType = UNSET  # single | mixed, from the node label nvidia.com/mig.strategy
     compute_capability: str | UnsetType = UNSET
     driver_version: str | UnsetType = UNSET
+
+
+class ShippedTp(Base, frozen=True, kw_only=True):
+    """Tensor-parallel sizes NVIDIA ships optimized profiles for, on one GPU product and precision."""
+
+    gpu: str  # nimdoctor's product name, e.g. "H100-SXM"
+    precision: str
+    tp: tuple[int, ...]
+    pp: int = 1
 
 
 class Requirement(Base, frozen=True, kw_only=True):
@@ -241,17 +269,29 @@ class Requirement(Base, frozen=True, kw_only=True):
     params_upper_bound: bool = False  # size parsed from an `8x7b`-style name: experts x expert size
     kind: str | None = None  # llm | embedding | reranker, when the model catalog knows the model
     precision: str
+    precision_source: str = "default"  # request | profile | published | nim-default | default
+    precision_reason: str | None = None  # why this precision was assumed
+    precision_auto: bool = False  # NIM's own choice: fp8 where the GPU supports it (fit decides per node)
     bytes_per_param: float
     tensor_parallel: int
     pipeline_parallel: int = 1
-    gpus: int  # GPUs per pod
+    gpus: int  # GPUs (or MIG devices) per pod
+    attention_heads: int | None = None
+    max_context: int | None = None  # tokens of one sequence the KV cache is sized for
+    context_source: str | None = None  # catalog | NIM_MAX_MODEL_LEN | --max-model-len
+    kv_bytes_per_token: int | None = None  # all layers; 0: no KV cache (encoders); None: architecture unknown
     weights_per_gpu_bytes: int | None = None
-    min_gpu_memory_bytes: int | None = None
+    kv_cache_per_gpu_bytes: int | None = None
+    overhead_per_gpu_bytes: int | None = None
+    gpu_memory_need_bytes: int | None = None  # weights + KV cache + overhead, per GPU
+    min_gpu_memory_bytes: int | None = None  # the need over the usable fraction: NVML's total must reach it
     nvlink: str = "none"  # none | advised | required
     min_nofile: int | None = None
     single_node: bool = True
     profile: str | None = None
     profile_gpu: str | None = None  # the GPU a profile was built for, e.g. "H100-NVL"
+    shipped: tuple[ShippedTp, ...] = ()  # NVIDIA's optimized profiles for this model
+    mig_profile: str | None = None  # the MIG device a pod requests (nvidia.com/mig-<profile>), e.g. "3g.40gb"
     cache_pvc_bytes: int | None = None
     source: str = "name"  # name | pod | NIMService | NIMCache
 
@@ -260,17 +300,20 @@ class Reason(Base, frozen=True, kw_only=True):
     """Why a model does not fit a node, or what to watch (warn)."""
 
     id: str
-    status: Status  # fail | warn; error: could not be evaluated (model size unknown)
+    status: Status  # fail | warn; error: could not be evaluated (model size or GPU memory unknown)
     short: str  # "<id> <catalog short>", fixed per (requirement, check): no node names
     message: str
     fix: str
 
 
 class Placement(Base, frozen=True, kw_only=True):
-    """Does the model fit this node, at which tensor parallelism, and why not."""
+    """Does the model fit this node, at which tensor parallelism, and why not.
+
+    `fits` is None when it could not be judged (model size, GPU memory or GPU model unknown): never a fit.
+    """
 
     model: str
-    fits: bool
+    fits: bool | None
     requirement: Requirement
     reasons: list[Reason] = msgspec.field(default_factory=list)
     tried: list[int] = msgspec.field(default_factory=list)  # TPs tried when none was given

@@ -35,6 +35,9 @@ COMMANDS = {
     "machine": "nimdoctor.cli.machine_cmd:machine_group",
     "checks": "nimdoctor.cli.catalog_cmds:checks_cmd",
     "explain": "nimdoctor.cli.catalog_cmds:explain_cmd",
+    "lint": "nimdoctor.cli.lint_cmd:lint_cmd",
+    "audit": "nimdoctor.cli.audit_cmd:audit_cmd",
+    "agent": "nimdoctor.cli.agent_cmd:agent_cmd",
 }
 
 

@@ -1,4 +1,7 @@
-"""`--model NAME [--precision P] [--tp N] [--pp N] [--gpus N]`, shared by `run` and `plan`."""
+"""`--model NAME [--precision P] [--tp N] [--pp N] [--gpus N] [--max-model-len N] [--mig PROFILE]`.
+
+Shared by `run` and `plan`.
+"""
 
 from __future__ import annotations
 
@@ -29,14 +32,30 @@ def model_options(*, required: bool) -> Callable[[_F], _F]:
                     metavar="NAME",
                     help="A NIM model (catalog name, alias or image path, e.g. meta/llama-3.1-70b-instruct).",
                 ),
-                click.option("--precision", metavar="P", help="bf16 (default), fp16, fp8, int4, nvfp4."),
+                click.option(
+                    "--precision",
+                    metavar="P",
+                    help="bf16, fp16, fp8, int4, nvfp4; default: what NIM would choose (fp8 on compute "
+                    "capability 8.9+ when NVIDIA ships the model in fp8, else bf16).",
+                ),
                 click.option(
                     "--tp", type=_POSITIVE, help="Tensor parallel size; default: the smallest that fits."
                 ),
                 click.option(
-                    "--pp", type=_POSITIVE, help="Pipeline parallel size (more than 1: multi-node)."
+                    "--pp", type=_POSITIVE, help="Pipeline parallel size (more than 1: several nodes)."
                 ),
                 click.option("--gpus", type=_POSITIVE, help="GPUs per pod."),
+                click.option(
+                    "--max-model-len",
+                    type=_POSITIVE,
+                    metavar="TOKENS",
+                    help="Context the KV cache is sized for, as NIM_MAX_MODEL_LEN; default: the model's.",
+                ),
+                click.option(
+                    "--mig",
+                    metavar="PROFILE",
+                    help="Run on one MIG device of this profile (nvidia.com/mig-PROFILE, e.g. 3g.40gb).",
+                ),
             )
         ):
             fn = option(fn)
@@ -52,20 +71,33 @@ def model_request(
     tp: int | None,
     pp: int | None,
     gpus: int | None,
+    max_model_len: int | None = None,
+    mig: str | None = None,
 ) -> ModelRequest | None:
     """The validated request the options describe; None without `--model`.
 
     Validated here, before any probe runs, so that a bad request is an input error (exit 2).
     """
     if model is None:
-        if any(v is not None for v in (precision, tp, pp, gpus)):
-            raise click.UsageError("--precision, --tp, --pp and --gpus need --model")
+        if any(v is not None for v in (precision, tp, pp, gpus, max_model_len, mig)):
+            raise click.UsageError("--precision, --tp, --pp, --gpus, --max-model-len and --mig need --model")
         return None
     # Imported only when a model is asked about: a plain `nimdoctor run` starts faster without it.
     from nimdoctor.placement import ModelRequest, RequirementError, requirement_from_model
 
     try:
-        requirement_from_model(model, catalog, precision=precision, tp=tp, pp=pp, gpus=gpus)
+        requirement_from_model(
+            model,
+            catalog,
+            precision=precision,
+            tp=tp,
+            pp=pp,
+            gpus=gpus,
+            max_model_len=max_model_len,
+            mig=mig,
+        )
     except RequirementError as exc:
         raise InputError(str(exc)) from exc
-    return ModelRequest(model=model, precision=precision, tp=tp, pp=pp, gpus=gpus)
+    return ModelRequest(
+        model=model, precision=precision, tp=tp, pp=pp, gpus=gpus, max_model_len=max_model_len, mig=mig
+    )

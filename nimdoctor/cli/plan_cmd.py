@@ -29,16 +29,28 @@ def plan_row(machine: Machine, request: ModelRequest, catalog: Catalog) -> dict[
     gpus = f"{caps.gpu_count}x {caps.gpu_product}" if caps.gpu_product is not UNSET else "<unknown>"
     first = next((r for r in placement.reasons if r.status is not Status.WARN), None)
     warnings = [r.short for r in placement.reasons if r.status is Status.WARN]
+    requirement = placement.requirement
     return {
         "machine": machine.name,
         "gpus": gpus,
         "fits": placement.fits,
-        "tensorParallel": placement.requirement.tensor_parallel,
-        "pipelineParallel": placement.requirement.pipeline_parallel,
+        "tensorParallel": requirement.tensor_parallel,
+        "pipelineParallel": requirement.pipeline_parallel,
+        "precision": requirement.precision,
+        "precisionReason": requirement.precision_reason,
+        "gpuMemoryNeedBytes": requirement.gpu_memory_need_bytes,
         "reason": first.short if first else None,
         "fix": first.fix if first else None,
         "warnings": warnings,
     }
+
+
+def plan_exit_code(rows: list[dict[str, Any]]) -> int:
+    """0 when the model fits a machine; else 3 when a machine could not be judged; else 1."""
+    fits = [row["fits"] for row in rows]
+    if True in fits:
+        return 0
+    return 3 if None in fits else 1
 
 
 @click.command("plan")
@@ -58,16 +70,19 @@ def plan_cmd(
     tp: int | None,
     pp: int | None,
     gpus: int | None,
+    max_model_len: int | None,
+    mig: str | None,
     machine_files: tuple[Path, ...],
     checks_dir: Path | None,
     output: str,
 ) -> None:
     """Where does a NIM model fit, at which TP, and why not elsewhere.
 
-    Exit codes: 0 the model fits at least one machine; 1 it fits none; 2 usage or input error.
+    Exit codes: 0 the model fits at least one machine; 1 it fits none; 3 it fits none and some machine
+    could not be judged (GPU memory or model unknown: shown as "unknown"); 2 usage or input error.
     """
     catalog = catalog_or_exit(checks_dir)
-    request = model_request(catalog, model, precision, tp, pp, gpus)
+    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig)
     assert request is not None  # --model is required
     try:
         machines = [load_machine_file(p) for p in machine_files] or [load_builtin(n) for n in builtin_names()]
@@ -78,21 +93,28 @@ def plan_cmd(
         click.echo(render_data({"model": model, "machines": rows}, output), nl=False)
     else:
         click.echo(_table(rows, wide=output == "wide", color=sys.stdout.isatty()), nl=False)
-    sys.exit(0 if any(row["fits"] for row in rows) else 1)
+    sys.exit(plan_exit_code(rows))
+
+
+_FITS: dict[bool | None, tuple[str, str]] = {
+    True: ("yes", "green"),
+    False: ("no", "bold red"),
+    None: ("unknown", "magenta"),
+}
 
 
 def _table(rows: list[dict[str, Any]], *, wide: bool, color: bool) -> str:
     console = make_console(wide=wide, color=color)
-    headers = ("machine", "gpus", "fits", "tp", "reason") + (("warnings",) if wide else ())
+    headers = ("machine", "gpus", "fits", "tp", "prec", "reason") + (("warnings",) if wide else ())
     table = make_table(*headers)
     for row in rows:
-        fits = styled("yes" if row["fits"] else "no", "green" if row["fits"] else "bold red", color)
+        word, style = _FITS[row["fits"]]
         layout = str(row["tensorParallel"]) + (
             f"x{row['pipelineParallel']}" if row["pipelineParallel"] > 1 else ""
         )
-        # A machine that fits shows its first warning, if any, where the others show why not.
+        # A machine that fits shows its first caution, if any, where the others show why not.
         reason = row["reason"] or (row["warnings"][0] if row["warnings"] else "-")
-        cells = [row["machine"], row["gpus"], fits, layout, reason]
+        cells = [row["machine"], row["gpus"], styled(word, style, color), layout, row["precision"], reason]
         if wide:
             cells.append("; ".join(row["warnings"]) or "-")
         table.add_row(*cells)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from nimdoctor.cli.cluster_run import cluster_options, run_cluster
 from nimdoctor.cli.model_options import model_options, model_request
 from nimdoctor.cli.options import (
     InputError,
@@ -18,17 +19,9 @@ from nimdoctor.cli.options import (
     output_option,
     resolve_sources,
 )
+from nimdoctor.cli.workload_options import split_ids
 from nimdoctor.diagnose import diagnose, exit_code
 from nimdoctor.render import render
-
-
-def _split_ids(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    ids = [part.strip().upper() for part in value.split(",") if part.strip()]
-    if not ids:
-        raise click.BadParameter("give at least one check id", param_hint="--only")
-    return ids
 
 
 @click.command("run")
@@ -39,6 +32,7 @@ def _split_ids(value: str | None) -> list[str] | None:
 @model_options(required=False)
 @output_option
 @click.option("--only", metavar="ID[,ID...]", help="Run only these checks.")
+@cluster_options
 def run_cmd(
     host_root: Path | None,
     checks_dir: Path | None,
@@ -50,21 +44,43 @@ def run_cmd(
     tp: int | None,
     pp: int | None,
     gpus: int | None,
+    max_model_len: int | None,
+    mig: str | None,
     output: str,
     only: str | None,
+    cluster: bool,
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    kubeconfig: Path | None,
+    operator_version: str,
 ) -> None:
     """Diagnose this node (or a described machine): PASS/WARN/FAIL per check, with the exact fix.
 
     With --model, also say whether that NIM model fits here, at which tensor parallelism, and why not.
+    With --cluster, check the NIM workloads of a live cluster instead (-n NS or -A; read-only).
 
     Exit codes: 1 a check failed; else 3 a check could not be evaluated; 2 usage or input error; 0 otherwise.
     """
+    if cluster:
+        if host_root or node_name or simulate or machine_file or model:
+            raise InputError("--cluster checks workloads: it takes no node or model options")
+        run_cluster(
+            checks_dir=checks_dir,
+            kubeconfig=kubeconfig,
+            namespaces=namespaces,
+            all_namespaces=all_namespaces,
+            operator_version=operator_version,
+            output=output,
+            only=only,
+        )
+    if namespaces or all_namespaces or kubeconfig:
+        raise InputError("-n, -A and --kubeconfig go with --cluster")
     catalog = catalog_or_exit(checks_dir)
-    request = model_request(catalog, model, precision, tp, pp, gpus)
+    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig)
     sources, default_node = resolve_sources(host_root, simulate, machine_file)
     try:
         report = diagnose(
-            sources, catalog, node=node_name or default_node, only=_split_ids(only), model=request
+            sources, catalog, node=node_name or default_node, only=split_ids(only), model=request
         )
     except KeyError as exc:
         raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc

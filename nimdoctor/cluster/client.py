@@ -32,11 +32,14 @@ def in_cluster(environ: dict[str, str] | None = None, token: Path = SERVICE_ACCO
     return bool(env.get("KUBERNETES_SERVICE_HOST")) and token.is_file()
 
 
-def load_api_client(kubeconfig: Path | None = None, context: str | None = None) -> Any | None:
+def load_api_client(
+    kubeconfig: Path | None = None, context: str | None = None, *, retries: bool | None = None
+) -> Any | None:
     """An official `kubernetes.client.ApiClient`, or None when no credentials exist.
 
     Order: an explicit `kubeconfig` (an error when unreadable), the in-cluster service account, then the
-    kubeconfig kubectl would use. `kubernetes` is imported only here, only when called.
+    kubeconfig kubectl would use. `kubernetes` is imported only here, only when called. `retries=False`
+    turns off urllib3's immediate retries, for callers that back off on their own.
     """
     from kubernetes import client, config
 
@@ -57,4 +60,6 @@ def load_api_client(kubeconfig: Path | None = None, context: str | None = None) 
             )
     except config.ConfigException as exc:
         raise ClusterConfigError(f"cannot load Kubernetes credentials: {exc}") from exc
+    if retries is not None:
+        configuration.retries = retries
     return client.ApiClient(configuration)

@@ -1,5 +1,5 @@
-"""The NodeReport resource: its coordinates, and how a reader (extender, audit, `--reports`) gets a node's
-capabilities out of one.
+"""The NodeReport resource: its coordinates, the status the agent writes, and how a reader (extender, audit,
+`--reports`) gets a node's capabilities out of one.
 
 The agent writes one cluster-scoped `NodeReport` per node, named after the node. Its `status` holds the
 report's stable content (`ready`, `capabilities`, `facts`, `findings`) plus `observedAt` (when that content
@@ -7,6 +7,10 @@ was last probed) and `heartbeatTime` (when the agent last wrote it). A reader ne
 `capabilities`, the failing check ids and the two times; it ignores keys it does not know, so an extender
 keeps reading reports from a newer agent during a rolling upgrade. `nimdoctor run -o json` output (kind
 `Report`) is accepted too, for `--reports` files and what-if runs.
+
+Writing side: `NodeReportStatus` is the status as a typed struct (the CRD's schema is generated from it, see
+`nimdoctor.cluster.crd`), `build_status` fills it from a Report, and `stable_content` drops the values that
+change on every probe, so the agent writes only when the content changed (plus its heartbeat).
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
-from nimdoctor import API_VERSION
-from nimdoctor.report import Capabilities
+from nimdoctor import API_VERSION, __version__
+from nimdoctor.report import Base, Capabilities, Facts, Finding, Report, Status
 
 GROUP = "nimdoctor.io"
 VERSION = "v1alpha1"
@@ -27,6 +32,14 @@ PLURAL = "nodereports"
 KIND = "NodeReport"
 
 _CAPABILITY_KEYS = frozenset(f.encode_name for f in msgspec.structs.fields(Capabilities))
+# Values that differ between two probes of an unchanged node: not compared when deciding whether to write.
+# A `*` steps into every item of a list.
+VOLATILE_PATHS: tuple[tuple[str, ...], ...] = (
+    ("observedAt",),
+    ("heartbeatTime",),
+    ("facts", "gpu", "durationSeconds"),
+    ("facts", "gpu", "gpus", "*", "memoryFreeBytes"),
+)
 
 
 class NodeReportError(ValueError):
@@ -130,3 +143,83 @@ def parse_node_document(doc: Any) -> NodeRecord:
         observed_at=observed,
         heartbeat_at=heartbeat,
     )
+
+
+Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+
+
+class NodeReportStatus(Base, frozen=True, kw_only=True):
+    """The `status` of a NodeReport as the agent writes it: a report's content, when it was probed, and when
+    the agent last wrote it (its heartbeat).
+
+    `failingChecks` repeats the ids of failing or unevaluable checks, comma-separated, for `kubectl get`
+    (printer columns take simple paths only); it is absent when none fail.
+    """
+
+    ready: bool
+    capabilities: Capabilities
+    facts: Facts
+    findings: list[Finding]
+    failing_checks: str | UnsetType = UNSET
+    simulated: str | UnsetType = UNSET
+    observed_at: Timestamp
+    heartbeat_time: Timestamp
+    agent_version: str
+
+
+def build_status(
+    report: Report, heartbeat: dt.datetime, agent_version: str = __version__
+) -> NodeReportStatus:
+    """The status for `report`, written at `heartbeat` (observed when the report was generated)."""
+    failing = [f.id for f in report.findings if f.status in (Status.FAIL, Status.ERROR)]
+    return NodeReportStatus(
+        ready=report.ready,
+        capabilities=report.capabilities,
+        facts=report.facts,
+        findings=report.findings,
+        failing_checks=",".join(failing) if failing else UNSET,
+        simulated=report.simulated,
+        observed_at=report.generated_at,
+        heartbeat_time=format_time(heartbeat),
+        agent_version=agent_version,
+    )
+
+
+def status_document(status: NodeReportStatus) -> dict[str, Any]:
+    """The status as the API server will return it: JSON values only (camelCase keys, tuples as lists,
+    `null` kept where the report says "none"), so that it compares equal to what was read back."""
+    document: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(status))
+    return document
+
+
+def stable_content(status: Mapping[str, Any]) -> Any:
+    """`status` without its volatile values (`VOLATILE_PATHS`): equal for two probes of an unchanged node."""
+    content: Any = dict(status)
+    for path in VOLATILE_PATHS:
+        content = _without(content, path)
+    return content
+
+
+def _without(value: Any, path: tuple[str, ...]) -> Any:
+    """A copy of `value` with the key at `path` removed; the parts of `value` off the path are shared."""
+    head, rest = path[0], path[1:]
+    if head == "*":
+        return [_without(item, rest) for item in value] if isinstance(value, list) else value
+    if not isinstance(value, Mapping) or head not in value:
+        return value
+    if not rest:
+        return {k: v for k, v in value.items() if k != head}
+    return {**value, head: _without(value[head], rest)}
+
+
+def nodereport_object(node: str, node_uid: str | None) -> dict[str, Any]:
+    """A new NodeReport for `node`, owned by its Node when the Node's uid is known (so it is
+    garbage-collected with the Node). Its status is written separately: an API server ignores status on
+    create when the status subresource is on."""
+    metadata: dict[str, Any] = {
+        "name": node,
+        "labels": {"app.kubernetes.io/name": "nimdoctor", "app.kubernetes.io/managed-by": "nimdoctor"},
+    }
+    if node_uid:
+        metadata["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": node, "uid": node_uid}]
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata}

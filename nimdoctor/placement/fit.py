@@ -1,9 +1,14 @@
 """Does a requirement fit a node: `fit` (one node), `fit_nodes` (many), `place` (choose the TP for a model).
 
 Reasons come in a fixed precedence, most fundamental first, because the scheduler extender shows the first:
-not ready (008), GPU count (002), memory (001), vGPU multi-GPU (004), NVLink (003), precision (010), profile
-GPU (007), MIG (009), open files (005), multi-node (006). A requirement fits when no reason is a failure or
-an error; warnings ride along.
+not ready (008), GPU count (002), memory (001), vGPU multi-GPU (004), NVLink (003), precision (010),
+tensor-parallel size (011), profile GPU (007), MIG (009), open files (005), multi-node (006). A verdict
+`fits` when no reason is a failure or an error (warnings ride along as cautions); it is `False` when one
+fails, and `None` when nothing fails but something could not be judged (unknown model size, GPU memory or
+GPU model): readers treat `None` as unknown, never as a fit.
+
+Before the rules run, the requirement becomes what this node would serve (`variants.for_node`: NIM's own
+precision choice, MIG devices under the single strategy).
 
 Speed: the extender calls `fit` for every candidate node on the scheduler's hot path. Nodes come in a few
 shapes, so verdicts are memoised per (catalog, requirement) on the capabilities value itself (one C-level
@@ -18,12 +23,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
+from msgspec import UNSET
 
 from nimdoctor.catalog import Catalog
 from nimdoctor.placement.profiles import parse_profile
 from nimdoctor.placement.requirement import requirement_from_model
 from nimdoctor.placement.rules import RULES, node_max_tp
 from nimdoctor.placement.settings import PerCatalog, Settings, settings
+from nimdoctor.placement.variants import for_node, shipped_tps
 from nimdoctor.report import Capabilities, Placement, Reason, Requirement, Status
 
 PRECEDENCE: tuple[str, ...] = (
@@ -33,6 +40,7 @@ PRECEDENCE: tuple[str, ...] = (
     "NIM-FIT-004",
     "NIM-FIT-003",
     "NIM-FIT-010",
+    "NIM-FIT-011",
     "NIM-FIT-007",
     "NIM-FIT-009",
     "NIM-FIT-005",
@@ -50,17 +58,26 @@ _SHAPE = operator.attrgetter(
     "max_nvlink_clique",
     "virtualization",
     "mig_enabled",
+    "mig_slices",
+    "mig_strategy",
     "compute_capability",
 )
 # Bounds on the memo: past them it starts over (a cluster has a few shapes; this is a leak guard).
 _MAX_REQUIREMENTS = 1024
 _MAX_NODES = 65536
+# Failures a fix on the node removes without another layout: readiness, open files, NVLink.
+REMOVABLE: frozenset[str] = frozenset({"NIM-FIT-008", "NIM-FIT-005", "NIM-FIT-003"})
+# Failures no tensor-parallel size changes: MIG, precision, the profile's GPU. The search stops at them.
+TP_INDEPENDENT: frozenset[str] = frozenset({"NIM-FIT-009", "NIM-FIT-010", "NIM-FIT-007"})
 
 
 class Verdict(msgspec.Struct, frozen=True, kw_only=True):
-    """Whether a requirement fits a node, and the reasons in precedence order (warnings included)."""
+    """Whether a requirement fits a node, and the reasons in precedence order (warnings included).
 
-    fits: bool
+    `fits` is None when nothing fails but something could not be judged: unknown, never a fit.
+    """
+
+    fits: bool | None
     reasons: tuple[Reason, ...] = ()
 
     @property
@@ -74,13 +91,23 @@ def evaluate(capabilities: Capabilities, requirement: Requirement, catalog: Cata
     return _evaluate(capabilities, requirement, settings(catalog))
 
 
+def verdict_of(reasons: tuple[Reason, ...]) -> bool | None:
+    """False when a reason fails, None when one could not be evaluated, True otherwise."""
+    statuses = {r.status for r in reasons}
+    if Status.FAIL in statuses:
+        return False
+    return None if Status.ERROR in statuses else True
+
+
 def _evaluate(capabilities: Capabilities, requirement: Requirement, limits: Settings) -> Verdict:
+    served = for_node(requirement, capabilities, limits)
     reasons = []
     for check_id in PRECEDENCE:
-        found = RULES[check_id](capabilities, requirement, limits)
+        found = RULES[check_id](capabilities, served, limits)
         if found is not None:
             reasons.append(found)
-    return Verdict(fits=all(r.status is Status.WARN for r in reasons), reasons=tuple(reasons))
+    found_reasons = tuple(reasons)
+    return Verdict(fits=verdict_of(found_reasons), reasons=found_reasons)
 
 
 class _Verdicts:
@@ -167,6 +194,8 @@ class ModelRequest:
     gpus: int | None = None
     profile: str | None = None
     params_b: float | None = None
+    max_model_len: int | None = None
+    mig: str | None = None
 
 
 def _requirement(request: ModelRequest, catalog: Catalog, tp: int | None) -> Requirement:
@@ -179,6 +208,8 @@ def _requirement(request: ModelRequest, catalog: Catalog, tp: int | None) -> Req
         gpus=request.gpus,
         profile=request.profile,
         params_b=request.params_b,
+        max_model_len=request.max_model_len,
+        mig=request.mig,
     )
 
 
@@ -188,31 +219,57 @@ def tensor_parallel_candidates(capabilities: Capabilities, catalog: Catalog) -> 
     return [1 << n for n in range(largest.bit_length())]
 
 
+def _candidates(served: Requirement, capabilities: Capabilities, catalog: Catalog) -> list[int]:
+    """The TPs `place` tries: NVIDIA's shipped ones for this GPU and precision if listed, else 1, 2, 4..."""
+    if served.mig_profile is not None:
+        return [1]  # MIG devices have no peer-to-peer path: one device per model
+    product = None if capabilities.gpu_product is UNSET else capabilities.gpu_product
+    shipped = shipped_tps(served, product)
+    every = tensor_parallel_candidates(capabilities, catalog)
+    if shipped is None:
+        return every
+    # None of the shipped sizes fits this node's GPUs: search them all, to say why it does not fit.
+    return [tp for tp in shipped if tp <= every[-1]] or every
+
+
 def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -> Placement:
     """Where `request` stands on this node: fits or not, at which TP, and why.
 
-    With a TP fixed (by `tp`, `gpus` or the profile) it judges that requirement. Otherwise it tries TP 1, 2,
-    4, 8 up to the node's GPU count and keeps the smallest that fits (warnings allowed); when none fits, it
-    reports the largest TP tried, the configuration closest to fitting. An unknown model is not searched.
+    With a TP fixed (by `tp`, `gpus` or the profile) it judges that requirement. Otherwise it tries the TPs
+    NVIDIA ships for this node's GPU and precision (1, 2, 4, 8 ... up to the node's GPU count when none
+    are listed) and keeps the smallest that fits (cautions allowed). When none fits, it reports the
+    smallest TP whose only failures a fix on the node removes (readiness, open files, NVLink), else the
+    largest TP tried. An unknown model, or a node whose GPU memory is unknown, is not searched.
     Raises `RequirementError` for a malformed request.
     """
+    limits = settings(catalog)
     base = _requirement(request, catalog, request.tp)
     profile = parse_profile(request.profile) if request.profile else None
     fixed = request.tp is not None or request.gpus is not None or (profile is not None and profile.tp)
+    served = for_node(base, capabilities, limits)
     if fixed or base.params_b is None:
         verdict = fit(capabilities, base, catalog)
-        return Placement(model=base.model, fits=verdict.fits, requirement=base, reasons=list(verdict.reasons))
-    tried: list[int] = []
-    for tp in tensor_parallel_candidates(capabilities, catalog):  # never empty: TP 1 is always a candidate
-        requirement = base if tp == 1 else _requirement(request, catalog, tp)
+        reasons = list(verdict.reasons)
+        return Placement(model=base.model, fits=verdict.fits, requirement=served, reasons=reasons)
+    tried: list[tuple[Requirement, Verdict]] = []
+    for tp in _candidates(served, capabilities, catalog):
+        requirement = base if tp == base.tensor_parallel else _requirement(request, catalog, tp)
         verdict = fit(capabilities, requirement, catalog)
-        tried.append(tp)
-        if verdict.fits:
+        tried.append((requirement, verdict))
+        if verdict.fits is not False or any(
+            r.status is Status.FAIL and r.id in TP_INDEPENDENT for r in verdict.reasons
+        ):
             break
+    requirement, verdict = tried[-1]
+    if verdict.fits is False:
+        removable = (
+            (r, v) for r, v in tried if all(x.status is Status.WARN or x.id in REMOVABLE for x in v.reasons)
+        )
+        requirement, verdict = next(removable, tried[-1])
     return Placement(
         model=requirement.model,
         fits=verdict.fits,
-        requirement=requirement,
+        requirement=for_node(requirement, capabilities, limits),
         reasons=list(verdict.reasons),
-        tried=tried,
+        tried=[r.tensor_parallel for r, _ in tried],
     )

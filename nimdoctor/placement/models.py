@@ -31,6 +31,7 @@ class ModelSize:
     upper_bound: bool = False
     kind: str | None = None
     precision: str | None = None  # the precision the catalog says the weights are published in
+    entry: ModelEntry | None = None  # the catalog entry the name matched (architecture, shipped profiles)
 
 
 def model_key(text: str) -> str:
@@ -124,6 +125,7 @@ def resolve(
             source=declared_source,
             kind=kind,
             precision=entry.precision if entry else None,
+            entry=entry,
         )
     if entry is not None:
         return ModelSize(
@@ -132,6 +134,7 @@ def resolve(
             source="catalog",
             kind=entry.kind,
             precision=entry.precision,
+            entry=entry,
         )
     for candidate in candidates:
         parsed = parse_size(candidate)

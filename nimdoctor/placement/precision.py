@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 DEFAULT = "bf16"
+FP8 = "fp8"
+_SIXTEEN_BIT = frozenset({"bf16", "fp16"})
 
 # Keys are the catalog's MODEL_PRECISIONS (a test keeps the two equal).
 BYTES_PER_PARAM: Mapping[str, float] = MappingProxyType(
@@ -28,6 +30,7 @@ _ALIASES: Mapping[str, str] = MappingProxyType(
         "awq": "int4",
         "w4a16": "int4",
         "int8_wo": "int8",
+        "int8wo": "int8",
         "w8a16": "int8",
         "fp4": "nvfp4",
     }
@@ -39,6 +42,11 @@ def canonical(name: str) -> str | None:
     text = name.strip().lower()
     text = _ALIASES.get(text, text)
     return text if text in BYTES_PER_PARAM else None
+
+
+def same_class(a: str, b: str) -> bool:
+    """Equal, or both 2-byte floats: NVIDIA's support matrices write FP16 and BF16 for the same profiles."""
+    return a == b or {a, b} <= _SIXTEEN_BIT
 
 
 def known() -> str:

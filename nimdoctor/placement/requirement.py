@@ -5,14 +5,17 @@ Rules shared by every source:
   name. None of these: `params_b` is None and `fit` reports the model as unknown; nothing is guessed.
 - Precision: what the request says (`--precision`, annotation `nimdoctor.io/precision`, NIMCache
   `spec.model.precision`) or the profile's; both given and different is an error. Else the catalog's
-  published precision (DeepSeek R1: fp8), else bf16.
+  published precision (DeepSeek R1: fp8). Else what NIM itself would choose: fp8 on GPUs of compute
+  capability 8.9 and newer when NVIDIA ships the model in fp8, else bf16 (`precision_auto`: `fit` decides
+  per node, see `variants`).
 - Tensor parallel: what the request says (`--tp`, `NIM_TENSOR_PARALLEL_SIZE`, `multiNode.parallelism.tensor`)
   or the profile's (a contradiction is an error); else, for a pod, its `nvidia.com/gpu` count (a pod cannot
   change its GPU count at bind time); else 1 (`place` chooses TP for a bare model name).
 - Layout: one node holds TP x PP GPUs; a multi-node LeaderWorkerSet (pipeline > 1 on a model name, an LWS
   pod, a NIMService with `multiNode`) holds TP GPUs per pod and PP pods, one per node.
-- Memory: weights per GPU = params x 1e9 x bytes per parameter / (TP x PP), in decimal bytes; the minimum
-  GPU memory is that divided by NIM-FIT-001's `maxWeightsFraction`.
+- Memory (`memory`): weights + KV cache for one sequence at the maximum context + runtime overhead, per
+  GPU; the context is the catalog's default unless `NIM_MAX_MODEL_LEN` (or `--max-model-len`) sets it.
+- MIG: a pod that requests `nvidia.com/mig-<profile>` needs that MIG device, not a whole GPU.
 - Open files: from NIM-FIT-005's `largeModelParamsB` (49) on, `minNofile` (65536).
 - Cache PVC: the larger of the field guide's table and NVIDIA's 4 x billions-of-parameters GB (below).
 """
@@ -20,6 +23,7 @@ Rules shared by every source:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,14 +31,18 @@ from nimdoctor import gpus as gpu_models
 from nimdoctor.catalog import Catalog
 from nimdoctor.placement import precision as precisions
 from nimdoctor.placement.errors import RequirementError
-from nimdoctor.placement.models import parse_params, resolve
+from nimdoctor.placement.memory import kv_bytes_per_token, per_gpu_need
+from nimdoctor.placement.models import ModelSize, parse_params, resolve
 from nimdoctor.placement.profiles import Profile, parse_profile
 from nimdoctor.placement.settings import settings
-from nimdoctor.report import Requirement
+from nimdoctor.report import Requirement, ShippedTp
 
 ANNOTATION_PARAMS = "nimdoctor.io/model-params"
 ANNOTATION_PRECISION = "nimdoctor.io/precision"
 GPU_RESOURCE = "nvidia.com/gpu"
+MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
+MAX_MODEL_LEN_ENV = "NIM_MAX_MODEL_LEN"
+_MIG_PROFILE = re.compile(r"^(?:\d+c\.)?\d+g\.\d+gb(?:\+me)?$")
 NIM_REGISTRY_PREFIX = "nvcr.io/nim/"
 
 # [SEED] The field guide's cache PVC sizes by model size ("planning starting points"): up to 8B ~50 GB,
@@ -61,15 +69,19 @@ def requirement_from_model(
     gpus: int | None = None,
     profile: str | None = None,
     params_b: float | None = None,
+    max_model_len: int | None = None,
+    mig: str | None = None,
 ) -> Requirement:
     """The requirement of a model given by name (CLI `--model`), with optional overrides.
 
     `tp` defaults to the profile's, else `gpus / pp`, else 1; `place` searches TP when none is given.
     `pp` > 1 means a multi-node layout (one pipeline stage per node, `tp` GPUs per pod), as the NIM
-    Operator deploys it. `params_b` declares the size in billions, as the annotation does for a pod.
+    Operator deploys it. `params_b` declares the size in billions, as the annotation does for a pod;
+    `max_model_len` replaces the default context (as NIM_MAX_MODEL_LEN does); `mig` asks for MIG devices
+    of that profile (`3g.40gb`) instead of whole GPUs.
     """
     where = f"model {name!r}"
-    for label, value in (("tp", tp), ("pp", pp), ("gpus", gpus)):
+    for label, value in (("tp", tp), ("pp", pp), ("gpus", gpus), ("max-model-len", max_model_len)):
         if value is not None:
             _positive(value, where, label)
     if params_b is not None and not (math.isfinite(params_b) and params_b > 0):
@@ -90,6 +102,9 @@ def requirement_from_model(
         gpus=gpus,
         single_node=None,
         source="name",
+        context=max_model_len,
+        context_from="--max-model-len",
+        mig_profile=_mig_profile(mig, where, "mig") if mig is not None else None,
     )
 
 
@@ -97,9 +112,10 @@ def requirement_from_pod(pod: Mapping[str, Any], catalog: Catalog) -> Requiremen
     """The requirement of a NIM pod as the scheduler extender sees it (a Pod object as a dict).
 
     Reads the NIM container's image and env (`NIM_MODEL_PROFILE`, `NIM_TENSOR_PARALLEL_SIZE`,
-    `NIM_PIPELINE_PARALLEL_SIZE`, `NIM_MODEL_PATH`), the pod's `nvidia.com/gpu` count, the NIM
-    Operator's labels (LeaderWorkerSet leaders and workers are multi-node) and the annotations
-    `nimdoctor.io/model-params` and `nimdoctor.io/precision`. Raises `RequirementError` on malformed input.
+    `NIM_PIPELINE_PARALLEL_SIZE`, `NIM_MAX_MODEL_LEN`, `NIM_MODEL_PATH`), the pod's `nvidia.com/gpu` (or
+    `nvidia.com/mig-<profile>`) count, the NIM Operator's labels (LeaderWorkerSet leaders and workers are
+    multi-node) and the annotations `nimdoctor.io/model-params` and `nimdoctor.io/precision`. Raises
+    `RequirementError` on malformed input.
     """
     pod = _mapping(pod, "pod", "")
     metadata = _mapping(pod.get("metadata") or {}, "pod", "metadata")
@@ -107,13 +123,20 @@ def requirement_from_pod(pod: Mapping[str, Any], catalog: Catalog) -> Requiremen
     spec = _mapping(pod.get("spec"), where, "spec")
     containers = _containers(spec, "containers", where, required=True)
     init_containers = _containers(spec, "initContainers", where, required=False)
-    counts = [_gpu_count(c, f"spec.containers[{i}]", where) for i, c in enumerate(containers)]
-    init_counts = [_gpu_count(c, f"spec.initContainers[{i}]", where) for i, c in enumerate(init_containers)]
+    requests = [_device_request(c, f"spec.containers[{i}]", where) for i, c in enumerate(containers)]
+    init_requests = [
+        _device_request(c, f"spec.initContainers[{i}]", where) for i, c in enumerate(init_containers)
+    ]
+    counts = [count for count, _ in requests]
     if not any(counts):
-        raise RequirementError(f"{where}: no container requests {GPU_RESOURCE}: not a GPU inference pod")
+        raise RequirementError(
+            f"{where}: no container requests {GPU_RESOURCE} or a {MIG_RESOURCE_PREFIX}<profile> device: "
+            "not a GPU inference pod"
+        )
     # The scheduler's view: app containers run together, init containers one at a time.
-    pod_gpus = max(sum(c or 0 for c in counts), max((c or 0 for c in init_counts), default=0))
+    pod_gpus = max(sum(c or 0 for c in counts), max((c or 0 for c, _ in init_requests), default=0))
     index = _nim_container(containers, counts)
+    mig_profile = requests[index][1]
     container = containers[index]
     path = f"spec.containers[{index}]"
     env = _env(container.get("env"), where, f"{path}.env")
@@ -140,6 +163,9 @@ def requirement_from_pod(pod: Mapping[str, Any], catalog: Catalog) -> Requiremen
         gpus=pod_gpus,
         single_node=not multi_node,
         source="pod",
+        context=_int_env(env, MAX_MODEL_LEN_ENV, where, path),
+        context_from=f"{path}.env {MAX_MODEL_LEN_ENV}",
+        mig_profile=mig_profile,
     )
 
 
@@ -243,7 +269,7 @@ def _from_nimservice(
         **_string_map(spec.get("annotations"), where, "spec.annotations"),
     }
     resources = _mapping(spec.get("resources") or {}, where, "spec.resources")
-    gpus = _resource_count(resources, where, "spec.resources")
+    gpus, mig_profile = _resource_request(resources, where, "spec.resources")
     tp = _int_env(env, "NIM_TENSOR_PARALLEL_SIZE", where, "spec")
     tp_from = "spec.env NIM_TENSOR_PARALLEL_SIZE"
     pp = _int_env(env, "NIM_PIPELINE_PARALLEL_SIZE", where, "spec")
@@ -282,6 +308,9 @@ def _from_nimservice(
         gpus=gpus,
         single_node=multi is None,
         source="NIMService",
+        context=_int_env(env, MAX_MODEL_LEN_ENV, where, "spec"),
+        context_from=f"spec.env {MAX_MODEL_LEN_ENV}",
+        mig_profile=mig_profile,
     )
 
 
@@ -366,6 +395,9 @@ def _build(
     single_node: bool | None,
     source: str,
     profile_gpu: str | None = None,
+    context: int | None = None,
+    context_from: str | None = None,
+    mig_profile: str | None = None,
 ) -> Requirement:
     limits = settings(catalog)
     try:
@@ -390,12 +422,28 @@ def _build(
         raise RequirementError(
             f"{where}: requests {gpus} {GPU_RESOURCE} but {layout} needs {per_pod}: NIM fails at start"
         )
-    final_precision = chosen_precision or size.precision or precisions.DEFAULT
+    if chosen_precision is not None:
+        from_request = precision is not None
+        precision_source = "request" if from_request else "profile"
+        reason = f"as {precision_from} says" if from_request else f"as profile {profile_name} says"
+        final_precision = chosen_precision
+    else:
+        final_precision, precision_source, reason = _default_precision(size)
     bytes_per_param = precisions.BYTES_PER_PARAM[final_precision]
-    weights = min_memory = min_nofile = pvc = None
+    arch = size.entry.architecture if size.entry is not None else None
+    kv_per_token: int | None = None
+    context_source = None
+    if size.kind in ("embedding", "reranker"):
+        kv_per_token, context = 0, None  # encoders keep no KV cache between requests
+    elif arch is not None:
+        kv_per_token = kv_bytes_per_token(arch, limits)
+        context_source = context_from if context is not None else "catalog"
+        context = context or arch.max_context
+    else:
+        context_source = context_from if context is not None else None
+    memory = min_nofile = pvc = None
     if size.params_b is not None:
-        weights = math.ceil(round(size.params_b * 1e9 * bytes_per_param) / (tensor * stages))
-        min_memory = math.ceil(weights / limits.max_weights_fraction)
+        memory = per_gpu_need(size.params_b, bytes_per_param, tensor * stages, kv_per_token, context, limits)
         min_nofile = limits.min_nofile if size.params_b >= limits.large_model_params_b else None
         pvc = cache_pvc_bytes(size.params_b)
     return Requirement(
@@ -405,20 +453,62 @@ def _build(
         params_upper_bound=size.upper_bound,
         kind=size.kind,
         precision=final_precision,
+        precision_source=precision_source,
+        precision_reason=reason,
+        precision_auto=precision_source == "nim-default",
         bytes_per_param=bytes_per_param,
         tensor_parallel=tensor,
         pipeline_parallel=stages,
         gpus=gpus,
-        weights_per_gpu_bytes=weights,
-        min_gpu_memory_bytes=min_memory,
+        attention_heads=arch.attention_heads if arch is not None else None,
+        max_context=context,
+        context_source=context_source,
+        kv_bytes_per_token=kv_per_token,
+        weights_per_gpu_bytes=memory.weights if memory else None,
+        kv_cache_per_gpu_bytes=memory.kv_cache if memory else None,
+        overhead_per_gpu_bytes=memory.overhead if memory else None,
+        gpu_memory_need_bytes=memory.total if memory else None,
+        min_gpu_memory_bytes=memory.minimum_gpu if memory else None,
         # Advised everywhere for TP > 1; fit makes it a hard requirement on vGPU (NIM-FIT-003/004).
         nvlink="advised" if tensor > 1 else "none",
         min_nofile=min_nofile,
         single_node=single_node,
         profile=profile_name or None,
         profile_gpu=profile_gpu or (profile.gpu if profile else None),
+        shipped=_shipped(size),
+        mig_profile=mig_profile,
         cache_pvc_bytes=pvc,
         source=source,
+    )
+
+
+def _default_precision(size: ModelSize) -> tuple[str, str, str]:
+    """(precision, source, reason) when neither the request nor a profile names one."""
+    if size.precision is not None:
+        return size.precision, "published", f"{size.precision}: the weights are published in {size.precision}"
+    if precisions.FP8 in _shipped_precisions(size):
+        # NIM picks fp8 where the GPU has fp8 tensor cores; `variants.for_node` decides it per node.
+        reason = "bf16 until a node's GPU is known: NIM picks fp8 on compute capability 8.9 and newer"
+        return precisions.DEFAULT, "nim-default", reason
+    why = "NVIDIA ships no fp8 profile of this model" if size.entry else "the model is not in the catalog"
+    return precisions.DEFAULT, "default", f"{precisions.DEFAULT}: {why}"
+
+
+def _shipped_precisions(size: ModelSize) -> set[str]:
+    entry = size.entry
+    if entry is None:
+        return set()
+    shipped = {p.precision for p in entry.shipped.profiles} if entry.shipped else set()
+    return shipped | set(entry.precisions)
+
+
+def _shipped(size: ModelSize) -> tuple[ShippedTp, ...]:
+    entry = size.entry
+    if entry is None or entry.shipped is None:
+        return ()
+    return tuple(
+        ShippedTp(gpu=p.gpu, precision=p.precision, tp=tuple(sorted(p.tp)), pp=p.pp)
+        for p in entry.shipped.profiles
     )
 
 
@@ -483,21 +573,43 @@ def _quantity(value: Any, where: str, path: str) -> int:
     return number
 
 
-def _resource_count(resources: Mapping[str, Any], where: str, path: str) -> int | None:
-    """`nvidia.com/gpu` from limits, else requests (extended resources: requests default to limits)."""
+def _resource_request(resources: Mapping[str, Any], where: str, path: str) -> tuple[int | None, str | None]:
+    """(count, MIG profile) of the GPU devices requested: `nvidia.com/gpu`, or one `nvidia.com/mig-<p>`.
+
+    From limits, else requests (extended resources: requests default to limits). `(None, None)`: none.
+    """
     for part in ("limits", "requests"):
         values = resources.get(part)
         if values is None:
             continue
         values = _mapping(values, where, f"{path}.{part}")
+        migs = sorted(str(k) for k in values if str(k).startswith(MIG_RESOURCE_PREFIX))
+        if GPU_RESOURCE in values and migs:
+            raise RequirementError(
+                f"{where}: {path}.{part}: requests both {GPU_RESOURCE} and {migs[0]}: a NIM runs on one kind"
+            )
+        if len(migs) > 1:
+            several = ", ".join(migs)
+            raise RequirementError(f"{where}: {path}.{part}: requests several MIG profiles: {several}")
         if GPU_RESOURCE in values:
-            return _quantity(values[GPU_RESOURCE], where, f"{path}.{part}[{GPU_RESOURCE}]")
-    return None
+            return _quantity(values[GPU_RESOURCE], where, f"{path}.{part}[{GPU_RESOURCE}]"), None
+        if migs:
+            count = _quantity(values[migs[0]], where, f"{path}.{part}[{migs[0]}]")
+            return count, _mig_profile(migs[0].removeprefix(MIG_RESOURCE_PREFIX), where, f"{path}.{part}")
+    return None, None
 
 
-def _gpu_count(container: Mapping[str, Any], path: str, where: str) -> int | None:
+def _device_request(container: Mapping[str, Any], path: str, where: str) -> tuple[int | None, str | None]:
     resources = _mapping(container.get("resources") or {}, where, f"{path}.resources")
-    return _resource_count(resources, where, f"{path}.resources")
+    return _resource_request(resources, where, f"{path}.resources")
+
+
+def _mig_profile(raw: str, where: str, path: str) -> str:
+    """A MIG profile name as GPU Feature Discovery writes it: `[<c>c.]<g>g.<gb>gb[+me]`."""
+    text = raw.strip().lower()
+    if not _MIG_PROFILE.match(text):
+        raise RequirementError(f"{where}: {path}: {raw!r} is not a MIG profile (like 3g.40gb)")
+    return text
 
 
 def _nim_container(containers: Sequence[Mapping[str, Any]], counts: Sequence[int | None]) -> int:

@@ -1,10 +1,13 @@
 """The NIM-FIT rules: each judges one requirement against one node's capabilities.
 
 A rule returns a `Reason` (fail, warn, or error when it cannot be evaluated) or `None` when the node is fine
-on that count. Rules are pure and take the validated thresholds (`Settings`) rather than the raw catalog.
-A capability the node did not report is a warning where the requirement makes it matter, never a silent
-pass and never a guess (MIG aside: MIG is a deliberate configuration, and GPUs that cannot do it report
-nothing).
+on that count. Rules are pure and take the validated thresholds (`Settings`) rather than the raw catalog;
+`fit` hands them the requirement as this node would serve it (`variants.for_node`). A capability the node
+did not report is a warning where the requirement makes it matter, and an error where the verdict rests
+on it (GPU memory, GPU model): never a silent pass and never a guess.
+
+A warning on a verdict that fits is a caution: its short line comes from the check's `cautionShort`
+parameter where the catalog's `short` would read as a failure.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ from msgspec import UNSET
 
 from nimdoctor import gpus
 from nimdoctor.catalog import Check
+from nimdoctor.placement.memory import MemoryNeed, budget, per_gpu_need, weights_bytes
 from nimdoctor.placement.settings import Settings, parse_compute_capability
+from nimdoctor.placement.variants import mig_slice, node_compute_capability, shipped_tps
 from nimdoctor.report import Capabilities, Reason, Requirement, Status
 from nimdoctor.rules.registry import register
 
 PlacementRule = Callable[[Capabilities, Requirement, Settings], Reason | None]
 RULES: dict[str, PlacementRule] = {}
-
-_CC_BY_PRODUCT = {model.product: model.compute_capability for model in gpus.KNOWN}
 
 
 def placement_rule(check_id: str) -> Callable[[PlacementRule], PlacementRule]:
@@ -50,6 +53,17 @@ def reason(check: Check, status: Status, message: str, **values: Any) -> Reason:
     )
 
 
+def variant(check: Check, short_param: str, fix_param: str | None = None) -> Check:
+    """The check with the short line (and fix) taken from its params: another wording for another case."""
+    fix = str(check.params[fix_param]) if fix_param is not None else check.fix
+    return dataclasses.replace(check, short=str(check.params[short_param]), fix=fix)
+
+
+def caution(check: Check, message: str, **values: Any) -> Reason:
+    """A warning in the check's `cautionShort` words: what to watch, beside a verdict that may fit."""
+    return reason(variant(check, "cautionShort"), Status.WARN, message, **values)
+
+
 def gb(nbytes: float) -> str:
     """Decimal gigabytes, as model sizes are quoted."""
     return f"{nbytes / 1e9:.1f} GB"
@@ -58,19 +72,6 @@ def gb(nbytes: float) -> str:
 def memory_text(nbytes: int) -> str:
     """A GPU's memory in decimal GB and in MiB as NVML reports it."""
     return f"{gb(nbytes)} ({nbytes // 2**20} MiB)"
-
-
-def weights_total(req: Requirement) -> int | None:
-    """All the model's weights in bytes; `None` when its size is unknown."""
-    if req.params_b is None:
-        return None
-    return round(req.params_b * 1e9 * req.bytes_per_param)
-
-
-def budget(caps: Capabilities, s: Settings) -> int | None:
-    """Bytes of weights one GPU may hold: `maxWeightsFraction` of its memory."""
-    memory = caps.gpu_memory_bytes
-    return None if memory is UNSET else int(memory * s.max_weights_fraction)
 
 
 def node_max_tp(caps: Capabilities, s: Settings) -> int:
@@ -82,23 +83,47 @@ def node_max_tp(caps: Capabilities, s: Settings) -> int:
     return 1 << (max(limit, 1).bit_length() - 1)
 
 
-def smallest_fitting_tp(total: int, pp: int, per_gpu: int, caps: Capabilities, s: Settings) -> int | None:
-    """The smallest power-of-two TP at which `total` bytes over TP x PP GPUs of this node fit `per_gpu`."""
+def gpu_memory(caps: Capabilities, req: Requirement) -> int | None:
+    """Memory of one device the pod gets: its MIG device's, else a whole GPU's; None when unknown."""
+    if req.mig_profile is not None:
+        found = mig_slice(caps, req.mig_profile)
+        return found.memory_bytes if found is not None else None
+    return None if caps.gpu_memory_bytes is UNSET else caps.gpu_memory_bytes
+
+
+def need_at(req: Requirement, tp: int, pp: int, s: Settings) -> MemoryNeed | None:
+    """The per-GPU need of `req` at another layout; None when the model's size is unknown."""
+    if req.params_b is None:
+        return None
+    gpus_used = tp * pp
+    return per_gpu_need(
+        req.params_b, req.bytes_per_param, gpus_used, req.kv_bytes_per_token, req.max_context, s
+    )
+
+
+def _short_of(need: MemoryNeed | None, device: int) -> bool:
+    return need is not None and need.minimum_gpu > device
+
+
+def smallest_fitting_tp(req: Requirement, caps: Capabilities, memory: int, s: Settings) -> int | None:
+    """The smallest power-of-two TP at which `req` fits GPUs of `memory` within this node's GPUs."""
+    pp = req.pipeline_parallel
     gpus_here = s.max_tensor_parallel * pp if caps.gpu_count is UNSET else caps.gpu_count
     tp = 1
     while tp <= node_max_tp(caps, s) and tp * pp <= gpus_here:
-        if math.ceil(total / (tp * pp)) <= per_gpu:
+        need = need_at(req, tp, pp, s)
+        if need is not None and need.minimum_gpu <= memory:
             return tp
         tp *= 2
     return None
 
 
 def fits_one_node(req: Requirement, caps: Capabilities, s: Settings) -> bool | None:
-    """Whether the weights fit this node at some TP; `None` when size or memory is unknown."""
-    total, per_gpu = weights_total(req), budget(caps, s)
-    if total is None or per_gpu is None:
+    """Whether the model fits this node at some TP; `None` when its size or the GPUs' memory is unknown."""
+    memory = gpu_memory(caps, req)
+    if req.params_b is None or memory is None:
         return None
-    return smallest_fitting_tp(total, req.pipeline_parallel, per_gpu, caps, s) is not None
+    return smallest_fitting_tp(req, caps, memory, s) is not None
 
 
 def _product(caps: Capabilities) -> str:
@@ -109,6 +134,27 @@ def _model(req: Requirement) -> str:
     size = "size unknown" if req.params_b is None else f"{req.params_b:g}B"
     bound = ", an upper bound" if req.params_upper_bound else ""
     return f"{req.model} ({size}{bound}, {req.precision})"
+
+
+def _layout(req: Requirement) -> str:
+    return f"tensor parallel {req.tensor_parallel} x pipeline {req.pipeline_parallel}"
+
+
+def _precision_advice(req: Requirement) -> str:
+    if req.bytes_per_param > 1:
+        return "Or serve an fp8 profile: fp8 halves 16-bit weights (it needs compute capability 8.9+)."
+    return f"The model already runs in {req.precision}."
+
+
+def _tp_advice(req: Requirement, caps: Capabilities, s: Settings, largest: int) -> str:
+    """Advice on a smaller TP, given only when that TP holds the model on this node's GPUs."""
+    memory = gpu_memory(caps, req)
+    tp = smallest_fitting_tp(req, caps, memory, s) if memory is not None else None
+    if tp is not None and tp <= largest and tp < req.tensor_parallel:
+        return f"or run it at tensor parallel {tp}, which holds the model on these GPUs"
+    if memory is None or req.params_b is None:
+        return "a smaller tensor-parallel size is only an option if NIM-FIT-001 says the model fits it"
+    return "a smaller tensor-parallel size does not hold the model on these GPUs"
 
 
 @placement_rule("NIM-FIT-008")
@@ -122,24 +168,35 @@ def node_ready(caps: Capabilities, req: Requirement, s: Settings) -> Reason | No
 
 @placement_rule("NIM-FIT-002")
 def gpu_count(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
-    """The node has at least as many GPUs as the pod requests."""
+    """The node has at least as many GPUs as the pod requests (MIG devices: NIM-FIT-009)."""
+    if req.mig_profile is not None:
+        return None
     check = s.checks["NIM-FIT-002"]
     pp = req.pipeline_parallel if req.single_node else 1
     values = {"gpus": req.gpus, "tp": req.tensor_parallel, "pp": pp}
     if caps.gpu_count is UNSET:
         message = f"the node did not report its GPU count; the pod requests {req.gpus}"
-        return reason(check, Status.WARN, message, count="an unknown number", **values)
+        advice = "see the node's GPU count first"
+        return caution(
+            check,
+            message,
+            count="an unknown number",
+            tp_advice=advice,
+            **values,
+        )
     if caps.gpu_count >= req.gpus:
         return None
     message = f"the pod requests {req.gpus} GPUs; the node has {caps.gpu_count}"
-    return reason(check, Status.FAIL, message, count=caps.gpu_count, **values)
+    advice = _tp_advice(req, caps, s, node_max_tp(caps, s))
+    return reason(check, Status.FAIL, message, count=caps.gpu_count, tp_advice=advice, **values)
 
 
 @placement_rule("NIM-FIT-001")
-def gpu_memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
-    """The weights per GPU take at most `maxWeightsFraction` of one GPU's memory.
+def memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
+    """Weights, the KV cache of one sequence at the maximum context and the runtime overhead fit one GPU.
 
-    When no tensor-parallel size on this node would fit them, NIM-FIT-006 reports it instead.
+    When no tensor-parallel size on this node would fit them, NIM-FIT-006 reports it instead; a missing
+    MIG device is NIM-FIT-009's.
     """
     check = s.checks["NIM-FIT-001"]
     if req.params_b is None:
@@ -147,59 +204,90 @@ def gpu_memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | No
             f"model {req.model!r} is not in the model catalog and its name carries no size (like 70b): "
             "nimdoctor does not guess, so GPU memory, open files and multi-node needs were not evaluated"
         )
-        unknown = dataclasses.replace(
-            check, short=str(check.params["unknownShort"]), fix=str(check.params["unknownFix"])
+        return reason(variant(check, "unknownShort", "unknownFix"), Status.ERROR, message, model=req.model)
+    device = gpu_memory(caps, req)
+    if req.mig_profile is not None and device is None:
+        return None
+    need = req.gpu_memory_need_bytes or 0
+    if device is None or caps.gpu_product is UNSET:
+        missing = "GPU memory" if device is None else "GPU model"
+        message = (
+            f"the node did not report its {missing}: nimdoctor cannot tell whether {_model(req)} fits "
+            f"({gb(need)} per GPU at {_layout(req)})"
         )
-        return reason(unknown, Status.ERROR, message, model=req.model)
-    per_gpu = budget(caps, s)
-    weights = req.weights_per_gpu_bytes or 0
-    values = {
+        return reason(
+            variant(check, "unknownGpuShort", "unknownGpuFix"), Status.ERROR, message, missing=missing
+        )
+    if (req.min_gpu_memory_bytes or 0) <= device:
+        if req.kv_bytes_per_token is None:
+            message = (
+                f"{_model(req)} needs {gb(need)} per GPU for weights and overhead; its KV cache was not "
+                "counted: the model catalog has no architecture for it"
+            )
+            return reason(variant(check, "cautionShort", "cautionFix"), Status.WARN, message, model=req.model)
+        return None
+    if req.single_node and req.mig_profile is None and not fits_one_node(req, caps, s):
+        return None
+    allowed = budget(device, s)
+    values = _memory_values(req, s, device, allowed)
+    message = (
+        f"{_model(req)} at {_layout(req)} needs {gb(need)} per GPU ({values['breakdown']}), more than the "
+        f"{gb(allowed)} the engine may use ({s.usable_fraction:g} of {memory_text(device)})"
+    )
+    return reason(check, Status.FAIL, message, layout=_memory_layout(req, caps, s, device), **values)
+
+
+def _memory_values(req: Requirement, s: Settings, device: int, allowed: int) -> dict[str, Any]:
+    kv = req.kv_cache_per_gpu_bytes or 0
+    context = f"{req.max_context} tokens" if req.max_context else "no context"
+    breakdown = (
+        f"weights {gb(req.weights_per_gpu_bytes or 0)} + KV cache {gb(kv)} for {context} + overhead "
+        f"{gb(req.overhead_per_gpu_bytes or 0)}"
+    )
+    fixed = (req.weights_per_gpu_bytes or 0) + (req.overhead_per_gpu_bytes or 0)
+    per_token = (req.kv_bytes_per_token or 0) / (req.tensor_parallel * req.pipeline_parallel)
+    shorter = int((allowed - fixed) / per_token) if per_token and allowed > fixed else 0
+    context_advice = (
+        f"Or serve a shorter context: NIM_MAX_MODEL_LEN={shorter} or less fits this layout."
+        if req.max_context and 0 < shorter < req.max_context
+        else "A shorter context (NIM_MAX_MODEL_LEN) does not make it fit this layout."
+    )
+    return {
         "tp": req.tensor_parallel,
         "pp": req.pipeline_parallel,
-        "weights": gb(weights),
-        "fraction": f"{s.max_weights_fraction:g}",
+        "need": gb(req.gpu_memory_need_bytes or 0),
+        "breakdown": breakdown,
+        "budget": gb(allowed),
+        "fraction": f"{s.usable_fraction:g}",
+        "memory": memory_text(device),
+        "context_advice": context_advice,
+        "precision_advice": _precision_advice(req),
     }
-    if per_gpu is None or caps.gpu_memory_bytes is UNSET:
-        message = f"the node did not report its GPU memory; {_model(req)} needs {gb(weights)} per GPU"
-        return reason(
-            check,
-            Status.WARN,
-            message,
-            budget="an unknown amount",
-            memory="unknown memory",
-            layout="see the node's GPU memory first",
-            **values,
-        )
-    if weights <= per_gpu:
-        return None
-    if req.single_node and not fits_one_node(req, caps, s):
-        return None
-    memory = memory_text(caps.gpu_memory_bytes)
-    message = (
-        f"{_model(req)} at tensor parallel {req.tensor_parallel} x pipeline {req.pipeline_parallel}: "
-        f"{gb(weights)} of weights per GPU, more than the {gb(per_gpu)} allowed "
-        f"({s.max_weights_fraction:g} of {memory})"
-    )
-    total = weights_total(req) or 0
+
+
+def _memory_layout(req: Requirement, caps: Capabilities, s: Settings, device: int) -> str:
+    if req.mig_profile is not None:
+        return "request a larger MIG profile (nvidia.com/mig-<profile>) or a whole GPU on a node with MIG off"
+    total = weights_bytes(req.params_b or 0, req.bytes_per_param)
     if req.single_node:
-        tp = smallest_fitting_tp(total, req.pipeline_parallel, per_gpu, caps, s) or req.tensor_parallel
-        layout = (
+        tp = smallest_fitting_tp(req, caps, device, s) or req.tensor_parallel
+        return (
             f"run it at tensor parallel {tp} on this node (nvidia.com/gpu: {tp * req.pipeline_parallel} "
             f"and a tp{tp} profile, or NIM_TENSOR_PARALLEL_SIZE={tp})"
         )
-    else:
-        stages = math.ceil(total / (req.tensor_parallel * max(per_gpu, 1)))
-        layout = (
-            f"spec.multiNode.parallelism tensor {req.tensor_parallel} x pipeline {stages} = "
-            f"{req.tensor_parallel * stages} GPUs over {stages} nodes"
-        )
-    return reason(check, Status.FAIL, message, budget=gb(per_gpu), memory=memory, layout=layout, **values)
+    stages = max(req.pipeline_parallel, math.ceil(total / (req.tensor_parallel * max(budget(device, s), 1))))
+    while stages < 64 and _short_of(need_at(req, req.tensor_parallel, stages, s), device):
+        stages += 1
+    return (
+        f"spec.multiNode.parallelism tensor {req.tensor_parallel} x pipeline {stages} = "
+        f"{req.tensor_parallel * stages} GPUs over {stages} nodes"
+    )
 
 
 @placement_rule("NIM-FIT-004")
 def vgpu_multi_gpu(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     """Tensor parallel > 1 on vGPUs without any NVLink fails (the L40S vGPU case)."""
-    if req.tensor_parallel <= 1 or caps.virtualization != "vgpu":
+    if req.tensor_parallel <= 1 or caps.virtualization != "vgpu" or req.mig_profile is not None:
         return None
     if caps.max_nvlink_clique is UNSET or caps.max_nvlink_clique > 1:
         return None
@@ -215,7 +303,7 @@ def vgpu_multi_gpu(caps: Capabilities, req: Requirement, s: Settings) -> Reason 
 def nvlink(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     """Tensor parallel > 1 needs an NVLink clique of at least TP GPUs: fail on vGPU, warning elsewhere."""
     tp = req.tensor_parallel
-    if tp <= 1:
+    if tp <= 1 or req.mig_profile is not None:
         return None
     check = s.checks["NIM-FIT-003"]
     vgpu = caps.virtualization == "vgpu"
@@ -223,7 +311,14 @@ def nvlink(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     values = {"tp": tp, "shm": check.params.get("sharedMemory", "16Gi")}
     if clique is UNSET:
         message = f"the node did not report its NVLink topology; tensor parallel {tp} wants NVLink"
-        return reason(check, Status.WARN, message, clique="an unknown number of", **values)
+        advice = "see the node's NVLink topology first"
+        return caution(
+            check,
+            message,
+            clique="an unknown number of",
+            tp_advice=advice,
+            **values,
+        )
     if clique >= tp or (vgpu and clique <= 1):  # no NVLink at all on vGPU: NIM-FIT-004
         return None
     where = "vGPUs: peer-to-peer only works over NVLink" if vgpu else "GPUs: the rest talk over PCIe"
@@ -231,7 +326,10 @@ def nvlink(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
         f"tensor parallel {tp} needs an NVLink clique of {tp} GPUs; the largest on this node has {clique} "
         f"({_product(caps)} {where})"
     )
-    return reason(check, Status.FAIL if vgpu else Status.WARN, message, clique=clique, **values)
+    advice = _tp_advice(req, caps, s, 1 << (max(clique, 1).bit_length() - 1))
+    return reason(
+        check, Status.FAIL if vgpu else Status.WARN, message, clique=clique, tp_advice=advice, **values
+    )
 
 
 @placement_rule("NIM-FIT-010")
@@ -241,22 +339,63 @@ def precision(caps: Capabilities, req: Requirement, s: Settings) -> Reason | Non
     if required is None:
         return None
     check = s.checks["NIM-FIT-010"]
-    text = caps.compute_capability if caps.compute_capability is not UNSET else None
-    if text is None and caps.gpu_product is not UNSET:
-        text = _CC_BY_PRODUCT.get(caps.gpu_product)
+    text = node_compute_capability(caps)
     have = parse_compute_capability(text) if text else None
     needed = f"{required[0]}.{required[1]}"
     values = {"precision": req.precision, "required": needed, "gpu": _product(caps)}
     if have is None:
         message = f"the node did not report its GPUs' compute capability; {req.precision} needs {needed}"
-        return reason(
-            check, Status.WARN, message, cc="an unknown compute capability", supported="?", **values
+        return caution(
+            check,
+            message,
+            cc="an unknown compute capability",
+            supported="?",
+            **values,
         )
     if have >= required:
         return None
     supported = sorted(p for p, cc in s.min_compute_capability.items() if have >= cc)
     message = f"{req.precision} needs compute capability {needed} or newer; {_product(caps)} has {text}"
     return reason(check, Status.FAIL, message, cc=text, supported=", ".join([*supported, "fp16"]), **values)
+
+
+@placement_rule("NIM-FIT-011")
+def tensor_parallel(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
+    """TP divides the attention heads (else the engine refuses to start), is a size NIM profiles come in,
+    and is one NVIDIA ships for this GPU and precision (else NIM falls back to a generic profile)."""
+    check = s.checks["NIM-FIT-011"]
+    tp = req.tensor_parallel
+    heads = req.attention_heads
+    shipped = shipped_tps(req, None if caps.gpu_product is UNSET else caps.gpu_product)
+    sizes = ", ".join(map(str, s.profile_tensor_parallel))
+    listed = ", ".join(map(str, shipped or ())) or "none listed"
+    if heads and heads % tp:
+        message = (
+            f"tensor parallel {tp} does not divide {req.model}'s {heads} attention heads: vLLM and "
+            "TensorRT-LLM refuse to start"
+        )
+        return reason(check, Status.FAIL, message, **_tp_values(req, caps, sizes, listed))
+    if tp not in s.profile_tensor_parallel:
+        message = f"NIM profiles come in tensor parallel {sizes}; {tp} is none of them"
+        return caution(check, message, **_tp_values(req, caps, sizes, listed))
+    if shipped is not None and tp not in shipped and req.mig_profile is None and req.pipeline_parallel == 1:
+        message = (
+            f"NVIDIA ships {req.model} {req.precision} on {_product(caps)} at tensor parallel {listed}; at "
+            f"{tp} NIM runs a generic (vLLM) profile, sized here by memory alone"
+        )
+        return caution(check, message, **_tp_values(req, caps, sizes, listed))
+    return None
+
+
+def _tp_values(req: Requirement, caps: Capabilities, sizes: str, listed: str) -> dict[str, Any]:
+    return {
+        "tp": req.tensor_parallel,
+        "heads": req.attention_heads or "its",
+        "sizes": sizes,
+        "shipped": listed,
+        "gpu": _product(caps),
+        "precision": req.precision,
+    }
 
 
 @placement_rule("NIM-FIT-007")
@@ -269,30 +408,56 @@ def profile_gpu(caps: Capabilities, req: Requirement, s: Settings) -> Reason | N
     values = {"profile": req.profile or "?", "profile_gpu": wanted}
     if caps.gpu_product is UNSET:
         message = f"the node did not report its GPU model; profile {req.profile} was built for {wanted}"
-        return reason(check, Status.WARN, message, node_gpu="an unknown GPU", **values)
+        return caution(check, message, node_gpu="an unknown GPU", **values)
     have = caps.gpu_product
     if gpus.family(wanted) != gpus.family(have):
         message = f"profile {req.profile} was built for {wanted}; the node has {have}"
         return reason(check, Status.FAIL, message, node_gpu=have, **values)
     if "-" in wanted and "-" in have and wanted != have:
         message = f"profile {req.profile} was built for {wanted}, another variant of the node's {have}"
-        return reason(check, Status.WARN, message, node_gpu=have, **values)
+        return caution(check, message, node_gpu=have, **values)
     return None
+
+
+def _slices_text(caps: Capabilities) -> str:
+    if caps.mig_slices is UNSET or not caps.mig_slices:
+        return "none reported"
+    return ", ".join(f"{m.count}x {m.profile} ({gb(m.memory_bytes)})" for m in caps.mig_slices)
 
 
 @placement_rule("NIM-FIT-009")
 def mig(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
-    """MIG-partitioned GPUs: a small model on one GPU warns, anything else fails."""
-    if caps.mig_enabled is not True:
-        return None
-    small = (
-        req.params_b is not None
-        and req.params_b <= s.mig_max_params_b
-        and req.tensor_parallel * req.pipeline_parallel == 1
+    """A MIG request gets a device of its profile (TP 1); a whole-GPU request gets no MIG-enabled GPU."""
+    check = s.checks["NIM-FIT-009"]
+    values = {"slices": _slices_text(caps), "need": gb(req.min_gpu_memory_bytes or 0)}
+    if req.mig_profile is None:
+        if caps.mig_enabled is not True:
+            return None
+        message = (
+            f"MIG is enabled on this node's GPUs: {_model(req)} requests whole GPUs (nvidia.com/gpu), which "
+            f"MIG-partitioned GPUs do not offer; MIG devices here: {values['slices']}"
+        )
+        return reason(check, Status.FAIL, message, profile="<profile>", **values)
+    wanted = f"nvidia.com/mig-{req.mig_profile}"
+    found = mig_slice(caps, req.mig_profile) if caps.mig_enabled is True else None
+    values["profile"] = req.mig_profile
+    if found is None:
+        message = f"the pod requests {wanted}; this node has no such MIG device (it has: {values['slices']})"
+        return reason(check, Status.FAIL, message, **values)
+    if found.count < req.gpus:
+        message = f"the pod requests {req.gpus} {wanted}; the node has {found.count}"
+        return reason(check, Status.FAIL, message, **values)
+    if req.tensor_parallel * req.pipeline_parallel > 1:
+        message = (
+            f"{_model(req)} runs tensor parallel {req.tensor_parallel} over MIG devices: MIG devices have no "
+            "peer-to-peer path between them (MIG user guide)"
+        )
+        return reason(check, Status.FAIL, message, **values)
+    message = (
+        f"{_model(req)} on a {req.mig_profile} MIG device ({gb(found.memory_bytes)}): NVIDIA supports MIG "
+        "for some NIMs and versions only; check this model's support matrix"
     )
-    outcome = "may use a MIG instance only if its NIM version supports MIG" if small else "needs whole GPUs"
-    message = f"MIG is enabled on this node's GPUs; {_model(req)} at TP {req.tensor_parallel} {outcome}"
-    return reason(s.checks["NIM-FIT-009"], Status.WARN if small else Status.FAIL, message)
+    return reason(variant(check, "cautionShort", "cautionFix"), Status.WARN, message, **values)
 
 
 @placement_rule("NIM-FIT-005")
@@ -316,7 +481,7 @@ def open_files(caps: Capabilities, req: Requirement, s: Settings) -> Reason | No
             f"containerd's open-file limit is unknown on this node (containerd not found, or its limits not "
             f"readable); {_model(req)} needs at least {required}"
         )
-        return reason(check, Status.WARN, message, current="unknown", **values)
+        return caution(check, message, current="unknown", **values)
     if soft is None or soft >= required:
         return None
     message = f"containerd's open-file soft limit is {soft}; {_model(req)} needs at least {required}"
@@ -326,9 +491,8 @@ def open_files(caps: Capabilities, req: Requirement, s: Settings) -> Reason | No
 @placement_rule("NIM-FIT-006")
 def one_node(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     """A single-node requirement fits one node of this shape; else name the multi-node layout."""
-    if not req.single_node:
+    if not req.single_node or req.mig_profile is not None:
         return None
-    total, per_gpu = weights_total(req), budget(caps, s)
     max_tp = node_max_tp(caps, s)
     too_many = (
         caps.gpu_count is not UNSET
@@ -343,12 +507,16 @@ def one_node(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None
         clique = 1 if caps.max_nvlink_clique is UNSET else max(caps.max_nvlink_clique, 1)
         tensor = min(tensor, 1 << (clique.bit_length() - 1))
     stages = max(req.pipeline_parallel, math.ceil(req.tensor_parallel * req.pipeline_parallel / tensor))
-    if total is not None and per_gpu is not None and per_gpu > 0:
-        stages = max(stages, math.ceil(total / (tensor * per_gpu)))
-    if too_big and total is not None and per_gpu is not None:
+    device = gpu_memory(caps, req)
+    if device is not None and req.params_b is not None:
+        while stages < 64 and _short_of(need_at(req, tensor, stages, s), device):
+            stages += 1
+    if too_big and device is not None:
+        at_max = need_at(req, max_tp, 1, s)
+        largest = gb(at_max.total if at_max else 0)
         message = (
-            f"{_model(req)} takes {gb(total)} of weights; one node here holds at most "
-            f"{gb(max_tp * per_gpu)} ({max_tp} GPUs x {gb(per_gpu)})"
+            f"{_model(req)} needs {largest} per GPU even at tensor parallel {max_tp}; one GPU here may use "
+            f"{gb(budget(device, s))} ({s.usable_fraction:g} of {memory_text(device)})"
         )
     else:
         message = (
@@ -364,4 +532,5 @@ def one_node(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None
         pipeline=stages,
         total=tensor * stages,
         pvc=pvc,
+        precision_advice=_precision_advice(req),
     )

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from nimdoctor.catalog import Catalog, CatalogError, Check
 
-CHECK_IDS: tuple[str, ...] = tuple(f"NIM-FIT-{n:03d}" for n in range(1, 11))
+CHECK_IDS: tuple[str, ...] = tuple(f"NIM-FIT-{n:03d}" for n in range(1, 12))
 _V = TypeVar("_V")
 
 
@@ -43,11 +43,13 @@ class Settings:
     """Thresholds from `checks/placement.yaml` (or its overlay), validated."""
 
     checks: Mapping[str, Check]
-    max_weights_fraction: float
+    usable_fraction: float  # of NVML's total that the engine may budget
+    overhead_bytes: int  # per GPU: activations, CUDA graphs, communication buffers
+    kv_bytes_per_element: int  # KV-cache precision (bf16 unless a profile says fp8)
     min_nofile: int
     large_model_params_b: float
     max_tensor_parallel: int
-    mig_max_params_b: float
+    profile_tensor_parallel: tuple[int, ...]  # the TP sizes NIM profiles come in
     min_compute_capability: Mapping[str, tuple[int, int]]
 
 
@@ -90,13 +92,24 @@ def _build(catalog: Catalog) -> Settings:
                 f"NIM-FIT-010: field 'params.minComputeCapability.{precision}': {text!r} is not 'major.minor'"
             )
         min_cc[str(precision)] = parsed
+    raw_tps: Any = checks["NIM-FIT-011"].params.get("profileTensorParallel")
+    if (
+        not isinstance(raw_tps, list)
+        or not raw_tps
+        or not all(isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in raw_tps)
+    ):
+        raise CatalogError(
+            "NIM-FIT-011: field 'params.profileTensorParallel': must be a list of positive whole numbers"
+        )
     return Settings(
         checks=checks,
-        max_weights_fraction=number("NIM-FIT-001", "maxWeightsFraction", 0.0, 1.0),
+        usable_fraction=number("NIM-FIT-001", "usableFraction", 0.0, 1.0),
+        overhead_bytes=round(number("NIM-FIT-001", "runtimeOverheadGiB", 0.0) * 2**30),
+        kv_bytes_per_element=int(number("NIM-FIT-001", "kvCacheBytesPerElement", 0.0)),
         min_nofile=int(number("NIM-FIT-005", "minNofile", 0.0)),
         large_model_params_b=number("NIM-FIT-005", "largeModelParamsB", 0.0),
         max_tensor_parallel=int(number("NIM-FIT-006", "maxTensorParallel", 0.0)),
-        mig_max_params_b=number("NIM-FIT-009", "migMaxParamsB", 0.0),
+        profile_tensor_parallel=tuple(sorted(set(raw_tps))),
         min_compute_capability=min_cc,
     )
 

@@ -23,6 +23,11 @@ Modelled behaviour of the real library:
 - a vGPU guest: host vGPU mode `NOT_SUPPORTED`, MIG mode disabled (nvidia-smi shows `Disabled`, not N/A),
   no P2P over PCIe;
 - MIG mode on either GPU disables P2P between them (MIG user guide: no GPU-to-GPU P2P, PCIe or NVLink);
+- MIG devices (`mig.instances`) answer `nvmlDeviceGetMaxMigDeviceCount`, `nvmlDeviceGetMigDeviceHandleByIndex`
+  (dense indices, `NOT_FOUND` past the last), `nvmlDeviceGetAttributes_v2` (slice counts, memory, SMs; a
+  whole GPU gets `NOT_SUPPORTED`, as nvml.h says it supports MIG device handles only),
+  `nvmlDeviceIsMigDeviceHandle` and `nvmlDeviceGetDeviceHandleFromMigDeviceHandle`; any other function
+  given a MIG device handle gets `INVALID_ARGUMENT` (not modelled);
 - an NVSwitch with `visible: false`, or a far end `unknown`: remote PCI `FFFFFFFF:FF:FF.0`, remote type
   UNKNOWN, while P2P over NVLink still works among the GPUs it joins.
 
@@ -47,6 +52,7 @@ from typing import Any
 
 import pynvml
 
+from nimdoctor.probes import mig as mig_names
 from nimdoctor.probes.machine import FaultSpec, GpuSpec, MachineError, MachineSpec, Virtualization
 
 SUCCESS = pynvml.NVML_SUCCESS
@@ -163,6 +169,17 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class MigDevice:
+    """One MIG device: its slot (handle index) and what `nvmlDeviceGetAttributes_v2` answers for it."""
+
+    slot: int
+    gpu_slices: int
+    compute_slices: int
+    memory_mib: int
+    multiprocessors: int
+
+
+@dataclass(frozen=True, slots=True)
 class Gpu:
     """One GPU's answers."""
 
@@ -180,6 +197,8 @@ class Gpu:
     memory: tuple[int, int, int, int] | None  # total, reserved, free, used in bytes (v2 semantics)
     virtualization: int
     mig: tuple[int, int] | None
+    mig_max: int
+    mig_devices: tuple[MigDevice, ...]
     fabric: Fabric | None
     fabric_capable: bool  # Hopper or newer: the fabric query answers even without fabric info
     numa: int
@@ -293,6 +312,8 @@ def _build_gpu(
         memory=memory,
         virtualization=_VIRTUALIZATION[virtualization],
         mig=(int(gpu.mig.current), int(gpu.mig.pending)) if gpu.mig is not None else None,
+        mig_max=gpu.mig.max_devices if gpu.mig is not None else 0,
+        mig_devices=_mig_devices(gpu),
         fabric=fabric,
         fabric_capable=pynvml.NVML_DEVICE_ARCH_HOPPER <= architecture < pynvml.NVML_DEVICE_ARCH_UNKNOWN,
         numa=gpu.pcie.numa,
@@ -303,6 +324,23 @@ def _build_gpu(
         switch_links=sum(1 for link in links or () if link.active and link.remote_type == _SWITCH_TYPE),
         faults=tuple(_fault(f, f"{where}.faults") for f in gpu.faults),
     )
+
+
+def _mig_devices(gpu: GpuSpec) -> tuple[MigDevice, ...]:
+    """The MIG devices of a (validated) description, one per slot in listing order."""
+    if gpu.mig is None:
+        return ()
+    devices: list[MigDevice] = []
+    for instance in gpu.mig.instances:
+        parsed = mig_names.parse_profile(instance.profile)
+        if parsed is None:  # validate_machine refuses these; kept for a description built in code
+            raise MachineError(f"gpus[{gpu.index}].mig: {instance.profile!r} is not a MIG profile")
+        compute, gpu_slices, _ = parsed
+        for _ in range(instance.count):
+            devices.append(
+                MigDevice(len(devices), gpu_slices, compute, instance.memory_mib, instance.multiprocessors)
+            )
+    return tuple(devices)
 
 
 def _fault(spec: FaultSpec, where: str) -> Fault:
@@ -500,6 +538,7 @@ class _Signature:
     ints: tuple[int, ...] = ()  # argument positions converted as ctypes converts a Python int
     by_index: bool = False  # the first argument is a GPU index, resolved to `Gpu`
     needs_init: bool = True
+    mig: bool = False  # the first handle may be a MIG device's: the method also gets it (or None)
 
 
 _SYMBOLS: dict[str, tuple[str, _Signature]] = {}
@@ -659,21 +698,27 @@ class FakeNvmlLib:
         try:
             if signature.needs_init and not self._init_count:
                 return int(pynvml.NVML_ERROR_UNINITIALIZED)
-            gpus = [self._gpu(handle) for handle in args[: signature.handles]]
+            devices = [self._device(handle) for handle in args[: signature.handles]]
+            # Only functions declared for MIG devices take one, and only as their first handle.
+            if any(device is not None for _, device in devices[1 if signature.mig else 0 :]):
+                return int(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+            gpus = [gpu for gpu, _ in devices]
+            mig_device = [devices[0][1]] if signature.mig else []
             if signature.by_index:
                 if args[0] >= len(self.topology.gpus):
                     return int(pynvml.NVML_ERROR_INVALID_ARGUMENT)
                 gpus = [self.topology.gpus[args.pop(0)]]
             for gpu in gpus:
                 self._inject(name, gpu)
-            return method(*gpus, *args[signature.handles :])
+            return method(*gpus, *mig_device, *args[signature.handles :])
         except _Return as ret:
             return ret.code
 
     def _handle(self, gpu: Gpu) -> int:
         return self._base + _HANDLE_STRIDE * (gpu.index + 1)
 
-    def _gpu(self, handle: Any) -> Gpu:
+    def _device(self, handle: Any) -> tuple[Gpu, MigDevice | None]:
+        """The GPU a handle names, and the MIG device when it is one (its slot + 1 past the GPU's)."""
         if isinstance(handle, ctypes._Pointer):
             address = ctypes.cast(handle, ctypes.c_void_p).value or 0
         elif isinstance(handle, int):
@@ -681,9 +726,14 @@ class FakeNvmlLib:
         else:
             raise _Return(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         index, rest = divmod(address - self._base, _HANDLE_STRIDE)
-        if rest or not 1 <= index <= len(self.topology.gpus):
+        if not 1 <= index <= len(self.topology.gpus):
             raise _Return(pynvml.NVML_ERROR_INVALID_ARGUMENT)
-        return self.topology.gpus[index - 1]
+        gpu = self.topology.gpus[index - 1]
+        if not rest:
+            return gpu, None
+        if rest > len(gpu.mig_devices):
+            raise _Return(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return gpu, gpu.mig_devices[rest - 1]
 
     def _inject(self, name: str, gpu: Gpu) -> None:
         """Apply the GPU's faults for this call: count, maybe hang, maybe fail."""
@@ -885,9 +935,44 @@ class FakeNvmlLib:
         _out(current).value, _out(pending).value = mode
         return int(SUCCESS)
 
-    @_c("nvmlDeviceIsMigDeviceHandle", handles=1)
-    def _is_mig_handle(self, gpu: Gpu, ref: Any) -> int:
-        _out(ref).value = 0
+    @_c("nvmlDeviceIsMigDeviceHandle", handles=1, mig=True)
+    def _is_mig_handle(self, gpu: Gpu, device: MigDevice | None, ref: Any) -> int:
+        _out(ref).value = int(device is not None)
+        return int(SUCCESS)
+
+    @_c("nvmlDeviceGetMaxMigDeviceCount", handles=1)
+    def _max_mig_devices(self, gpu: Gpu, ref: Any) -> int:
+        if gpu.mig is None:
+            return int(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        _out(ref).value = gpu.mig_max
+        return int(SUCCESS)
+
+    @_c("nvmlDeviceGetMigDeviceHandleByIndex", handles=1, ints=(1,))
+    def _mig_handle_by_index(self, gpu: Gpu, index: int, ref: Any) -> int:
+        if gpu.mig is None:
+            return int(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        enabled = gpu.mig[0] == pynvml.NVML_DEVICE_MIG_ENABLE
+        if not enabled or index >= len(gpu.mig_devices):
+            return int(pynvml.NVML_ERROR_NOT_FOUND)
+        ctypes.c_void_p.from_buffer(_out(ref)).value = self._handle(gpu) + index + 1
+        return int(SUCCESS)
+
+    @_c("nvmlDeviceGetDeviceHandleFromMigDeviceHandle", handles=1, mig=True)
+    def _parent_of_mig(self, gpu: Gpu, device: MigDevice | None, ref: Any) -> int:
+        if device is None:
+            return int(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        ctypes.c_void_p.from_buffer(_out(ref)).value = self._handle(gpu)
+        return int(SUCCESS)
+
+    @_c("nvmlDeviceGetAttributes_v2", handles=1, mig=True)
+    def _attributes(self, gpu: Gpu, device: MigDevice | None, ref: Any) -> int:
+        if device is None:
+            return int(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        attributes = _out(ref)
+        attributes.multiprocessorCount = device.multiprocessors
+        attributes.gpuInstanceSliceCount = device.gpu_slices
+        attributes.computeInstanceSliceCount = device.compute_slices
+        attributes.memorySizeMB = device.memory_mib
         return int(SUCCESS)
 
     @_c("nvmlDeviceGetGpuFabricInfoV", handles=1)

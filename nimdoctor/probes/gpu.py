@@ -31,18 +31,21 @@ import ctypes
 import functools
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
+from nimdoctor.probes import mig
 from nimdoctor.probes.deadline import DeadlineExceeded, run_with_deadline
 from nimdoctor.report import (
     FabricFacts,
     GpuFacts,
     GpuInfo,
     GpuPair,
+    MigInstance,
     NvlinkFacts,
     NvlinkTopology,
     NvmlError,
@@ -189,9 +192,45 @@ class _Reader:
         mig = self.ask(["mig_enabled", "mig_pending"], "nvmlDeviceGetMigMode", h)
         if mig is not None:
             put["mig_enabled"], put["mig_pending"] = mig[0] == 1, mig[1] == 1
+            if put["mig_enabled"]:
+                put["mig_instances"] = self.read_mig()
         put["fabric"] = self.read_fabric()
         put["numa_node"] = self.read_numa()
         self.read_nvlinks()
+
+    def read_mig(self) -> list[MigInstance]:
+        """MIG devices by profile: each device's attributes name its profile (`nimdoctor.probes.mig`)."""
+        h = self.gpu.handle
+        total = self.gpu.fields.get("memory_total_bytes")
+        if total is None:
+            self.gpu.unknown["mig_instances"] = (
+                "the GPU's memory is unknown, so its MIG profiles cannot be named"
+            )
+            return []
+        slots = self.ask(["mig_instances"], "nvmlDeviceGetMaxMigDeviceCount", h)
+        found: Counter[tuple[str, int]] = Counter()
+        for index in range(slots or 0):
+            try:
+                device = self.session.call("nvmlDeviceGetMigDeviceHandleByIndex", h, index)
+            except self.nvml.NVMLError as exc:
+                self.check_gone(exc)
+                if _error_code(exc) != "NotFound":  # an empty slot is NOT_FOUND
+                    self.gpu.unknown.setdefault("mig_instances", _reason(exc))
+                continue
+            attributes = self.ask(["mig_instances"], "nvmlDeviceGetAttributes", device)
+            if attributes is None:
+                continue
+            name = mig.profile_name(
+                attributes.gpuInstanceSliceCount,
+                attributes.computeInstanceSliceCount,
+                attributes.memorySizeMB,
+                total,
+            )
+            found[name, attributes.memorySizeMB] += 1
+        return [
+            MigInstance(profile=name, memory_bytes=memory_mib * mig.MIB, count=count)
+            for (name, memory_mib), count in sorted(found.items(), key=lambda item: (item[0][1], item[0][0]))
+        ]
 
     def lookup(self, name: str, table: dict[int, str], code: int | None) -> str | None:
         if code is None:

@@ -26,6 +26,7 @@ import msgspec
 import yaml
 
 from nimdoctor import API_VERSION, files, yamlio
+from nimdoctor.probes import mig
 
 MACHINE_KIND = "Machine"
 MAX_FILE_BYTES = 4 * files.MiB
@@ -35,6 +36,8 @@ MAX_GPUS = 64
 MAX_LINKS = 36
 # 2 TiB per GPU, far above any GPU made (B300: 288 GB).
 MAX_MEMORY_MIB = 2 * 1024 * 1024
+# No GPU offers more MIG devices than this (7 on A100, H100 and B200; MIG user guide).
+MAX_MIG_DEVICES = 7
 _UINT32 = 2**32 - 1
 _INT32 = 2**31 - 1
 
@@ -111,11 +114,30 @@ class MemorySpec(Spec, frozen=True, kw_only=True):
     used_mib: MiB = 0
 
 
+class MigInstanceSpec(Spec, frozen=True, kw_only=True):
+    """MIG devices of one profile on a GPU: what `nvidia-smi -L` lists and GPU Feature Discovery labels.
+
+    `profile` is `[<c>c.]<g>g.<gb>gb` (`3g.40gb`); `memoryMib` is each device's memory as NVML's device
+    attributes give it (GFD's `nvidia.com/mig-<profile>.memory` label); `multiprocessors` its SM count.
+    The profile must be the name `memoryMib` gives on this GPU (see `nimdoctor.probes.mig`).
+    """
+
+    profile: Short
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_MIG_DEVICES)] = 1
+    memory_mib: Annotated[int, msgspec.Meta(ge=1, le=MAX_MEMORY_MIB)]
+    multiprocessors: UInt32 = 0
+
+
 class MigSpec(Spec, frozen=True, kw_only=True):
-    """MIG mode; a GPU without MIG support has `mig: null`."""
+    """MIG mode and, when it is on, the MIG devices; a GPU without MIG support has `mig: null`.
+
+    `maxDevices` is what `nvmlDeviceGetMaxMigDeviceCount` answers (7 on A100 and H100; MIG user guide).
+    """
 
     current: bool = False
     pending: bool = False
+    max_devices: int = 7
+    instances: list[MigInstanceSpec] = msgspec.field(default_factory=list)
 
 
 class FabricSpec(Spec, frozen=True, kw_only=True):
@@ -314,11 +336,46 @@ def validate_machine(spec: MachineSpec, label: str) -> None:
         memory = gpu.memory
         if memory is not None and memory.reserved_mib + memory.used_mib > memory.total_mib:
             raise MachineError(f"{label}: gpus[{gpu.index}].memory: reserved plus used exceeds the total")
+        if gpu.mig is not None:
+            _validate_mig(f"{label}: gpus[{gpu.index}].mig", gpu.mig, gpu.memory)
     containerd = spec.host.containerd if spec.host else None
     if containerd is not None and containerd.nofile_hard is not None:
         soft = containerd.nofile_soft
         if soft is None or soft > containerd.nofile_hard:
             raise MachineError(f"{label}: host.containerd: the soft limit is above the hard limit")
+
+
+def _validate_mig(where: str, spec: MigSpec, memory: MemorySpec | None) -> None:
+    """MIG devices only with MIG on, named as their memory names them, within the GPU's slices and memory."""
+    if not spec.instances:
+        return
+    if not spec.current:
+        raise MachineError(f"{where}: instances need MIG enabled (current: true)")
+    if memory is None:
+        raise MachineError(f"{where}: instances need the GPU's memory.totalMib")
+    total = memory.total_mib * 2**20
+    devices = slices = used = 0
+    for instance in spec.instances:
+        parsed = mig.parse_profile(instance.profile)
+        if parsed is None or instance.count < 1 or instance.memory_mib < 1:
+            raise MachineError(
+                f"{where}: {instance.profile!r}: needs a profile like 3g.40gb, count and memoryMib >= 1"
+            )
+        compute, gpu_slices, _ = parsed
+        named = mig.profile_name(gpu_slices, compute, instance.memory_mib, total)
+        if named != instance.profile:
+            raise MachineError(
+                f"{where}: instance {instance.profile!r}: {instance.memory_mib} MiB of a "
+                f"{memory.total_mib} MiB GPU is profile {named}"
+            )
+        devices += instance.count
+        slices += gpu_slices * instance.count
+        used += instance.memory_mib * instance.count
+    if devices > spec.max_devices or slices > 7 or used > memory.total_mib:
+        raise MachineError(
+            f"{where}: {devices} devices of {slices} GPU slices and {used} MiB exceed the GPU "
+            f"(at most {spec.max_devices} devices, 7 slices, {memory.total_mib} MiB)"
+        )
 
 
 def _validate_link(label: str, index: int, link: LinkSpec, gpu_count: int, switches: set[str]) -> None:

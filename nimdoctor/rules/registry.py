@@ -1,7 +1,7 @@
 """Every rule, registered by the catalog id it judges.
 
-A node rule is a pure function `(facts, check) -> Finding`; placement rules register here too, so one test
-can prove that every catalog id has exactly one rule and every rule has a catalog entry.
+A node rule is a pure function `(facts, check) -> Finding`; placement and workload rules register here too,
+so one test can prove that every catalog id has exactly one rule and every rule has a catalog entry.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from nimdoctor.catalog import Check
 from nimdoctor.report import Facts, Finding, Status
 
 Probe = Literal["runtime", "gpu", "node"]
-Kind = Literal["node", "placement"]
+Kind = Literal["node", "placement", "workload"]
 NodeRule = Callable[[Facts, Check], Finding]
 _F = TypeVar("_F", bound=Callable[..., Any])
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 from click.testing import CliRunner, Result
 
 from nimdoctor.cli import cli
@@ -26,14 +27,15 @@ def run_model(machine: str, *args: str) -> tuple[int, Any]:
     return result.exit_code, report
 
 
-def test_70b_fits_dgx_h100_at_tp2_with_the_search_shown() -> None:
+def test_70b_fits_dgx_h100_at_tp2_in_fp8_with_the_search_shown() -> None:
     code, report = run_model("dgx-h100", "meta/llama-3.1-70b-instruct")
     placement = report["placement"]
     assert code == 0
     assert placement["fits"] is True
-    assert placement["tried"] == [1, 2]
+    assert placement["tried"] == [2]  # NVIDIA ships fp8 on H100 at TP 2, 4, 8
     requirement = placement["requirement"]
-    assert (requirement["tensorParallel"], requirement["gpus"], requirement["precision"]) == (2, 2, "bf16")
+    assert (requirement["tensorParallel"], requirement["gpus"], requirement["precision"]) == (2, 2, "fp8")
+    assert requirement["precisionSource"] == "nim-default"
     assert requirement["paramsB"] > 70
 
 
@@ -99,8 +101,49 @@ def test_plan_table_and_exit_1_when_nothing_fits(tmp_path: Path) -> None:
     machine.write_text(invoke("machine", "show", "l40s-vgpu-2x").stdout)
     result = invoke("plan", "--model", "meta/llama-3.1-405b-instruct", "--machine", str(machine))
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0].split() == ["MACHINE", "GPUS", "FITS", "TP", "REASON"]
+    assert result.stdout.splitlines()[0].split() == ["MACHINE", "GPUS", "FITS", "TP", "PREC", "REASON"]
     assert "l40s-vgpu-2x" in result.stdout
+
+
+def _without_gpu_memory(tmp_path: Path, name: str) -> Path:
+    described = yaml.safe_load(invoke("machine", "show", name).stdout)
+    for gpu in described["gpus"]:
+        gpu["memory"] = None
+    described["metadata"]["name"] = f"{name}-memory-unknown"
+    machine = tmp_path / f"{name}.yaml"
+    machine.write_text(yaml.safe_dump(described))
+    return machine
+
+
+def test_unknown_gpu_memory_is_unknown_in_plan_and_exit_3_in_run(tmp_path: Path) -> None:
+    machine = _without_gpu_memory(tmp_path, "l40s-4x")
+    plan = invoke("plan", "--model", "meta/llama-3.1-8b-instruct", "--machine", str(machine))
+    assert plan.exit_code == 3
+    row = plan.stdout.splitlines()[1].split()
+    assert row[:3] == ["l40s-4x-memory-unknown", "4x", "L40S"]
+    assert row[3] == "unknown"
+    run = invoke("run", "--machine", str(machine), "--model", "meta/llama-3.1-8b-instruct", "-o", "json")
+    assert run.exit_code == 3
+    placement = json.loads(run.stdout)["placement"]
+    assert placement["fits"] is None
+    assert placement["reasons"][0]["status"] == "error"
+
+
+def test_max_model_len_and_mig_reach_the_requirement() -> None:
+    code, report = run_model(
+        "a100-mig", "meta/llama-3.1-8b-instruct", "--mig", "3g.40gb", "--max-model-len", "32768"
+    )
+    requirement = report["placement"]["requirement"]
+    assert code == 0
+    assert report["placement"]["fits"] is True
+    assert (requirement["migProfile"], requirement["maxContext"]) == ("3g.40gb", 32768)
+    assert requirement["contextSource"] == "--max-model-len"
+    assert [r["id"] for r in report["placement"]["reasons"]] == ["NIM-FIT-009"]  # a caution
+    code, report = run_model("a100-mig", "meta/llama-3.1-8b-instruct", "--mig", "3g.40gb")
+    assert code == 1  # 131072 tokens of KV cache (16 GiB) do not fit the 39.25 GiB device with the weights
+    assert report["placement"]["reasons"][0]["id"] == "NIM-FIT-001"
+    assert invoke("plan", "--model", "meta/llama-3.1-8b-instruct", "--mig", "40gb").exit_code == 2
+    assert invoke("run", "--max-model-len", "8192").exit_code == 2
 
 
 def test_plan_needs_a_model_and_readable_machines(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from nimdoctor.report import Capabilities
+from nimdoctor.report import Capabilities, MigSlice
 
 MIB = 2**20
 GOOD_NOFILE = 1048576
@@ -54,8 +54,19 @@ L40S_VGPU_2X = node(
     compute_capability="8.9",
 )
 H100_VGPU_4X = node(gpu_count=4, gpu_memory_bytes=81920 * MIB, max_nvlink_clique=4, virtualization="vgpu")
+# Two A100 80GB, each in the GPU Operator's all-balanced layout; MIG memory as NVIDIA's go-nvml mock has it.
 A100_MIG = node(
-    gpu_product="A100-SXM", gpu_memory_bytes=81920 * MIB, compute_capability="8.0", mig_enabled=True
+    gpu_product="A100-PCIE",
+    gpu_count=2,
+    gpu_memory_bytes=81920 * MIB,
+    max_nvlink_clique=1,
+    compute_capability="8.0",
+    mig_enabled=True,
+    mig_slices=(
+        MigSlice(profile="1g.10gb", memory_bytes=9856 * MIB, count=4),
+        MigSlice(profile="2g.20gb", memory_bytes=19968 * MIB, count=2),
+        MigSlice(profile="3g.40gb", memory_bytes=40192 * MIB, count=2),
+    ),
 )
 DGX_H100_CONTAINERD2 = node(nofile_soft=1024)
 

@@ -22,11 +22,13 @@ def nim_pod(
     labels: dict[str, str] | None = None,
     container: str = "llm-ctr",
     tag: str = "1.3.3",
+    resource: str = "nvidia.com/gpu",
 ) -> dict[str, Any]:
-    """A standalone NIMService pod serving `model` (`nvcr.io/nim/<model>:<tag>`) with `gpus` GPUs."""
+    """A standalone NIMService pod serving `model` (`nvcr.io/nim/<model>:<tag>`) with `gpus` devices of
+    `resource` (whole GPUs, or MIG devices with `nvidia.com/mig-<profile>`)."""
     resources: dict[str, Any] = {}
     if gpus is not None:
-        resources = {"limits": {"nvidia.com/gpu": gpus}, "requests": {"nvidia.com/gpu": gpus}}
+        resources = {"limits": {resource: gpus}, "requests": {resource: gpus}}
     standard = [
         {"name": "NIM_CACHE_PATH", "value": "/model-store"},
         {

@@ -56,10 +56,10 @@ def _overlay(tmp_path: Path, params: str) -> Path:
 
 
 def test_each_catalog_has_its_own_thresholds_and_memo(catalog: Catalog, tmp_path: Path) -> None:
-    strict = load_catalog(_overlay(tmp_path, "{maxWeightsFraction: 0.8}"))
+    strict = load_catalog(_overlay(tmp_path, "{usableFraction: 0.7}"))
     requirement = requirement_from_model(LLAMA_70B, catalog, tp=2)
     assert fit(nodes.DGX_H100, requirement, catalog).fits
-    # 70.6 GB per GPU is more than 0.8 x 85.5 GB.
+    # fp8 on H100 at TP 2 needs 57.4 GiB per GPU: within 0.9 of 79.6 GiB, not within 0.7.
     verdict = fit(nodes.DGX_H100, requirement, strict)
     assert not verdict.fits
     assert [r.id for r in verdict.reasons] == ["NIM-FIT-001"]
@@ -79,10 +79,11 @@ def test_the_memo_does_not_keep_a_catalog_alive() -> None:
     ("params", "message"),
     [
         (
-            "{maxWeightsFraction: 1.5}",
-            r"NIM-FIT-001\): field 'params.maxWeightsFraction': 1.5 is outside number 0.05..1",
+            "{usableFraction: 1.5}",
+            r"NIM-FIT-001\): field 'params.usableFraction': 1.5 is outside number 0.05..1",
         ),
-        ("{maxWeightsFraction: 0}", "is outside number"),
+        ("{usableFraction: 0}", "is outside number"),
+        ("{runtimeOverheadGiB: -1}", "is outside number 0..64"),
     ],
 )
 def test_thresholds_out_of_range_are_a_catalog_error_at_load(

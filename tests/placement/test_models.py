@@ -194,3 +194,47 @@ def test_an_overlay_may_redefine_a_model_with_its_own_aliases(tmp_path: Path) ->
     entry = lookup("our/llama-8b", catalog)
     assert entry is not None
     assert entry.name == "meta/llama-3.1-8b-instruct"
+
+
+def test_every_llm_has_a_sourced_architecture_and_every_shipped_list_a_source(catalog: Catalog) -> None:
+    for entry in catalog.models.values():
+        if entry.kind == "llm":
+            assert entry.architecture is not None, entry.name
+            assert entry.architecture.source, entry.name
+            assert entry.architecture.max_context >= 32768, entry.name
+        if entry.shipped is not None:
+            assert "manifest" in entry.shipped.source, entry.name
+            assert entry.shipped.profiles, entry.name
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            "architecture: {layers: 0, attentionHeads: 8, kvHeads: 8, headDim: 64, maxContext: 8, source: x}",
+            "architecture.layers': must be a positive whole number",
+        ),
+        (
+            "architecture: {layers: 2, kvLayers: 3, attentionHeads: 8, kvHeads: 8, headDim: 64, "
+            "maxContext: 8, source: x}",
+            "architecture.kvLayers': more than its 2 layers",
+        ),
+        ("shipped: {source: x, profiles: [{gpu: L40S, precision: fp7, tp: [1]}]}", "fp7"),
+        (
+            "shipped: {source: x, profiles: [{gpu: L40S, precision: fp8, tp: []}]}",
+            "tp and pp must be positive",
+        ),
+        ("precisions: [fp9]", "field 'precisions': 'fp9'"),
+    ],
+)
+def test_a_model_entry_s_architecture_and_profiles_are_validated(
+    tmp_path: Path, fields: str, message: str
+) -> None:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "models.yaml").write_text(
+        "apiVersion: nimdoctor.io/v1alpha1\nkind: ModelCatalog\nmodels:\n"
+        f"  - {{name: acme/x, paramsB: 1, kind: llm, {fields}}}\n"
+    )
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(overlay)

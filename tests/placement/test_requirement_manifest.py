@@ -200,3 +200,15 @@ def test_an_hf_nimcache_names_namespace_and_model(catalog: Catalog) -> None:
 def test_malformed_manifests_raise_a_clear_error(catalog: Catalog, doc: Any, message: str) -> None:
     with pytest.raises(RequirementError, match=message):
         requirements_from_manifest(doc, catalog)
+
+
+def test_a_nimservice_s_max_model_len_and_mig_device_reach_the_requirement(catalog: Catalog) -> None:
+    doc = _nimservice(
+        image={"repository": "nvcr.io/nim/meta/llama-3.1-8b-instruct", "tag": "1.3.3"},
+        env=[{"name": "NIM_MAX_MODEL_LEN", "value": "16384"}],
+        resources={"limits": {"nvidia.com/mig-3g.40gb": 1}},
+    )
+    requirement = requirement_from_manifest(doc, catalog)
+    assert (requirement.max_context, requirement.context_source) == (16384, "spec.env NIM_MAX_MODEL_LEN")
+    assert (requirement.mig_profile, requirement.gpus) == ("3g.40gb", 1)
+    assert requirement.kv_cache_per_gpu_bytes == 128 * 1024 * 16384

@@ -11,7 +11,8 @@ from nimdoctor.placement import RequirementError, cache_pvc_bytes, requirement_f
 
 LLAMA_8B = "meta/llama-3.1-8b-instruct"
 LLAMA_70B = "meta/llama-3.1-70b-instruct"
-MAX_WEIGHTS_FRACTION = 0.85
+USABLE_FRACTION = 0.9  # NIM-FIT-001 usableFraction
+OVERHEAD_GIB = 4.5  # NIM-FIT-001 runtimeOverheadGiB
 
 
 def test_defaults_bf16_tp1_one_node(catalog: Catalog) -> None:
@@ -29,8 +30,37 @@ def test_weights_per_gpu_are_params_times_bytes_over_tp_in_decimal_bytes(catalog
     requirement = requirement_from_model(LLAMA_70B, catalog, tp=4)
     # NVIDIA's worked example: 70B BF16 at TP4 is about 35 GB per GPU.
     assert requirement.weights_per_gpu_bytes == 35_300_000_000
-    assert requirement.min_gpu_memory_bytes == math.ceil(35_300_000_000 / MAX_WEIGHTS_FRACTION)
     assert requirement.nvlink == "advised"
+
+
+def test_the_need_is_weights_kv_cache_and_overhead_within_the_usable_fraction(catalog: Catalog) -> None:
+    requirement = requirement_from_model(LLAMA_70B, catalog, tp=4)
+    # 80 layers x 8 KV heads x 128 x 2 (K and V) x 2 bytes = 320 KiB per token; 131072 tokens = 40 GiB.
+    assert requirement.kv_bytes_per_token == 320 * 1024
+    assert (requirement.max_context, requirement.context_source) == (131072, "catalog")
+    assert requirement.kv_cache_per_gpu_bytes == 10 * 2**30
+    assert requirement.overhead_per_gpu_bytes == round(OVERHEAD_GIB * 2**30)
+    need = 35_300_000_000 + 10 * 2**30 + round(OVERHEAD_GIB * 2**30)
+    assert requirement.gpu_memory_need_bytes == need
+    assert requirement.min_gpu_memory_bytes == math.ceil(need / USABLE_FRACTION)
+
+
+def test_max_model_len_replaces_the_default_context(catalog: Catalog) -> None:
+    requirement = requirement_from_model(LLAMA_70B, catalog, tp=4, max_model_len=8192)
+    assert (requirement.max_context, requirement.context_source) == (8192, "--max-model-len")
+    assert requirement.kv_cache_per_gpu_bytes == 320 * 1024 * 8192 // 4
+
+
+def test_embedding_models_keep_no_kv_cache(catalog: Catalog) -> None:
+    requirement = requirement_from_model("nvidia/llama-3.2-nv-embedqa-1b-v2", catalog)
+    assert (requirement.kv_bytes_per_token, requirement.kv_cache_per_gpu_bytes) == (0, 0)
+    assert requirement.max_context is None
+
+
+def test_a_model_without_an_architecture_is_sized_on_weights_with_a_caution(catalog: Catalog) -> None:
+    requirement = requirement_from_model("acme/llama-3.1-70b-custom", catalog, tp=4)
+    assert requirement.kv_bytes_per_token is None
+    assert requirement.kv_cache_per_gpu_bytes == 0
 
 
 def test_the_catalog_s_published_precision_is_the_default(catalog: Catalog) -> None:

@@ -1,0 +1,238 @@
+"""`nimdoctor agent`: the DaemonSet process. Probes on an interval, serves metrics and health, publishes the
+report as a NodeReport and on the Node; or, with `--once`, probes, publishes and exits."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from nimdoctor import __version__
+from nimdoctor.cli.options import (
+    InputError,
+    catalog_or_exit,
+    checks_dir_option,
+    host_root_option,
+    machine_options,
+    node_name_option,
+    resolve_sources,
+)
+
+SHUTDOWN_GRACE = 3.0  # seconds a probe or request in flight gets to finish after SIGTERM
+RT_NOFILE_CHECK = "NIM-RT-001"  # its `minNofile` decides the nofile-ok label
+
+log = logging.getLogger("nimdoctor.agent")
+_seconds = click.FloatRange(min=0, min_open=True)
+
+
+def _listen(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int]:
+    from nimdoctor.agent.server import ListenError, parse_listen
+
+    try:
+        return parse_listen(value)
+    except ListenError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.command("agent")
+@click.option(
+    "--listen",
+    default="0.0.0.0:9402",
+    show_default=True,
+    metavar="HOST:PORT",
+    callback=_listen,
+    help="Serve /metrics, /healthz and /readyz here.",
+)
+@click.option(
+    "--interval",
+    type=_seconds,
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time between probes.",
+)
+@click.option(
+    "--heartbeat",
+    type=_seconds,
+    metavar="SECONDS",
+    default=300.0,
+    show_default=True,
+    help="Rewrite the NodeReport at least this often, even when nothing changed.",
+)
+@click.option(
+    "--stale-after",
+    type=_seconds,
+    metavar="SECONDS",
+    default=900.0,
+    show_default=True,
+    help="When readers treat a NodeReport as stale; must exceed --heartbeat.",
+)
+@click.option("--once", is_flag=True, help="Probe, publish and exit: 0 published, 1 publishing failed.")
+@click.option("--no-publish", is_flag=True, help="Serve metrics only; never call the Kubernetes API.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Kubeconfig to publish with (default: the in-cluster account, else KUBECONFIG or ~/.kube/config).",
+)
+@node_name_option
+@host_root_option
+@checks_dir_option
+@machine_options
+def agent_cmd(
+    listen: tuple[str, int],
+    interval: float,
+    heartbeat: float,
+    stale_after: float,
+    once: bool,
+    no_publish: bool,
+    kubeconfig: Path | None,
+    node_name: str | None,
+    host_root: Path | None,
+    checks_dir: Path | None,
+    simulate: str | None,
+    machine_file: Path | None,
+) -> None:
+    """Run on every GPU node: probe it every --interval seconds, serve the verdicts as Prometheus metrics,
+    and publish them as the node's NodeReport, a NIMNotReady condition and nimdoctor.io/ labels.
+
+    Without Kubernetes credentials (or with --no-publish) it serves metrics only. SIGTERM stops it within
+    a few seconds, even during a probe.
+
+    Exit codes: 0 stopped by SIGTERM (or, with --once, published); 1 --once could not publish;
+    2 usage or input error; 4 --once produced no report; 130 interrupted.
+    """
+    if stale_after <= heartbeat:
+        raise click.UsageError(
+            f"--stale-after ({stale_after:g} s) must exceed --heartbeat ({heartbeat:g} s), "
+            "or every report goes stale before its next heartbeat"
+        )
+    catalog = catalog_or_exit(checks_dir)
+    sources, default_node = resolve_sources(host_root, simulate, machine_file)
+    node = node_name or default_node
+    _configure_logging()
+
+    from nimdoctor.agent.loop import Agent, Schedule
+    from nimdoctor.agent.state import AgentState
+
+    state = AgentState()
+    schedule = Schedule(interval=interval, heartbeat=heartbeat, backoff_cap=min(60.0, max(1.0, interval)))
+    publisher = None if no_publish else _publisher(kubeconfig, node, heartbeat, catalog)
+    agent = Agent(sources, catalog, node, state, publisher, schedule)
+    target = publisher.api.client.configuration.host if publisher else "nowhere (metrics only)"
+    cadence = "one probe" if once else f"probing every {interval:g} s"
+    log.info("nimdoctor agent %s on node %s: %s, publishing to %s", __version__, node, cadence, target)
+    if once:
+        sys.exit(_run_once(agent))
+    sys.exit(_serve(agent, state, catalog, listen, interval))
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _publisher(kubeconfig: Path | None, node: str, heartbeat: float, catalog: Any) -> Any:
+    """A Publisher, or None (said once) when no credentials exist."""
+    from nimdoctor.cluster.api import KubeApi
+    from nimdoctor.cluster.client import ClusterConfigError, load_api_client
+    from nimdoctor.cluster.publisher import Publisher
+
+    try:
+        client = load_api_client(kubeconfig, retries=False)
+    except ClusterConfigError as exc:
+        raise InputError(str(exc)) from exc
+    if client is None:
+        log.info(
+            "no Kubernetes credentials (no in-cluster service account, no readable kubeconfig): "
+            "serving metrics only"
+        )
+        return None
+    min_nofile = int(catalog.get(RT_NOFILE_CHECK).params["minNofile"])
+    return Publisher(KubeApi(client), node, heartbeat=heartbeat, min_nofile=min_nofile)
+
+
+def _run_once(agent: Any) -> int:
+    result: list[int] = []
+    return _until_signal(lambda: result.append(agent.once()), lambda: result[0], interrupted=130)
+
+
+def _serve(agent: Any, state: Any, catalog: Any, listen: tuple[str, int], interval: float) -> int:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.process_collector import ProcessCollector
+
+    from nimdoctor.agent.metrics import AgentCollector, catalog_checks
+    from nimdoctor.agent.server import HttpServer, ListenError, health_app
+
+    registry = CollectorRegistry(auto_describe=False)
+    AgentCollector(state, catalog_checks(catalog), registry=registry)
+    ProcessCollector(registry=registry)
+    window = 2 * interval
+    try:
+        server = HttpServer(*listen, health_app(registry, lambda: state.ready(window), window))
+    except ListenError as exc:
+        raise InputError(str(exc)) from exc
+    server.start()
+    log.info("serving /metrics, /healthz and /readyz on %s:%d", listen[0], server.port)
+    stop = threading.Event()
+    try:
+        # `run` returns only once stopped; returning on its own would be a bug (exit 4).
+        return _until_signal(lambda: agent.run(stop), lambda: 4, interrupted=0, stop=stop)
+    finally:
+        server.stop()
+
+
+def _until_signal(
+    work: Callable[[], None],
+    outcome: Callable[[], int],
+    interrupted: int,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run `work` in a daemon thread until it ends or SIGTERM/SIGINT arrives, then give the exit code:
+    `outcome()` when the work ended by itself, `interrupted` after SIGTERM, 130 after SIGINT.
+
+    A probe blocked in NVML cannot be interrupted, so after a signal the worker gets `SHUTDOWN_GRACE`
+    seconds and is then left behind: the process exits anyway.
+    """
+    stopped = stop or threading.Event()
+    received: list[int] = []
+    failed: list[BaseException] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        stopped.set()
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as exc:
+            failed.append(exc)
+            log.exception("internal error")
+        finally:
+            stopped.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    worker = threading.Thread(target=run, name="nimdoctor-agent", daemon=True)
+    try:
+        worker.start()
+        while not stopped.wait(0.5):
+            pass
+        worker.join(SHUTDOWN_GRACE)
+        if worker.is_alive():
+            log.warning("stopping with a probe or request still in flight")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if signal.SIGINT in received:
+        return 130
+    if received:
+        log.info("stopped by SIGTERM")
+        return interrupted
+    return 4 if failed else outcome()

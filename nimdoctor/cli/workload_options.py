@@ -1,0 +1,96 @@
+"""Options shared by `nimdoctor lint`, `nimdoctor run --cluster` and `nimdoctor audit`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from nimdoctor.catalog import Catalog, Check
+from nimdoctor.cli.options import InputError
+from nimdoctor.workloads.model import NEWEST_OPERATOR, operator_version, version_text
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def operator_version_option(fn: _F) -> _F:
+    """`--operator-version X.Y[.Z]`: the NIM Operator the checks judge for (default the newest known)."""
+    return click.option(
+        "--operator-version",
+        default=version_text(NEWEST_OPERATOR),
+        show_default=True,
+        help="NIM Operator version to judge for (3.1.0 and later reject replicas with autoscaling).",
+    )(fn)
+
+
+def parse_operator_version(text: str) -> tuple[int, int, int]:
+    """`--operator-version` as a tuple; a usage error when it is not a version."""
+    try:
+        return operator_version(text)
+    except ValueError as exc:
+        raise InputError(f"--operator-version: {exc}") from exc
+
+
+def kubeconfig_option(fn: _F) -> _F:
+    """`--kubeconfig FILE`: credentials; default in-cluster, then KUBECONFIG or ~/.kube/config."""
+    return click.option(
+        "--kubeconfig",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Kubeconfig file (default: in-cluster credentials, else KUBECONFIG or ~/.kube/config).",
+    )(fn)
+
+
+def namespace_options(fn: _F) -> _F:
+    """`-n/--namespace NS` (repeatable) and `-A/--all-namespaces`."""
+    fn = click.option(
+        "-A",
+        "--all-namespaces",
+        is_flag=True,
+        help="Check NIM workloads in every namespace.",
+    )(fn)
+    return click.option(
+        "-n",
+        "--namespace",
+        "namespaces",
+        multiple=True,
+        metavar="NS",
+        help="Namespace to check (repeatable).",
+    )(fn)
+
+
+def split_ids(value: str | None) -> list[str] | None:
+    """`--only A,B` as upper-case ids."""
+    if value is None:
+        return None
+    ids = [part.strip().upper() for part in value.split(",") if part.strip()]
+    if not ids:
+        raise click.BadParameter("give at least one check id", param_hint="--only")
+    return ids
+
+
+def checks_or_exit(catalog: Catalog, only: str | None) -> list[Check]:
+    """The workload checks `--only` selects (all by default); an unknown id is a usage error."""
+    from nimdoctor.workloads.evaluate import workload_checks
+
+    try:
+        return workload_checks(catalog, split_ids(only))
+    except KeyError as exc:
+        raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
+
+
+def api_client_or_exit(kubeconfig: Path | None) -> Any:
+    """The Kubernetes API client; no credentials at all is a usage error."""
+    from nimdoctor.cluster.client import ClusterConfigError, load_api_client
+
+    try:
+        client = load_api_client(kubeconfig)
+    except ClusterConfigError as exc:
+        raise InputError(str(exc)) from exc
+    if client is None:
+        raise InputError(
+            "no Kubernetes credentials: give --kubeconfig, set KUBECONFIG, or run in a pod with a "
+            "service account"
+        )
+    return client

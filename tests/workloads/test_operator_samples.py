@@ -1,0 +1,90 @@
+"""`nimdoctor lint` on the NIM Operator's own samples: the findings each must produce, and must not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from nimdoctor.cli import cli
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SAMPLES = sorted(FIXTURES.glob("k8s-nim-operator__*.yaml"))
+
+# sample -> {(object name, check): status} that must appear, with the line of the offending field.
+MUST = {
+    "caching__ngc__nimcache": {},
+    "pipelines__rag__rag-pipeline": {},
+    "serving__advanced__multi-node__multi-node-nimservice": {
+        # DeepSeek-R1 (671B, fp8) in a 100Gi PVC: the weights alone are ~671 GB.
+        ("deepseek-r1-nimcache", "NIM-WL-004"): ("fail", 20),
+    },
+    "serving__standalone__autoscaling__llm": {
+        # HPA maxReplicas 2 on a ReadWriteOnce cache; replicas together with scale.enabled.
+        ("meta-llama-3-2-1b-instruct", "NIM-WL-003"): ("fail", 43),
+        ("meta-llama-3-2-1b-instruct", "NIM-WL-005"): ("fail", 45),
+    },
+    "serving__standalone__basic__llm": {},
+    "serving__standalone__no-precaching__llm": {
+        ("meta-llama-3-2-1b-instruct", "NIM-WL-001"): ("warn", 18),
+        ("meta-llama-3-2-1b-instruct", "NIM-WL-004"): ("warn", 21),
+    },
+}
+
+
+def lint(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["lint", *args], catch_exceptions=False)
+
+
+def sample_id(path: Path) -> str:
+    return path.stem.split("__", 1)[1]
+
+
+def test_every_copied_sample_has_expectations() -> None:
+    assert {sample_id(p) for p in SAMPLES} == set(MUST)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=sample_id)
+def test_sample_gets_exactly_its_findings(sample: Path) -> None:
+    result = lint(str(sample), "-o", "json")
+    report = json.loads(result.stdout)
+    attention = {
+        (f["object"]["name"], f["id"]): (f["status"], f["line"])
+        for f in report["findings"]
+        if f["status"] in ("fail", "warn", "error")
+    }
+    assert attention == MUST[sample_id(sample)]
+    failing = any(status == "fail" for status, _ in attention.values())
+    assert result.exit_code == (1 if failing else 0)
+    assert all(f["file"] == str(sample) for f in report["findings"])
+
+
+def test_live_only_checks_skip_offline_and_say_why() -> None:
+    sample = FIXTURES / "k8s-nim-operator__serving__standalone__basic__llm.yaml"
+    report = json.loads(lint(str(sample), "-o", "json").stdout)
+    by_key = {(f["object"]["kind"], f["id"]): f for f in report["findings"]}
+    for check in ("NIM-WL-002", "NIM-WL-007", "NIM-WL-008"):
+        finding = by_key["NIMService", check]
+        assert finding["status"] == "skip"
+        assert "live cluster" in finding["message"]
+    assert by_key["NIMCache", "NIM-WL-013"]["status"] == "skip"
+
+
+def test_older_operator_only_warns_about_replicas_with_autoscaling() -> None:
+    sample = FIXTURES / "k8s-nim-operator__serving__standalone__autoscaling__llm.yaml"
+    report = json.loads(lint(str(sample), "-o", "json", "--operator-version", "3.0.2").stdout)
+    statuses = {f["id"]: f["status"] for f in report["findings"] if f["object"]["kind"] == "NIMService"}
+    assert statuses["NIM-WL-005"] == "warn"
+    assert statuses["NIM-WL-003"] == "fail"
+    assert report["operatorVersion"] == "3.0.2"
+
+
+def test_pipeline_services_are_judged_as_nimservices_of_their_pipeline() -> None:
+    sample = FIXTURES / "k8s-nim-operator__pipelines__rag__rag-pipeline.yaml"
+    report = json.loads(lint(str(sample), "-o", "json").stdout)
+    names = {f["object"]["name"] for f in report["findings"]}
+    assert names == {"meta-llama3-8b-instruct", "nv-embedqa-1b-v2", "nv-rerankqa-1b-v2"}
+    assert {f["object"]["pipeline"] for f in report["findings"]} == {"rag-pipeline"}
+    assert report["objects"] == 3
