@@ -3,12 +3,18 @@
 The catalog is the single source of truth for every check's id, title, severity, thresholds, texts and
 runbook anchor. It ships inside the wheel as `nimdoctor/_checks`; an editable install reads the repository's
 top-level `checks/` instead. Each file declares `apiVersion` and `kind`; every kind has a validator here.
+
+An overlay comes from an operator (a ConfigMap), so everything is checked when it is loaded, never when a
+check first uses it: each parameter against its type and range (`paramTypes`, `nimdoctor.catalog_params`),
+each template against the names its check provides, model sizes and names; the files are read as untrusted
+input (regular files only, `MAX_FILE_BYTES` each, YAML aliases bounded). A bad overlay is one `CatalogError`
+line naming the file, the entry and the key.
 """
 
 from __future__ import annotations
 
+import math
 import re
-import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,11 +25,26 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
-from nimdoctor import API_VERSION, yamlio
+from nimdoctor import API_VERSION, files, yamlio
+from nimdoctor.catalog_params import (
+    ParamError,
+    ParamSpec,
+    bind,
+    check_template,
+    check_value,
+    fill,
+    infer_spec,
+    parse_spec,
+    template_names,
+)
 from nimdoctor.report import Severity
 
-CHECK_ID = re.compile(r"^NIM-[A-Z]+-\d{3}$")
+CHECK_ID = re.compile(r"^NIM-[A-Z]+-[0-9]{3}$")
 SHORT_MAX = 80
+MAX_FILE_BYTES = 4 * files.MiB  # a ConfigMap holds at most 1 MiB
+MAX_OVERLAY_FILES = 256
+MAX_PARAMS_B = 100_000.0  # 100T parameters: far above any published model
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,199}", re.ASCII)
 
 
 class CatalogError(Exception):
@@ -38,6 +59,7 @@ class CheckEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     area: str
     severity: Severity
     params: dict[str, Any] = msgspec.field(default_factory=dict)
+    param_types: dict[str, str] = msgspec.field(name="paramTypes", default_factory=dict)
     why: str
     short: str
     fix: str
@@ -123,7 +145,11 @@ MODEL_PRECISIONS = frozenset({"fp32", "bf16", "fp16", "fp8", "int8", "int4", "nv
 
 @dataclass(frozen=True)
 class Check:
-    """A validated catalog entry, with overlays applied."""
+    """A validated catalog entry, with overlays applied.
+
+    `param_specs` are the parameters' types (`nimdoctor.catalog_params`), `fix_names` the placeholders the
+    built-in fix uses: what an overlay's fix may use.
+    """
 
     id: str
     title: str
@@ -134,15 +160,12 @@ class Check:
     short: str
     fix: str
     runbook: str
+    param_specs: Mapping[str, ParamSpec] = field(default_factory=dict)
+    fix_names: frozenset[str] = frozenset()
 
     def render_fix(self, **values: Any) -> str:
-        """Fill the fix template; a placeholder without a value stays visible rather than failing."""
-        return string.Formatter().vformat(self.fix, (), _KeepMissing(values)).strip()
-
-
-class _KeepMissing(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+        """Fill the fix template; never raises, and a placeholder without a value stays visible."""
+        return fill(self.fix, values).strip()
 
 
 @dataclass(frozen=True)
@@ -183,15 +206,27 @@ def load_catalog(overlay: Path | None = None, *, base: Traversable | None = None
 
 
 def _yaml_files(directory: Traversable) -> Iterable[tuple[str, str]]:
-    entries = sorted(
-        (e for e in directory.iterdir() if e.name.endswith((".yaml", ".yml"))), key=lambda e: e.name
-    )
+    """The YAML files of a folder in name order; an overlay's are read as untrusted (regular files only,
+    at most `MAX_FILE_BYTES` each, at most `MAX_OVERLAY_FILES`)."""
+    try:
+        entries = sorted(
+            (e for e in directory.iterdir() if e.name.endswith((".yaml", ".yml"))), key=lambda e: e.name
+        )
+    except OSError as exc:
+        raise CatalogError(f"{directory}: cannot list: {exc.strerror or exc}") from exc
+    if len(entries) > MAX_OVERLAY_FILES:
+        raise CatalogError(f"{directory}: more than {MAX_OVERLAY_FILES} YAML files")
     for entry in entries:
         label = str(entry) if isinstance(entry, Path) else f"{directory.name}/{entry.name}"
         try:
-            yield label, entry.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"{label}: cannot read: {exc}") from exc
+            if isinstance(entry, Path):
+                yield label, files.read_text_file(entry, MAX_FILE_BYTES, label)
+            else:
+                yield label, entry.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CatalogError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise CatalogError(f"{label}: cannot read: not UTF-8 (byte {exc.start})") from exc
 
 
 def _load_file(
@@ -205,11 +240,11 @@ def _load_file(
     try:
         doc = yamlio.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{name}: not valid YAML: {exc}") from exc
+        raise CatalogError(f"{name}: not valid YAML: {yamlio.error_text(exc)}") from exc
     if not isinstance(doc, dict):
         raise CatalogError(f"{name}: expected a mapping with apiVersion, kind and entries")
     if doc.get("apiVersion") != API_VERSION:
-        raise CatalogError(f"{name}: apiVersion must be {API_VERSION!r}, got {doc.get('apiVersion')!r}")
+        raise CatalogError(f"{name}: apiVersion must be {API_VERSION!r}, got {_show(doc.get('apiVersion'))}")
     kind = doc.get("kind")
     if kind == "CheckCatalog":
         _expect_keys(name, doc, "checks")
@@ -221,20 +256,27 @@ def _load_file(
         _expect_keys(name, doc, "models")
         _add_models(name, doc["models"], models, overlay=overlay)
     else:
-        raise CatalogError(f"{name}: unknown kind {kind!r} (expected CheckCatalog or ModelCatalog)")
+        raise CatalogError(f"{name}: unknown kind {_show(kind)} (expected CheckCatalog or ModelCatalog)")
 
 
 def _expect_keys(name: str, doc: dict[str, Any], list_key: str) -> None:
     unknown = set(doc) - {"apiVersion", "kind", list_key}
     if unknown:
-        raise CatalogError(f"{name}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+        shown = ", ".join(sorted(map(_show, unknown))[:5])
+        raise CatalogError(f"{name}: unknown top-level key(s): {shown}")
     if not isinstance(doc.get(list_key), list):
         raise CatalogError(f"{name}: '{list_key}' must be a list")
 
 
 def _entry_label(name: str, index: int, raw: Any, key: str = "id") -> str:
     ident = raw.get(key) if isinstance(raw, dict) else None
-    return f"{name}: entry {index + 1}" + (f" ({ident})" if ident else "")
+    return f"{name}: entry {index + 1}" + (f" ({_show(ident)[1:-1]})" if isinstance(ident, str) else "")
+
+
+def _show(value: Any) -> str:
+    """A value for an error line: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _convert(label: str, raw: Any, cls: type[_T]) -> _T:
@@ -267,6 +309,7 @@ def _add_checks(name: str, raw_entries: list[Any], checks: dict[str, Check]) -> 
         _validate_check(label, entry.id, entry.short)
         if entry.id in checks:
             raise CatalogError(f"{label}: duplicate id {entry.id}")
+        fix_names = _template(label, "fix", entry.fix, None)
         checks[entry.id] = Check(
             id=entry.id,
             title=entry.title,
@@ -277,12 +320,41 @@ def _add_checks(name: str, raw_entries: list[Any], checks: dict[str, Check]) -> 
             short=entry.short,
             fix=entry.fix,
             runbook=entry.runbook,
+            param_specs=_param_specs(label, entry),
+            fix_names=frozenset(fix_names),
         )
+
+
+def _param_specs(label: str, entry: CheckEntry) -> dict[str, ParamSpec]:
+    """Each parameter's type: declared under `paramTypes`, or inferred; the built-in values must fit."""
+    unknown = sorted(set(entry.param_types) - set(entry.params))
+    if unknown:
+        raise CatalogError(f"{label}: field 'paramTypes.{unknown[0]}': no such parameter")
+    specs = {}
+    for key, value in entry.params.items():
+        try:
+            declared = entry.param_types.get(key)
+            spec = bind(parse_spec(declared) if declared is not None else infer_spec(value), value)
+            check_value(spec, value)
+        except ParamError as exc:
+            raise CatalogError(f"{label}: field 'params.{key}': {exc}") from None
+        specs[key] = spec
+    return specs
+
+
+def _template(label: str, key: str, text: str, allowed: frozenset[str] | None) -> list[str]:
+    """The placeholders of a template field; `allowed` None accepts any plain name."""
+    try:
+        if allowed is not None:
+            check_template(text, allowed)
+        return template_names(text)
+    except ParamError as exc:
+        raise CatalogError(f"{label}: field {key!r}: {exc}") from None
 
 
 def _validate_check(label: str, check_id: str, short: str) -> None:
     if not CHECK_ID.match(check_id):
-        raise CatalogError(f"{label}: field 'id': {check_id!r} does not look like NIM-AREA-000")
+        raise CatalogError(f"{label}: field 'id': {_show(check_id)} does not look like NIM-AREA-000")
     if "\n" in short.strip() or len(short) > SHORT_MAX:
         raise CatalogError(f"{label}: field 'short': must be one line of at most {SHORT_MAX} characters")
 
@@ -292,6 +364,7 @@ def _overlay_checks(name: str, raw_entries: list[Any], checks: dict[str, Check])
     for index, raw in enumerate(raw_entries):
         label = _entry_label(name, index, raw)
         override = _convert(label, raw, CheckOverride)
+        _validate_check(label, override.id, override.short or "")
         if override.id not in checks:
             raise CatalogError(f"{label}: id {override.id} is not in the built-in catalog")
         if override.id in seen:
@@ -300,16 +373,11 @@ def _overlay_checks(name: str, raw_entries: list[Any], checks: dict[str, Check])
         base = checks[override.id]
         params = dict(base.params)
         for key, value in (override.params or {}).items():
-            if key not in params:
-                known = ", ".join(sorted(params)) or "none"
-                raise CatalogError(f"{label}: field 'params': unknown parameter {key!r} (known: {known})")
-            if type(value) is not type(params[key]) and not _both_numbers(value, params[key]):
-                raise CatalogError(
-                    f"{label}: field 'params.{key}': expected {type(params[key]).__name__}, got {value!r}"
-                )
-            params[key] = value
+            params[key] = _overlay_param(label, base, key, value)
         short = override.short if override.short is not None else base.short
         _validate_check(label, override.id, short)
+        if override.fix is not None:
+            _template(label, "fix", override.fix, base.fix_names)
         checks[override.id] = Check(
             id=base.id,
             title=override.title or base.title,
@@ -320,12 +388,27 @@ def _overlay_checks(name: str, raw_entries: list[Any], checks: dict[str, Check])
             short=short,
             fix=override.fix or base.fix,
             runbook=override.runbook or base.runbook,
+            param_specs=base.param_specs,
+            fix_names=base.fix_names,
         )
 
 
-def _both_numbers(a: Any, b: Any) -> bool:
-    numbers = (int, float)
-    return isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool)
+def _overlay_param(label: str, base: Check, key: str, value: Any) -> Any:
+    """The overlay's value for one parameter, checked against its type; a map adds or replaces keys."""
+    if key not in base.params:
+        known = ", ".join(sorted(base.params)) or "none"
+        raise CatalogError(f"{label}: field 'params': unknown parameter {_show(key)} (known: {known})")
+    spec = base.param_specs[key]
+    current = base.params[key]
+    try:
+        if spec.kind == "data" and type(value) is not type(current):
+            raise ParamError(f"expected {type(current).__name__}, got {_show(value)}")
+        check_value(spec, value)
+    except ParamError as exc:
+        raise CatalogError(f"{label}: field 'params.{key}': {exc}") from None
+    if spec.kind == "map":
+        return {**current, **value}
+    return value
 
 
 def _add_models(name: str, raw_entries: list[Any], models: dict[str, ModelEntry], *, overlay: bool) -> None:
@@ -333,11 +416,19 @@ def _add_models(name: str, raw_entries: list[Any], models: dict[str, ModelEntry]
     for index, raw in enumerate(raw_entries):
         label = _entry_label(name, index, raw, key="name")
         entry = _convert(label, raw, ModelEntry)
+        for key, text in (("name", entry.name), *((f"aliases[{i}]", a) for i, a in enumerate(entry.aliases))):
+            if not _MODEL_NAME.fullmatch(text):
+                raise CatalogError(
+                    f"{label}: field {key!r}: {_show(text)} is not a model name (letters, digits and ._/:@+-)"
+                )
         if entry.kind not in MODEL_KINDS:
             allowed = "|".join(sorted(MODEL_KINDS))
             raise CatalogError(f"{label}: field 'kind': {entry.kind!r} (allowed: {allowed})")
-        if entry.params_b <= 0:
-            raise CatalogError(f"{label}: field 'paramsB': must be positive")
+        if not (math.isfinite(entry.params_b) and 0 < entry.params_b <= MAX_PARAMS_B):
+            raise CatalogError(
+                f"{label}: field 'paramsB': must be a number of billions in (0, {MAX_PARAMS_B:g}], "
+                f"got {_show(entry.params_b)}"
+            )
         _check_model_details(label, entry)
         if entry.name in seen or (not overlay and entry.name in models):
             raise CatalogError(f"{label}: duplicate model {entry.name}")
@@ -386,9 +477,6 @@ def _check_aliases(label: str, entry: ModelEntry, models: dict[str, ModelEntry])
         if other.name != entry.name
         for key in (other.name, *other.aliases)
     }
-    for alias in entry.aliases:
-        if not alias.strip():
-            raise CatalogError(f"{label}: field 'aliases': empty alias")
     for key in (entry.name, *entry.aliases):
         owner = claimed.get(key.lower())
         if owner is not None:

@@ -31,7 +31,7 @@ def replace_section(text: str, table: str) -> str:
 
 
 def _entry(check: Check) -> str:
-    params = ", ".join(f"`{k}`" for k in check.params) or "none"
+    params = ", ".join(f"`{k}` ({check.param_specs[k].describe()})" for k in check.params) or "none"
     fix = "\n".join("    " + line if line else "" for line in check.fix.strip().splitlines())
     return (
         f"## {check.id}\n\n**{check.title}** — severity `{check.severity.value}`, area `{check.area}`, "

@@ -40,6 +40,7 @@ class Sources:
     node_labels: Mapping[str, str] | None = None
     simulated: str | None = None
     gpu_deadline: float = 10.0
+    runtime_deadline: float = 10.0
 
 
 def node_rules(catalog: Catalog, only: Iterable[str] | None = None) -> list[rules.Registered]:
@@ -62,7 +63,7 @@ def collect_facts(sources: Sources, probes: set[Probe]) -> Facts:
     """Run the probes named in `probes`; the others stay absent from the facts."""
     values: dict[str, Any] = {}
     if "runtime" in probes:
-        values["runtime"] = probe_runtime(sources.host)
+        values["runtime"] = probe_runtime(sources.host, deadline=sources.runtime_deadline)
     if "gpu" in probes:
         values["gpu"] = probe_gpu_from(sources)
     if "node" in probes and sources.node_labels is not None:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from nimdoctor.report import Placement, Report, Requirement, Status, to_builtins
+from nimdoctor.sanitize import clean_line, clean_text, plain_data
 
 FORMATS = ("table", "wide", "json", "yaml")
 STATUS_STYLE = {
@@ -23,9 +24,10 @@ TABLE_WIDTH = 80
 
 
 def render_data(data: Any, fmt: str) -> str:
-    """Plain data as JSON or YAML text."""
+    """Plain data as JSON or YAML text (always valid: no NaN, no unencodable characters)."""
+    data = plain_data(data)
     if fmt == "json":
-        return json.dumps(data, indent=2)
+        return json.dumps(data, indent=2, allow_nan=False)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -51,10 +53,14 @@ def make_console(*, wide: bool, color: bool) -> Any:
 
 
 def make_table(*headers: str) -> Any:
-    """A kubectl-style table: upper-case headers, no borders."""
+    """A kubectl-style table: upper-case headers, no borders; text cells are cleaned of terminal control."""
     from rich.table import Table
 
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    class CleanTable(Table):
+        def add_row(self, *cells: Any, **kwargs: Any) -> None:
+            super().add_row(*(clean_text(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
+    table = CleanTable(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for header in headers:
         table.add_column(header.upper(), overflow="fold")
     return table
@@ -73,9 +79,9 @@ def render_table(report: Report, *, wide: bool, color: bool) -> str:
 
     console = make_console(wide=wide, color=color)
     ready = styled("yes" if report.ready else "no", "green" if report.ready else "bold red", color)
-    header = Text.assemble("NODE ", report.node, "   READY ", ready)
+    header = Text.assemble("NODE ", clean_line(report.node), "   READY ", ready)
     if isinstance(report.simulated, str):
-        header.append(f"   SIMULATED {report.simulated}")
+        header.append(f"   SIMULATED {clean_line(report.simulated)}")
     console.print(header)
     console.print()
     headers = ("check", "status", "severity", "title", "message") if wide else ("check", "status", "message")
@@ -138,9 +144,9 @@ def _placement(console: Any, placement: Placement, *, wide: bool, color: bool) -
     fits = styled(word, style, color)
     tried = f"   (tried TP {', '.join(map(str, placement.tried))})" if placement.tried else ""
     console.print()
-    console.print(Text.assemble("MODEL ", placement.model, "   FITS ", fits, tried))
+    console.print(Text.assemble("MODEL ", clean_line(placement.model), "   FITS ", fits, tried))
     for line in requirement_lines(placement.requirement):
-        console.print(Text("  " + line))
+        console.print(Text("  " + clean_line(line)))
     if not placement.reasons:
         return
     table = make_table(
@@ -156,14 +162,16 @@ def _placement(console: Any, placement: Placement, *, wide: bool, color: bool) -
 
 
 def console_text(console: Any) -> str:
-    """What was printed to a buffered console, without rich's trailing padding."""
-    return "".join(line.rstrip() + "\n" for line in str(console.file.getvalue()).splitlines())
+    """What was printed to a buffered console, without rich's trailing padding; without colour, nothing
+    in it can be terminal control (with colour, the cells were cleaned on the way in)."""
+    text = "".join(line.rstrip() + "\n" for line in str(console.file.getvalue()).splitlines())
+    return text if console.color_system else clean_text(text)
 
 
 def _fix_block(console: Any, check_id: str, status: Status, title: str, fix: str, color: bool) -> None:
     from rich.text import Text
 
     label = styled(status.value.upper(), STATUS_STYLE[status], color)
-    console.print(Text.assemble((check_id, "bold" if color else ""), " ", label, f"  {title}"))
+    console.print(Text.assemble((check_id, "bold" if color else ""), " ", label, f"  {clean_line(title)}"))
     # Fixes hold commands to copy: never wrapped.
-    console.print(Text(textwrap.indent(fix, "  ")), soft_wrap=True)
+    console.print(Text(textwrap.indent(clean_text(fix), "  ")), soft_wrap=True)

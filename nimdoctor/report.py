@@ -51,11 +51,16 @@ class Finding(Base, frozen=True, kw_only=True):
 
 
 class ContainerdCandidate(Base, frozen=True, kw_only=True):
-    """A process whose `comm` is exactly `containerd`."""
+    """A process whose `comm` is exactly `containerd`.
+
+    `unit` is the systemd service its cgroup puts it in, when that service is the node's own (not one
+    inside a container); `None` when the cgroup shows none or could not be read.
+    """
 
     pid: int
     ppid: int | None = None
     start_ticks: int | None = None
+    unit: str | None = None
 
 
 class ContainerdFacts(Base, frozen=True, kw_only=True):
@@ -81,16 +86,37 @@ class NofileSetting(Base, frozen=True, kw_only=True):
     source: str
 
 
+class IgnoredSetting(Base, frozen=True, kw_only=True):
+    """A `LimitNOFILE=` that systemd ignores (it keeps the value before it), and why."""
+
+    raw: str
+    source: str  # file:line
+    reason: str
+
+
 class RuntimeFacts(Base, frozen=True, kw_only=True):
-    """What the container runtime probe read from the host."""
+    """What the container runtime probe read from the host.
+
+    `chosen_by` says which rule picked the daemon among the candidates (`unit`: its cgroup is the node's
+    containerd service; `parent`: a child of pid 1; `age`: the oldest), and `ambiguous` lists the other
+    pids that rule could not tell from it. `config_error` means the configured `LimitNOFILE` is unknown (a
+    unit file that cannot be read or that systemd would not load); `ignored_nofile` is the last
+    `LimitNOFILE=` when systemd ignores it (an admin's change that never takes effect), and `config_notes`
+    lists every ignored assignment and masked file. `error` means the host's `/proc` could not be read at all.
+    """
 
     proc_root: str
     containerd: ContainerdFacts | UnsetType = UNSET
     candidates: list[ContainerdCandidate] = msgspec.field(default_factory=list)
+    chosen_by: str | UnsetType = UNSET
+    ambiguous: list[int] = msgspec.field(default_factory=list)
+    unit: str = "containerd.service"
     configured_nofile: NofileSetting | UnsetType = UNSET
     unit_files: list[str] = msgspec.field(default_factory=list)
     nr_open: int | UnsetType = UNSET
     config_error: str | UnsetType = UNSET
+    ignored_nofile: IgnoredSetting | UnsetType = UNSET
+    config_notes: list[str] = msgspec.field(default_factory=list)
     error: str | UnsetType = UNSET
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from nimdoctor.render import console_text, make_console
 from nimdoctor.report import GpuFacts, GpuPair, NvmlError
+from nimdoctor.sanitize import clean_line
 
 # PCIe levels, nearest first (nvidia-smi's letters for NVML's topology levels SINGLE..SYSTEM).
 PCIE_LEVELS = ("PIX", "PXB", "PHB", "NODE", "SYS")
@@ -28,20 +29,29 @@ LEGEND = {
 }
 # Older nvidia-smi releases printed SOC (across CPU sockets) where current ones print SYS.
 _ALIASES = {"SOC": "SYS"}
-_CELL = re.compile(r"X|NV[1-9]\d?|PIX|PXB|PHB|NODE|SYS|SOC")
+_CELL = re.compile(r"X|NV[1-9][0-9]?|PIX|PXB|PHB|NODE|SYS|SOC")
 _AFFINITY = re.compile(r"(CPU\s+Affinity|NUMA\s+Affinity|GPU\s+NUMA\s+ID)|(\S+)")
-_GPU_LABEL = re.compile(r"GPU(\d+)")
-_NUMA = re.compile(r"\d{1,4}|N/A")
+_GPU_LABEL = re.compile(r"GPU([0-9]+)")
+_NUMA = re.compile(r"[0-9]{1,4}|N/A")
+# A capture of 64 GPUs and 16 NICs with its legend is some 30 KB; the cap leaves ample room.
+MAX_CHARS = 1 << 20
+MAX_GPUS = 64  # as a machine description allows
+_ECHO = 80  # characters of an offending line quoted in an error
 
 
 class TopoParseError(ValueError):
     """Text that is not `nvidia-smi topo -m` output; names the line (1-based) and its content."""
 
     def __init__(self, line_no: int, line: str, problem: str) -> None:
-        super().__init__(f"line {line_no}: {problem}: {line.strip()!r}")
+        super().__init__(f"line {line_no}: {_cut(problem, 2 * _ECHO)}: {_cut(line.strip(), _ECHO)!r}")
         self.line_no = line_no
         self.line = line
         self.problem = problem
+
+
+def _cut(text: str, limit: int) -> str:
+    """Input quoted in an error, cut short (a capture line can be megabytes long)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,10 @@ class TopoMatrix:
 
 def parse_topo(text: str) -> TopoMatrix:
     """Parse `nvidia-smi topo -m` output; anything else raises `TopoParseError` naming the line."""
+    if len(text) > MAX_CHARS:
+        raise TopoParseError(
+            1, "", f"{len(text)} characters is more than a capture holds (at most {MAX_CHARS})"
+        )
     lines = text.removeprefix("\ufeff").splitlines()
     first = next((no for no, line in enumerate(lines, 1) if line.strip()), None)
     if first is None:
@@ -110,6 +124,8 @@ def _parse_header(no: int, line: str) -> tuple[list[str], list[str]]:
         else:
             devices.append(match.group(2))
     gpus = [d for d in devices if _GPU_LABEL.fullmatch(d)]
+    if len(gpus) > MAX_GPUS:
+        raise TopoParseError(no, line, f"{len(gpus)} GPUs; a node has at most {MAX_GPUS}")
     if not gpus or gpus != [f"GPU{i}" for i in range(len(gpus))] or devices[: len(gpus)] != gpus:
         raise TopoParseError(
             no, line, "expected the `nvidia-smi topo -m` header: GPU0 GPU1 ... [NIC0 ...] [CPU Affinity ...]"
@@ -194,7 +210,7 @@ def render_topo(gpu: GpuFacts) -> str:
     from rich.table import Table
 
     if isinstance(gpu.nvml_error, NvmlError):
-        return f"NVML unavailable ({gpu.nvml_error.code}): {gpu.nvml_error.message}\n"
+        return clean_line(f"NVML unavailable ({gpu.nvml_error.code}): {gpu.nvml_error.message}") + "\n"
     if not gpu.gpus:
         return "no GPUs found\n"
     pairs = {(p.a, p.b): p for p in gpu.pairs} | {(p.b, p.a): p for p in gpu.pairs}

@@ -1,9 +1,13 @@
-"""Build fixture host roots: a fake `/proc` with processes and systemd unit files under a directory."""
+"""Build fixture host roots: a fake `/proc` with processes and systemd unit files under a directory, and
+the hostile things a node can hold (FIFOs, device nodes, symbolic links out of the tree, huge files)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # A real /proc/<pid>/limits (tests/fixtures/proc-pid-limits_sample.source.txt); tests swap the open-files row.
@@ -33,6 +37,7 @@ class Proc:
     limits: str | None = None
     ppid: int | None = 1
     start_ticks: int | None = 100
+    cgroup: str | None = None  # the text of /proc/<pid>/cgroup, e.g. "0::/system.slice/containerd.service\n"
 
 
 @dataclass
@@ -51,14 +56,45 @@ class HostTree:
             (d / "limits").write_text(proc.limits)
         if proc.ppid is not None and proc.start_ticks is not None:
             (d / "stat").write_text(stat_text(proc.pid, proc.comm, proc.ppid, proc.start_ticks))
+        if proc.cgroup is not None:
+            (d / "cgroup").write_text(proc.cgroup)
         self.procs.append(proc)
         return self
 
-    def file(self, path: str, text: str) -> HostTree:
-        """Write a host file (e.g. a unit file) at an absolute host path."""
+    def path(self, path: str) -> Path:
+        """Where a host path lies in the tree (its directory created)."""
         target = self.root / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+        return target
+
+    def file(self, path: str, text: str | bytes) -> HostTree:
+        """Write a host file (e.g. a unit file) at an absolute host path."""
+        target = self.path(path)
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text)
+        return self
+
+    def symlink(self, path: str, target: str | Path) -> HostTree:
+        """A symbolic link at a host path; an absolute target means the host's root, as on the host."""
+        os.symlink(target, self.path(path))
+        return self
+
+    def fifo(self, path: str) -> HostTree:
+        """A named pipe nobody writes to: opening it for reading would block for ever."""
+        os.mkfifo(self.path(path))
+        return self
+
+    def sparse(self, path: str, size: int) -> HostTree:
+        """A file of `size` bytes that takes no disk space (reads as zeros)."""
+        with self.path(path).open("wb") as f:
+            f.truncate(size)
+        return self
+
+    def device(self, path: str, major: int, minor: int) -> HostTree:
+        """A character device node (needs root: see `needs_root`)."""
+        os.mknod(self.path(path), 0o666 | 0o020000, os.makedev(major, minor))
         return self
 
 
@@ -66,3 +102,10 @@ def host_tree(tmp_path: Path) -> HostTree:
     """An empty host root with a `/proc`."""
     (tmp_path / "proc").mkdir(parents=True, exist_ok=True)
     return HostTree(root=tmp_path)
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="needs root: device nodes need CAP_MKNOD, and an unreadable file needs a user other than root "
+    "to read it (root reads any file); CI runs the tests as root",
+)

@@ -8,6 +8,7 @@ import click
 
 from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option, output_option
 from nimdoctor.render import console_text, make_console, make_table, render_data
+from nimdoctor.sanitize import clean_text
 
 
 @click.command("checks")
@@ -56,11 +57,13 @@ def explain_cmd(check_id: str, checks_dir: Path | None) -> None:
         raise InputError(f"unknown check id {check_id!r}; `nimdoctor checks` lists them")
     params = ", ".join(f"{k}={v}" for k, v in check.params.items()) or "none"
     click.echo(
-        f"{check.id}  {check.title}\n"
-        f"severity: {check.severity.value}   area: {check.area}   params: {params}\n\n"
-        f"Why:\n{_indent(check.why)}\n\n"
-        f"Fix (template; values in braces come from the node's evidence):\n{_indent(check.fix)}\n\n"
-        f"Runbook: {check.runbook}"
+        clean_text(
+            f"{check.id}  {check.title}\n"
+            f"severity: {check.severity.value}   area: {check.area}   params: {params}\n\n"
+            f"Why:\n{_indent(check.why)}\n\n"
+            f"Fix (template; values in braces come from the node's evidence):\n{_indent(check.fix)}\n\n"
+            f"Runbook: {check.runbook}"
+        )
     )
 
 

@@ -8,12 +8,16 @@ from typing import Any
 
 import click
 
+from nimdoctor import files
 from nimdoctor.cli.options import InputError, output_option
 from nimdoctor.probes.machine import MachineError, MachineSpec, builtin_names, load_builtin, to_yaml
 from nimdoctor.probes.machine_import import MachineImportError, import_machine
 from nimdoctor.render import console_text, make_console, make_table, render_data
+from nimdoctor.sanitize import clean_line
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
+# nvidia-smi captures are kilobytes to a few MiB (-q of 64 GPUs); anything larger is not one.
+MAX_CAPTURE_BYTES = 8 * files.MiB
 # Table columns (keys of `_summary`); `-o wide` adds the GPU model and virtualization.
 _NARROW = ("name", "gpus", "description")
 _WIDE = ("name", "gpus", "gpuModels", "virtualization", "description")
@@ -90,14 +94,16 @@ def import_cmd(topo: Path, smi_q: Path | None, gpu: str | None, name: str | None
         to.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"--to {to}: cannot write: {exc}") from exc
-    click.echo(f"wrote {to} ({len(imported.spec.gpus)} GPUs)", err=True)
+    click.echo(clean_line(f"wrote {to} ({len(imported.spec.gpus)} GPUs)"), err=True)
 
 
 def _read(path: Path, option: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{option} {path}: cannot read: {exc}") from exc
+        return files.read_text_file(path, MAX_CAPTURE_BYTES)
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{option} {path}: cannot read: not UTF-8 (byte {exc.start})") from exc
 
 
 def _summary(spec: MachineSpec) -> dict[str, Any]:

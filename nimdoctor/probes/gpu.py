@@ -39,6 +39,7 @@ from typing import Any
 import msgspec
 
 from nimdoctor.probes import mig
+from nimdoctor.probes.deadline import DeadlineExceeded, run_with_deadline
 from nimdoctor.report import (
     FabricFacts,
     GpuFacts,
@@ -546,27 +547,22 @@ def probe_gpu(nvml: Any, *, deadline: float = 10.0) -> GpuFacts:
     """
     started = time.monotonic()
     session = _Session(nvml)
-    outcome: list[GpuFacts] = []
 
-    def work() -> None:
+    def work() -> GpuFacts:
         try:
-            outcome.append(_run(session))
+            return _run(session)
         except _Cancelled:
-            pass
+            raise
         except Exception as exc:  # a bug or a binding surprise must not take the caller down
-            error = NvmlError(code="ProbeError", message=f"{type(exc).__name__}: {exc}")
-            outcome.append(GpuFacts(nvml_error=error))
+            return GpuFacts(nvml_error=NvmlError(code="ProbeError", message=f"{type(exc).__name__}: {exc}"))
 
-    worker = threading.Thread(target=work, name="nimdoctor-nvml-probe", daemon=True)
-    worker.start()
-    worker.join(deadline)
-    if not outcome:
+    try:
+        facts = run_with_deadline(work, deadline, name="nimdoctor-nvml-probe")
+    except DeadlineExceeded:
         session.cancelled.set()
         in_flight = session.in_flight or "between calls"
         message = f"NVML did not answer within {deadline:g} s; in flight: {in_flight}"
         facts = GpuFacts(nvml_error=NvmlError(code="Timeout", message=message))
-    else:
-        facts = outcome[0]
     return _with_cost(facts, session.calls, time.monotonic() - started)
 
 

@@ -6,23 +6,53 @@ files), so a simulated diagnosis runs the same probes and rules as a real one.
 
 Keys are camelCase, like the rest of nimdoctor's YAML. Paths inside a description (`host.root`) are
 relative to the file that holds it.
+
+A description is untrusted input (a user's file, an import of someone's capture), so every number has a
+physical bound and every string a length: at most `MAX_GPUS` GPUs and `MAX_LINKS` NVLinks per GPU, memory
+above 0 and at most `MAX_MEMORY_MIB`, identifiers of ASCII digits and letters, integers that fit the NVML
+types the fake hands them to (so nothing wraps), and at most `MAX_FILE_BYTES` of YAML.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import yaml
 
-from nimdoctor import API_VERSION, yamlio
+from nimdoctor import API_VERSION, files, yamlio
 from nimdoctor.probes import mig
 
 MACHINE_KIND = "Machine"
+MAX_FILE_BYTES = 4 * files.MiB
+# No OS sees more GPUs than this on one node (the largest servers carry 16 to 20; NVL72 nodes see 4).
+MAX_GPUS = 64
+# NVML_NVLINK_MAX_LINKS in nvidia-ml-py 13.615 (18 in 12.x): no GPU reports more links.
+MAX_LINKS = 36
+# 2 TiB per GPU, far above any GPU made (B300: 288 GB).
+MAX_MEMORY_MIB = 2 * 1024 * 1024
+# No GPU offers more MIG devices than this (7 on A100, H100 and B200; MIG user guide).
+MAX_MIG_DEVICES = 7
+_UINT32 = 2**32 - 1
+_INT32 = 2**31 - 1
+
+Index = Annotated[int, msgspec.Meta(ge=0, lt=MAX_GPUS)]
+MiB = Annotated[int, msgspec.Meta(ge=0, le=MAX_MEMORY_MIB)]
+UInt32 = Annotated[int, msgspec.Meta(ge=0, le=_UINT32)]
+Short = Annotated[str, msgspec.Meta(max_length=64)]
+Text = Annotated[str, msgspec.Meta(max_length=4096)]
+BusId = Annotated[
+    str, msgspec.Meta(pattern=r"^[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}(\.[0-7])?$", max_length=16)
+]
+# nvml.h buffer sizes less the terminating NUL: NVML answers INSUFFICIENT_SIZE for anything longer.
+DeviceName = Annotated[str, msgspec.Meta(min_length=1, max_length=95)]
+VersionText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$", max_length=79)]
+_GPU_REMOTE = re.compile(r"[0-9]{1,2}", re.ASCII)
 
 
 class MachineError(Exception):
@@ -54,11 +84,13 @@ class SystemSpec(Spec, frozen=True, kw_only=True):
     `nvmlInit` fails with.
     """
 
-    driver: str = "550.54.15"
-    cuda: int = 12040
-    nvml: str | None = None
-    missing_symbols: list[str] = msgspec.field(default_factory=list)
-    init_error: str | None = None
+    driver: VersionText = "550.54.15"
+    cuda: Annotated[int, msgspec.Meta(ge=1000, le=99990)] = 12040  # major * 1000 + minor * 10
+    nvml: VersionText | None = None
+    missing_symbols: Annotated[list[Short], msgspec.Meta(max_length=512)] = msgspec.field(
+        default_factory=list
+    )
+    init_error: Short | None = None
 
 
 class PcieSpec(Spec, frozen=True, kw_only=True):
@@ -69,17 +101,17 @@ class PcieSpec(Spec, frozen=True, kw_only=True):
     the root complex, NODE when their root complexes are on one NUMA node, SYS otherwise.
     """
 
-    numa: int = 0
-    root_complex: int = 0
-    switches: list[str] = msgspec.field(default_factory=list)
+    numa: Annotated[int, msgspec.Meta(ge=0, lt=1024)] = 0  # the kernel's MAX_NUMNODES
+    root_complex: Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)] = 0
+    switches: Annotated[list[Short], msgspec.Meta(max_length=16)] = msgspec.field(default_factory=list)
 
 
 class MemorySpec(Spec, frozen=True, kw_only=True):
     """Framebuffer as NVML reports it, in MiB (a vGPU guest sees its profile size)."""
 
-    total_mib: int
-    reserved_mib: int = 0
-    used_mib: int = 0
+    total_mib: Annotated[int, msgspec.Meta(ge=1, le=MAX_MEMORY_MIB)]
+    reserved_mib: MiB = 0
+    used_mib: MiB = 0
 
 
 class MigInstanceSpec(Spec, frozen=True, kw_only=True):
@@ -90,10 +122,10 @@ class MigInstanceSpec(Spec, frozen=True, kw_only=True):
     The profile must be the name `memoryMib` gives on this GPU (see `nimdoctor.probes.mig`).
     """
 
-    profile: str
-    count: int = 1
-    memory_mib: int
-    multiprocessors: int = 0
+    profile: Short
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_MIG_DEVICES)] = 1
+    memory_mib: Annotated[int, msgspec.Meta(ge=1, le=MAX_MEMORY_MIB)]
+    multiprocessors: UInt32 = 0
 
 
 class MigSpec(Spec, frozen=True, kw_only=True):
@@ -114,11 +146,11 @@ class FabricSpec(Spec, frozen=True, kw_only=True):
     `state` is `not_started|in_progress|completed`; `status` an NVML return name (`SUCCESS`, ...).
     """
 
-    state: str = "completed"
-    status: str = "SUCCESS"
-    clique_id: int = 0
-    cluster_uuid: str = "00000000-0000-0000-0000-000000000000"
-    health_mask: int = 0
+    state: Short = "completed"
+    status: Short = "SUCCESS"
+    clique_id: UInt32 = 0
+    cluster_uuid: Short = "00000000-0000-0000-0000-000000000000"
+    health_mask: UInt32 = 0
 
 
 class LinkSpec(Spec, frozen=True, kw_only=True):
@@ -129,17 +161,17 @@ class LinkSpec(Spec, frozen=True, kw_only=True):
     `count` expands the entry into that many consecutive links.
     """
 
-    remote: str
-    count: int = 1
+    remote: Short
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_LINKS)] = 1
     active: bool = True
-    peers: list[int] = msgspec.field(default_factory=list)
+    peers: Annotated[list[Index], msgspec.Meta(max_length=MAX_GPUS)] = msgspec.field(default_factory=list)
 
 
 class NvlinkSpec(Spec, frozen=True, kw_only=True):
     """A GPU's NVLinks, in link-index order; `version` is the NVLink generation (`4.0` on Hopper)."""
 
-    version: str = "4.0"
-    links: list[LinkSpec] = msgspec.field(default_factory=list)
+    version: Short = "4.0"
+    links: Annotated[list[LinkSpec], msgspec.Meta(max_length=MAX_LINKS)] = msgspec.field(default_factory=list)
 
 
 class FaultSpec(Spec, frozen=True, kw_only=True):
@@ -149,10 +181,10 @@ class FaultSpec(Spec, frozen=True, kw_only=True):
     `hangSeconds` makes the call block that long first (a GPU fallen off the bus).
     """
 
-    function: str
-    error: str | None = None
-    after_calls: int = 0
-    hang_seconds: float = 0.0
+    function: Short
+    error: Short | None = None
+    after_calls: Annotated[int, msgspec.Meta(ge=0, le=_INT32)] = 0
+    hang_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 0.0
 
 
 class GpuSpec(Spec, frozen=True, kw_only=True):
@@ -162,36 +194,36 @@ class GpuSpec(Spec, frozen=True, kw_only=True):
     from `nvidia-smi topo -m` alone, of unknown model); NVML then answers `NOT_SUPPORTED` for them.
     """
 
-    index: int
-    name: str
-    uuid: str
-    bus_id: str
-    pci_device_id: int
-    architecture: str
-    compute_capability: str | None
-    brand: str = "nvidia"
+    index: Index
+    name: DeviceName
+    uuid: Annotated[str, msgspec.Meta(min_length=1, max_length=79)]
+    bus_id: BusId
+    pci_device_id: UInt32
+    architecture: Short
+    compute_capability: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,2}\.[0-9]{1,2}$")] | None
+    brand: Short = "nvidia"
     memory: MemorySpec | None
     virtualization: Virtualization | None = None
     mig: MigSpec | None = None
     fabric: FabricSpec | None = None
     nvlink: NvlinkSpec | None = None
     pcie: PcieSpec = msgspec.field(default_factory=PcieSpec)
-    faults: list[FaultSpec] = msgspec.field(default_factory=list)
+    faults: Annotated[list[FaultSpec], msgspec.Meta(max_length=64)] = msgspec.field(default_factory=list)
 
 
 class NvSwitchSpec(Spec, frozen=True, kw_only=True):
     """An NVSwitch; `visible: false` when NVML in this OS cannot see it (a VM)."""
 
-    bus_id: str
+    bus_id: BusId
     visible: bool = True
 
 
 class ContainerdSpec(Spec, frozen=True, kw_only=True):
     """The simulated containerd daemon: its pid and open-file limits (`null` for unlimited)."""
 
-    pid: int = 1187
-    nofile_soft: int | None
-    nofile_hard: int | None
+    pid: Annotated[int, msgspec.Meta(ge=1, le=1 << 22)] = 1187  # the kernel's largest pid_max
+    nofile_soft: Annotated[int, msgspec.Meta(ge=0, le=_INT32)] | None
+    nofile_hard: Annotated[int, msgspec.Meta(ge=0, le=_INT32)] | None
 
 
 class HostSpec(Spec, frozen=True, kw_only=True):
@@ -201,33 +233,35 @@ class HostSpec(Spec, frozen=True, kw_only=True):
     `containerd` (becomes `/proc/<pid>/{comm,limits,stat}`) plus `files` (host path -> content).
     """
 
-    root: str | None = None
+    root: Text | None = None
     containerd: ContainerdSpec | None = None
-    files: dict[str, str] = msgspec.field(default_factory=dict)
-    nr_open: int = 1048576
+    files: Annotated[dict[Text, str], msgspec.Meta(max_length=1024)] = msgspec.field(default_factory=dict)
+    nr_open: Annotated[int, msgspec.Meta(ge=64, le=_INT32)] = 1048576
 
 
 class MetadataSpec(Spec, frozen=True, kw_only=True):
     """What the machine is and which real hardware facts it is modelled on."""
 
-    name: str
-    description: str = ""
-    source: str = ""
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=253)]
+    description: Text = ""
+    source: Text = ""
 
 
 class MachineSpec(Spec, frozen=True, kw_only=True):
     """A whole machine description."""
 
-    api_version: str
-    kind: str
+    api_version: Short
+    kind: Short
     metadata: MetadataSpec
     system: SystemSpec = msgspec.field(default_factory=SystemSpec)
     virtualization: Virtualization = Virtualization.NONE
-    gpus: list[GpuSpec] = msgspec.field(default_factory=list)
-    nvswitches: list[NvSwitchSpec] = msgspec.field(default_factory=list)
+    gpus: Annotated[list[GpuSpec], msgspec.Meta(max_length=MAX_GPUS)] = msgspec.field(default_factory=list)
+    nvswitches: Annotated[list[NvSwitchSpec], msgspec.Meta(max_length=MAX_GPUS)] = msgspec.field(
+        default_factory=list
+    )
     host: HostSpec | None = None
     # The Kubernetes Node's labels as GPU Feature Discovery would set them (e.g. sharing strategy).
-    node_labels: dict[str, str] | None = None
+    node_labels: Annotated[dict[Text, Text], msgspec.Meta(max_length=1024)] | None = None
 
 
 class Machine(msgspec.Struct, frozen=True, kw_only=True):
@@ -261,24 +295,31 @@ def parse_machine(text: str, label: str, base_dir: Path | None = None) -> Machin
     try:
         raw = yamlio.safe_load(text)
     except yaml.YAMLError as exc:
-        raise MachineError(f"{label}: not valid YAML: {exc}") from exc
+        raise MachineError(f"{label}: not valid YAML: {yamlio.error_text(exc)}") from exc
     if not isinstance(raw, dict):
         raise MachineError(f"{label}: expected a mapping (apiVersion, kind: Machine, metadata, gpus)")
-    try:
-        spec = msgspec.convert(raw, MachineSpec)
-    except msgspec.ValidationError as exc:
-        raise MachineError(f"{label}: {exc}") from exc
+    spec = checked_spec(raw, label)
     if spec.api_version != API_VERSION or spec.kind != MACHINE_KIND:
         raise MachineError(
             f"{label}: expected apiVersion {API_VERSION} and kind {MACHINE_KIND}, "
-            f"got {spec.api_version} / {spec.kind}"
+            f"got {spec.api_version!r} / {spec.kind!r}"
         )
-    validate_machine(spec, label)
     return Machine(spec=spec, base_dir=base_dir)
 
 
+def checked_spec(raw: Any, label: str) -> MachineSpec:
+    """A description from plain data (or a `MachineSpec` built in code), with every bound enforced."""
+    try:
+        spec = msgspec.convert(msgspec.to_builtins(raw), MachineSpec)
+    except msgspec.ValidationError as exc:
+        raise MachineError(f"{label}: {exc}") from exc
+    validate_machine(spec, label)
+    return spec
+
+
 def validate_machine(spec: MachineSpec, label: str) -> None:
-    """Cross-field checks the types cannot express: indices, bus ids and link ends must resolve."""
+    """Cross-field checks the types cannot express: indices, bus ids and link ends must resolve, memory and
+    link totals stay within one GPU, limits are ordered as the kernel orders them."""
     indices = [g.index for g in spec.gpus]
     if indices != list(range(len(indices))):
         raise MachineError(f"{label}: gpus[].index must be 0..{len(indices) - 1} in order, got {indices}")
@@ -287,10 +328,21 @@ def validate_machine(spec: MachineSpec, label: str) -> None:
         raise MachineError(f"{label}: bus ids of GPUs and NVSwitches must be unique")
     switches = {s.bus_id.upper() for s in spec.nvswitches}
     for gpu in spec.gpus:
-        for link in gpu.nvlink.links if gpu.nvlink else []:
+        links = gpu.nvlink.links if gpu.nvlink else []
+        for link in links:
             _validate_link(label, gpu.index, link, len(spec.gpus), switches)
+        if sum(link.count for link in links) > MAX_LINKS:
+            raise MachineError(f"{label}: gpus[{gpu.index}].nvlink: more than {MAX_LINKS} links in all")
+        memory = gpu.memory
+        if memory is not None and memory.reserved_mib + memory.used_mib > memory.total_mib:
+            raise MachineError(f"{label}: gpus[{gpu.index}].memory: reserved plus used exceeds the total")
         if gpu.mig is not None:
             _validate_mig(f"{label}: gpus[{gpu.index}].mig", gpu.mig, gpu.memory)
+    containerd = spec.host.containerd if spec.host else None
+    if containerd is not None and containerd.nofile_hard is not None:
+        soft = containerd.nofile_soft
+        if soft is None or soft > containerd.nofile_hard:
+            raise MachineError(f"{label}: host.containerd: the soft limit is above the hard limit")
 
 
 def _validate_mig(where: str, spec: MigSpec, memory: MemorySpec | None) -> None:
@@ -329,10 +381,8 @@ def _validate_mig(where: str, spec: MigSpec, memory: MemorySpec | None) -> None:
 def _validate_link(label: str, index: int, link: LinkSpec, gpu_count: int, switches: set[str]) -> None:
     where = f"{label}: gpus[{index}].nvlink: remote {link.remote!r}"
     kind, _, target = link.remote.partition(":")
-    if link.count < 1:
-        raise MachineError(f"{where}: count must be at least 1")
     if kind == "gpu":
-        if not target.isdigit() or not 0 <= int(target) < gpu_count or int(target) == index:
+        if not _GPU_REMOTE.fullmatch(target) or not 0 <= int(target) < gpu_count or int(target) == index:
             raise MachineError(f"{where}: no such peer GPU")
     elif kind == "switch":
         if target.upper() not in switches:
@@ -347,9 +397,11 @@ def _validate_link(label: str, index: int, link: LinkSpec, gpu_count: int, switc
 def load_machine_file(path: Path) -> Machine:
     """Load a description from a file; relative paths inside it resolve against its directory."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MachineError(f"{path}: cannot read: {exc}") from exc
+        text = files.read_text_file(path, MAX_FILE_BYTES)
+    except OSError as exc:
+        raise MachineError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise MachineError(f"{path}: cannot read: not UTF-8 (byte {exc.start})") from exc
     return parse_machine(text, str(path), base_dir=path.resolve().parent)
 
 

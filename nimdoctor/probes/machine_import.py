@@ -31,8 +31,9 @@ from nimdoctor.probes.machine import (
     PcieSpec,
     SystemSpec,
     Virtualization,
-    validate_machine,
+    checked_spec,
 )
+from nimdoctor.sanitize import clean_line
 from nimdoctor.topo import PCIE_LEVELS, TopoMatrix, TopoParseError, parse_topo
 
 UNKNOWN_GPU = "unknown GPU"
@@ -51,10 +52,13 @@ _VIRTUALIZATION = {
     "hostvsga": Virtualization.HOST_VSGA,
 }
 _GPU_SECTION = re.compile(r"GPU ([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])")
-_MIB = re.compile(r"(\d{1,9}) MiB")
+_MIB = re.compile(r"([0-9]{1,9}) MiB")
 _DEVICE_ID = re.compile(r"0x[0-9A-Fa-f]{1,8}")
-_CUDA = re.compile(r"(\d{1,3})\.(\d)")
-_NV = re.compile(r"NV(\d+)")
+_CUDA = re.compile(r"([0-9]{1,2})\.([0-9])")
+_NV = re.compile(r"NV([0-9]{1,2})")
+# nvidia-smi -q prints some 6 KB per GPU; 64 GPUs stay far below this.
+MAX_SMI_Q_CHARS = 8 << 20
+_ECHO = 80
 
 
 class MachineImportError(Exception):
@@ -76,7 +80,11 @@ class ImportedMachine:
         """The description as YAML, preceded by the notes as comments."""
         from nimdoctor.probes.machine import to_yaml
 
-        comments = (line for note in self.notes for line in textwrap.wrap(note, 108, break_on_hyphens=False))
+        comments = (
+            clean_line(line)
+            for note in self.notes
+            for line in textwrap.wrap(note, 108, break_on_hyphens=False)
+        )
         return "".join(f"# {line}\n" for line in comments) + to_yaml(self.spec)
 
 
@@ -199,7 +207,7 @@ def import_machine(
         nvswitches=[NvSwitchSpec(bus_id=bus) for bus in switches],
     )
     try:
-        validate_machine(spec, name)
+        spec = checked_spec(spec, name)
     except MachineError as exc:
         raise MachineImportError(f"{topo_label}: the imported description is invalid: {exc}") from exc
     return ImportedMachine(spec=spec, notes=tuple(notes))
@@ -227,7 +235,7 @@ def identity_for_name(name: str) -> GpuIdentity:
         )
     known = ", ".join(m.name for m in gpus.KNOWN)
     raise MachineImportError(
-        f"unknown GPU {name!r}; known: {known} (or a vGPU type of one of them, e.g. NVIDIA L40S-48C)"
+        f"unknown GPU {_echo(name)}; known: {known} (or a vGPU type of one of them, e.g. NVIDIA L40S-48C)"
     )
 
 
@@ -256,6 +264,10 @@ def _physical_model(name: str) -> gpus.GpuModel | None:
 
 def parse_smi_q(text: str, label: str = "nvidia-smi -q") -> SmiQ:
     """The driver, CUDA version and per-GPU identity from `nvidia-smi -q` text."""
+    if len(text) > MAX_SMI_Q_CHARS:
+        raise MachineImportError(
+            f"{label}: {len(text)} characters; nvidia-smi -q output is at most {MAX_SMI_Q_CHARS}"
+        )
     header: dict[str, tuple[int, str]] = {}
     sections: list[tuple[int, str, dict[str, tuple[int, str]]]] = []
     stack: list[tuple[int, str]] = []
@@ -278,7 +290,7 @@ def parse_smi_q(text: str, label: str = "nvidia-smi -q") -> SmiQ:
         elif sections:
             stack.append((indent, stripped))
         else:
-            raise MachineImportError(f"{label}: line {no}: expected `Key : Value`: {stripped!r}", no)
+            raise MachineImportError(f"{label}: line {no}: expected `Key : Value`: {_echo(stripped)}", no)
     if not sections:
         raise MachineImportError(f"{label}: no GPU section (a line like `GPU 00000000:18:00.0`)")
     for key in ("Attached GPUs", "Attached vGPUs"):
@@ -303,7 +315,7 @@ def _cuda_version(field: tuple[int, str], label: str) -> int | None:
         return None
     match = _CUDA.fullmatch(value)
     if not match:
-        raise MachineImportError(f"{label}: line {no}: CUDA Version {value!r} is not MAJOR.MINOR", no)
+        raise MachineImportError(f"{label}: line {no}: CUDA Version {_echo(value)} is not MAJOR.MINOR", no)
     return int(match.group(1)) * 1000 + int(match.group(2)) * 10  # NVML's encoding: 12.2 -> 12020
 
 
@@ -319,7 +331,7 @@ def _smi_gpu(section_no: int, bus_id: str, fields: dict[str, tuple[int, str]], l
         match = _MIB.fullmatch(text)
         if not match:
             no = fields[key][0]
-            raise MachineImportError(f"{label}: line {no}: {key} {text!r} is not `<n> MiB`", no)
+            raise MachineImportError(f"{label}: line {no}: {key} {_echo(text)} is not `<n> MiB`", no)
         return int(match.group(1))
 
     product = value("Product Name")
@@ -330,7 +342,7 @@ def _smi_gpu(section_no: int, bus_id: str, fields: dict[str, tuple[int, str]], l
     device_text = value("PCI/Device Id")
     if device_text is not None and not _DEVICE_ID.fullmatch(device_text):
         no = fields["PCI/Device Id"][0]
-        raise MachineImportError(f"{label}: line {no}: Device Id {device_text!r} is not hexadecimal", no)
+        raise MachineImportError(f"{label}: line {no}: Device Id {_echo(device_text)} is not hexadecimal", no)
     architecture = (value("Product Architecture") or "").split(" ")[0].lower()
     mode = (value("GPU Virtualization Mode/Virtualization Mode") or "").lower().replace("-", "")
     mig_current, mig_pending = value("MIG Mode/Current"), value("MIG Mode/Pending")
@@ -515,6 +527,11 @@ def _free_bus_id(used: set[str], start: int) -> str:
 def _synthetic_uuid(name: str, index: int) -> str:
     # Deterministic, so that importing the same capture twice gives the same description.
     return f"GPU-{uuid.uuid5(uuid.NAMESPACE_URL, f'nimdoctor-import:{name}:{index}')}"
+
+
+def _echo(text: str) -> str:
+    """Input quoted in an error, cut short (a capture line can be megabytes long)."""
+    return repr(text if len(text) <= _ECHO else text[: _ECHO - 3] + "...")
 
 
 def _span(members: list[int]) -> str:

@@ -3,38 +3,69 @@
 Read from the host's `/proc` (in the agent pod, the host's `/proc` mounted at `/host/proc`, without
 `hostPID`). psutil's `rlimit()` is no use here: it asks the kernel about a pid in the caller's own pid
 namespace and ignores a different proc root, so the limits are parsed from `/proc/<pid>/limits`.
+
+Any process may call itself `containerd`: a pod may run its own (kind, Docker-in-Docker), and anything may
+take the name. The daemon is the one whose cgroup puts it in the node's `containerd.service` (else in
+another node service whose unit file the host has, such as `k3s.service`), else a child of pid 1, else
+the oldest; candidates that rule cannot tell apart are listed as `ambiguous`. Its unit is the one whose
+`LimitNOFILE` is read (`nimdoctor.probes.systemd`).
+
+The whole probe runs under a deadline (`nimdoctor.probes.deadline`), so a host file that blocks cannot
+stall the diagnosis.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from dataclasses import dataclass, field
 
 from msgspec import UNSET, UnsetType
 
+from nimdoctor.probes.deadline import DeadlineExceeded, run_with_deadline
 from nimdoctor.probes.hostfs import HostFS
-from nimdoctor.report import ContainerdCandidate, ContainerdFacts, NofileSetting, RuntimeFacts
+from nimdoctor.probes.systemd import (
+    UNIT_DIRS,
+    UncertainValueError,
+    UnitSyntaxError,
+    find_unit_files,
+    parse_rlimit,
+    read_unit,
+)
+from nimdoctor.report import (
+    ContainerdCandidate,
+    ContainerdFacts,
+    IgnoredSetting,
+    NofileSetting,
+    RuntimeFacts,
+)
 
 DAEMON_COMM = "containerd"
 UNIT = "containerd.service"
-# systemd's unit search path, highest precedence first.
-UNIT_DIRS = (
-    "/etc/systemd/system",
-    "/run/systemd/system",
-    "/usr/local/lib/systemd/system",
-    "/usr/lib/systemd/system",
-    "/lib/systemd/system",
-)
-_OPEN_FILES = re.compile(r"^Max open files\s+(\S+)\s+(\S+)", re.MULTILINE)
-_SECTION = re.compile(r"^\[(.+)\]\s*$")
+PID_MAX_LIMIT = 1 << 22  # the kernel's largest pid_max
+ULONG_MAX = (1 << 64) - 1
+NR_OPEN_MAX = (1 << 31) - 1  # fs.nr_open cannot exceed INT_MAX
+DEADLINE = 10.0
+_OPEN_FILES = re.compile(r"^Max open files[ \t]+(\S+)[ \t]+(\S+)", re.MULTILINE)
+_UINT = re.compile(r"[0-9]{1,20}", re.ASCII)
+_PID = re.compile(r"[1-9][0-9]{0,6}", re.ASCII)
+
+
+def parse_uint(text: str, maximum: int = ULONG_MAX) -> int:
+    """A decimal number as the kernel writes it (ASCII digits, at most `maximum`); `ValueError` otherwise."""
+    if not _UINT.fullmatch(text) or int(text) > maximum:
+        raise ValueError(f"not a number the kernel writes: {text[:40]!r}")
+    return int(text)
 
 
 def parse_limit(value: str) -> int | None:
     """One `/proc/<pid>/limits` value: an integer, or `None` for `unlimited`."""
     if value == "unlimited":
         return None
-    if not value.isdigit():
-        raise ValueError(f"not a number or 'unlimited': {value!r}")
-    return int(value)
+    try:
+        return parse_uint(value)
+    except ValueError:
+        raise ValueError(f"not a number or 'unlimited': {value[:40]!r}") from None
 
 
 def parse_open_files(limits_text: str) -> tuple[int | None, int | None]:
@@ -42,73 +73,114 @@ def parse_open_files(limits_text: str) -> tuple[int | None, int | None]:
     match = _OPEN_FILES.search(limits_text)
     if match is None:
         raise ValueError("no 'Max open files' line")
-    return parse_limit(match.group(1)), parse_limit(match.group(2))
+    soft, hard = parse_limit(match.group(1)), parse_limit(match.group(2))
+    if hard is not None and (soft is None or soft > hard):
+        raise ValueError("the soft limit is above the hard limit, which the kernel never allows")
+    return soft, hard
 
 
-def parse_limit_nofile(value: str, source: str) -> NofileSetting | None:
-    """A `LimitNOFILE=` value (`N`, `soft:hard`, `infinity`); `None` for an empty reset."""
-    value = value.strip()
-    if not value:
-        return None
-    soft_text, _, hard_text = value.partition(":")
-    soft = _systemd_bound(soft_text)
-    hard = _systemd_bound(hard_text) if hard_text else soft
-    return NofileSetting(soft=soft, hard=hard, raw=value, source=source)
+class _Cancelled(Exception):
+    """The deadline passed: the probe reads nothing more."""
 
 
-def _systemd_bound(text: str) -> int | None:
-    text = text.strip()
-    if text == "infinity":
-        return None
-    if not text.isdigit():
-        raise ValueError(f"LimitNOFILE value {text!r} is neither a number nor 'infinity'")
-    return int(text)
+class _Watched:
+    """A `HostFS` that remembers the path being read and refuses to read once the caller gave up."""
+
+    def __init__(self, fs: HostFS) -> None:
+        self.fs = fs
+        self.in_flight: str | None = None
+        self.cancelled = threading.Event()
+
+    def _start(self, path: str) -> None:
+        if self.cancelled.is_set():
+            raise _Cancelled
+        self.in_flight = self.fs.describe(path)
+
+    def read_bytes(self, path: str) -> bytes:
+        self._start(path)
+        data = self.fs.read_bytes(path)
+        self.in_flight = None
+        return data
+
+    def read_text(self, path: str) -> str:
+        self._start(path)
+        text = self.fs.read_text(path)
+        self.in_flight = None
+        return text
+
+    def listdir(self, path: str) -> list[str]:
+        self._start(path)
+        names = self.fs.listdir(path)
+        self.in_flight = None
+        return names
+
+    def describe(self, path: str) -> str:
+        return self.fs.describe(path)
 
 
-def probe_runtime(fs: HostFS) -> RuntimeFacts:
-    """Find the containerd daemon under `/proc`, read its limits and the configured `LimitNOFILE`."""
+def probe_runtime(fs: HostFS, *, deadline: float = DEADLINE) -> RuntimeFacts:
+    """The containerd daemon under `/proc`, its limits and its unit's `LimitNOFILE`, read by `deadline`."""
+    watched = _Watched(fs)
+    try:
+        return run_with_deadline(lambda: _probe(watched), deadline, name="nimdoctor-runtime-probe")
+    except DeadlineExceeded:
+        watched.cancelled.set()
+        return RuntimeFacts(
+            proc_root=fs.describe("/proc"),
+            error=f"the host's files did not answer within {deadline:g} s; "
+            f"in flight: {watched.in_flight or 'between reads'}",
+        )
+
+
+def _probe(fs: HostFS) -> RuntimeFacts:
     proc_root = fs.describe("/proc")
-    configured, unit_files, config_error = read_configured_nofile(fs)
-    nr_open = _read_nr_open(fs)
+    hint = f"is the host's /proc mounted at {proc_root}?"
     try:
         entries = fs.listdir("/proc")
     except OSError as exc:
         return RuntimeFacts(
-            proc_root=proc_root,
-            configured_nofile=configured,
-            unit_files=unit_files,
-            nr_open=nr_open,
-            config_error=config_error or UNSET,
-            error=f"cannot list {proc_root}: {exc.strerror or exc}",
+            proc_root=proc_root, error=f"cannot list {proc_root}: {exc.strerror or exc}; {hint}"
         )
-    candidates = _find_candidates(fs, entries)
-    daemon = choose_daemon(candidates)
+    pids = sorted(int(e) for e in entries if _PID.fullmatch(e) and int(e) <= PID_MAX_LIMIT)
+    if not pids:
+        return RuntimeFacts(proc_root=proc_root, error=f"no processes under {proc_root}; {hint}")
+    candidates = _find_candidates(fs, pids)
+    daemon, chosen_by, ambiguous = choose_daemon(candidates, _known_units(fs, candidates))
+    unit = daemon.unit if daemon is not None and daemon.unit else UNIT
+    config = read_configured_nofile(fs, unit)
     return RuntimeFacts(
         proc_root=proc_root,
         containerd=_read_daemon(fs, daemon.pid) if daemon else UNSET,
         candidates=candidates,
-        configured_nofile=configured,
-        unit_files=unit_files,
-        nr_open=nr_open,
-        config_error=config_error or UNSET,
+        chosen_by=chosen_by or UNSET,
+        ambiguous=ambiguous,
+        unit=unit,
+        configured_nofile=config.setting or UNSET,
+        unit_files=config.files,
+        nr_open=_read_nr_open(fs),
+        config_error="; ".join(config.errors) or UNSET,
+        ignored_nofile=config.ignored or UNSET,
+        config_notes=config.notes,
     )
 
 
-def _find_candidates(fs: HostFS, entries: list[str]) -> list[ContainerdCandidate]:
+def _find_candidates(fs: HostFS, pids: list[int]) -> list[ContainerdCandidate]:
     candidates = []
-    for name in sorted((e for e in entries if e.isdigit()), key=int):
+    for pid in pids:
         try:
-            comm = fs.read_text(f"/proc/{name}/comm").rstrip("\n")
+            comm = fs.read_text(f"/proc/{pid}/comm").rstrip("\n")
         except OSError:
             continue  # the process exited, or its directory is not readable
         if comm != DAEMON_COMM:
             continue
-        ppid, start = _read_stat(fs, name)
-        candidates.append(ContainerdCandidate(pid=int(name), ppid=ppid, start_ticks=start))
+        ppid, start = _read_stat(fs, pid)
+        candidates.append(
+            ContainerdCandidate(pid=pid, ppid=ppid, start_ticks=start, unit=_read_service(fs, pid))
+        )
     return candidates
 
 
-def _read_stat(fs: HostFS, pid: str) -> tuple[int | None, int | None]:
+def _read_stat(fs: HostFS, pid: int) -> tuple[int | None, int | None]:
     """Parent pid and start time (clock ticks after boot); `None`s when `stat` is absent or odd."""
     try:
         stat = fs.read_text(f"/proc/{pid}/stat")
@@ -117,18 +189,77 @@ def _read_stat(fs: HostFS, pid: str) -> tuple[int | None, int | None]:
     # The command name may itself hold spaces or parentheses: the fields follow the last ')'.
     fields = stat.rpartition(")")[2].split()
     try:
-        return int(fields[1]), int(fields[19])
+        return parse_uint(fields[1], PID_MAX_LIMIT), parse_uint(fields[19])
     except (IndexError, ValueError):
         return None, None
 
 
-def choose_daemon(candidates: list[ContainerdCandidate]) -> ContainerdCandidate | None:
-    """The daemon among processes named `containerd`: not a child of another one, oldest first."""
-    if not candidates:
+def _read_service(fs: HostFS, pid: int) -> str | None:
+    """The node's systemd service the process runs in, from `/proc/<pid>/cgroup`; `None` if none.
+
+    The path is relative to the reader's cgroup namespace (`/../../system.slice/containerd.service` in a
+    pod), so `..` is dropped. The service counts only when nothing but slices lead to it: a containerd in a
+    pod sits below a container's scope (`.../cri-containerd-<id>.scope/system.slice/containerd.service`
+    for a kind node), or below `kubepods` without slices when the kubelet uses the cgroupfs driver.
+    """
+    try:
+        text = fs.read_text(f"/proc/{pid}/cgroup")
+    except OSError:
         return None
-    pids = {c.pid for c in candidates}
-    roots = [c for c in candidates if c.ppid not in pids] or candidates
-    return min(roots, key=lambda c: (c.start_ticks is None, c.start_ticks or 0, c.pid))
+    paths: dict[tuple[str, str], str] = {}
+    for line in text.splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, cgroup = rest.partition(":")
+        paths[(hierarchy, controllers)] = cgroup
+    path = paths.get(("0", "")) or next(
+        (p for (_, c), p in paths.items() if "name=systemd" in c.split(",")), None
+    )
+    if path is None:
+        return None
+    for part in path.split("/"):
+        if part in ("", "..") or part.endswith(".slice"):
+            continue
+        return part if part.endswith(".service") else None
+    return None
+
+
+def _known_units(fs: HostFS, candidates: list[ContainerdCandidate]) -> frozenset[str]:
+    """The candidates' services that the host has a unit file for."""
+    wanted = {c.unit for c in candidates if c.unit and c.unit != UNIT}
+    known: set[str] = set()
+    for directory in UNIT_DIRS if wanted else ():
+        try:
+            known |= wanted & set(fs.listdir(directory))
+        except OSError:
+            continue
+    return frozenset(known)
+
+
+def _rank(candidate: ContainerdCandidate, known_units: frozenset[str]) -> tuple[int, str]:
+    if candidate.unit == UNIT:
+        return 0, "unit"
+    if candidate.unit in known_units:
+        return 1, "unit"
+    if candidate.ppid == 1:
+        return 2, "parent"
+    return 3, "age"
+
+
+def choose_daemon(
+    candidates: list[ContainerdCandidate], known_units: frozenset[str] = frozenset()
+) -> tuple[ContainerdCandidate | None, str | None, list[int]]:
+    """The daemon, the rule that chose it (`unit`, `parent`, `age`), and the candidates it could not
+    tell apart from it (same rule; the oldest of those wins, then the lowest pid)."""
+    if not candidates:
+        return None, None, []
+    ranked = sorted(
+        candidates,
+        key=lambda c: (_rank(c, known_units)[0], c.start_ticks is None, c.start_ticks or 0, c.pid),
+    )
+    best = ranked[0]
+    rank, rule = _rank(best, known_units)
+    ties = [c.pid for c in ranked[1:] if _rank(c, known_units)[0] == rank]
+    return best, rule, ties
 
 
 def _read_daemon(fs: HostFS, pid: int) -> ContainerdFacts:
@@ -145,71 +276,73 @@ def _read_daemon(fs: HostFS, pid: int) -> ContainerdFacts:
 
 def _read_nr_open(fs: HostFS) -> int | UnsetType:
     try:
-        return int(fs.read_text("/proc/sys/fs/nr_open").strip())
+        return parse_uint(fs.read_text("/proc/sys/fs/nr_open").strip(), NR_OPEN_MAX)
     except (OSError, ValueError):
         return UNSET
 
 
-def read_configured_nofile(fs: HostFS) -> tuple[NofileSetting | UnsetType, list[str], str]:
-    """`LimitNOFILE` as systemd applies it to containerd.service: unit file, then drop-ins, last wins.
+@dataclass
+class NofileConfig:
+    """`LimitNOFILE` as systemd applies it to a unit.
 
-    Returns the setting (`UNSET` when nothing sets it), the files read in order, and an error text
-    (empty when none) for a value systemd itself would reject.
+    `setting` is `None` when nothing sets it (systemd's default applies). `errors` is non-empty when the
+    setting is unknown: a file that could not be read, or a value systemd versions read differently, with
+    no later assignment that settles it; or a unit file systemd would not load at all. `notes` lists
+    assignments systemd ignores and masked files; `ignored` is the last assignment, when systemd ignores it.
     """
-    files = _unit_and_dropins(fs)
+
     setting: NofileSetting | None = None
-    errors: list[str] = []
-    for path in files:
+    ignored: IgnoredSetting | None = None
+    files: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_configured_nofile(fs: HostFS, unit: str = UNIT) -> NofileConfig:
+    """`LimitNOFILE` for `unit`: its unit file, then its drop-ins in systemd's order; the last one wins."""
+    found = find_unit_files(fs, unit)
+    config = NofileConfig(errors=list(found.errors))
+    paths = ([found.fragment] if found.fragment else []) + found.dropins
+    config.files = [fs.describe(p) for p in paths]
+    pending: list[str] = []  # doubts that a later assignment would settle
+    for path in paths:
+        where = fs.describe(path)
         try:
-            text = fs.read_text(path)
+            assignments = read_unit(fs, path)
         except OSError as exc:
-            errors.append(f"{fs.describe(path)}: unreadable: {exc.strerror or exc}")
+            pending.append(f"{where}: cannot read: {exc.strerror or exc}")
             continue
-        for value in _service_assignments(text, "LimitNOFILE"):
+        except UnitSyntaxError as exc:
+            if path == found.fragment:  # systemd does not load the unit at all
+                config.errors.append(f"{where}: systemd cannot load it: {exc}")
+            else:
+                pending.append(f"{where}: systemd cannot parse it: {exc}")
+            continue
+        if assignments is None:
+            config.notes.append(f"{where}: empty or /dev/null (masks a same-named lower file)")
+            continue
+        for item in assignments:
+            if item.section != "Service" or item.key != "LimitNOFILE":
+                continue
             try:
-                setting = parse_limit_nofile(value, fs.describe(path))
+                limit = parse_rlimit(item.value)
+            except UncertainValueError as exc:
+                pending.append(f"{where}:{item.line}: LimitNOFILE={item.value[:40]}: {exc}")
+                continue
             except ValueError as exc:
-                errors.append(f"{fs.describe(path)}: {exc}")
-    result: NofileSetting | UnsetType = setting if setting is not None else UNSET
-    return result, [fs.describe(p) for p in files], "; ".join(errors)
-
-
-def _unit_and_dropins(fs: HostFS) -> list[str]:
-    unit = next((f"{d}/{UNIT}" for d in UNIT_DIRS if _exists(fs, d, UNIT)), None)
-    dropins: dict[str, str] = {}
-    for directory in reversed(UNIT_DIRS):  # a higher-precedence file masks a same-named lower one
-        dropin_dir = f"{directory}/{UNIT}.d"
-        try:
-            names = fs.listdir(dropin_dir)
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".conf"):
-                dropins[name] = f"{dropin_dir}/{name}"
-    ordered = [dropins[name] for name in sorted(dropins)]
-    return ([unit] if unit else []) + ordered
-
-
-def _exists(fs: HostFS, directory: str, name: str) -> bool:
-    try:
-        return name in fs.listdir(directory)
-    except OSError:
-        return False
-
-
-def _service_assignments(text: str, key: str) -> list[str]:
-    """Values assigned to `key` in the `[Service]` section, in order."""
-    values = []
-    section = ""
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        header = _SECTION.match(line)
-        if header:
-            section = header.group(1)
-            continue
-        name, sep, value = line.partition("=")
-        if sep and section == "Service" and name.strip() == key:
-            values.append(value)
-    return values
+                config.ignored = IgnoredSetting(
+                    raw=item.value, source=f"{where}:{item.line}", reason=str(exc)
+                )
+                config.notes.append(
+                    f"{where}:{item.line}: systemd ignores LimitNOFILE={item.value[:40]}: {exc}"
+                )
+                continue
+            pending.clear()
+            config.ignored = None
+            config.setting = (
+                None
+                if limit is None
+                else NofileSetting(soft=limit.soft, hard=limit.hard, raw=item.value, source=where)
+            )
+    config.errors += pending
+    return config

@@ -149,7 +149,7 @@ def test_overlay_param_of_the_wrong_type_is_an_error(tmp_path: Path) -> None:
         "apiVersion: nimdoctor.io/v1alpha1\nkind: CheckCatalog\nchecks:\n"
         "  - id: NIM-RT-001\n    params: {minNofile: lots}\n",
     )
-    with pytest.raises(CatalogError, match=r"params.minNofile.*expected int"):
+    with pytest.raises(CatalogError, match=r"params.minNofile.*expected a whole number"):
         load_catalog(directory)
 
 

@@ -12,7 +12,6 @@ from msgspec import UNSET
 
 from nimdoctor.probes.hostfs import DirFS, MemFS
 from nimdoctor.probes.runtime import (
-    parse_limit_nofile,
     parse_open_files,
     probe_runtime,
     read_configured_nofile,
@@ -46,14 +45,15 @@ def test_garbage_limits_raise_value_error(text: str) -> None:
 
 @given(
     soft=st.integers(0, 2**40),
-    hard=st.integers(0, 2**40),
+    headroom=st.integers(0, 2**40),
     gap1=st.text(" \t", min_size=1, max_size=5),
     gap2=st.text(" \t", min_size=1, max_size=5),
     tail=st.sampled_from(["", " files", "\tfiles  ", "    files     "]),
 )
 def test_open_files_row_parses_whatever_the_whitespace(
-    soft: int, hard: int, gap1: str, gap2: str, tail: str
+    soft: int, headroom: int, gap1: str, gap2: str, tail: str
 ) -> None:
+    hard = soft + headroom
     text = f"Limit Soft Hard\nMax open files{gap1}{soft}{gap2}{hard}{tail}\nMax locked memory 1 1\n"
     assert parse_open_files(text) == (soft, hard)
 
@@ -149,21 +149,22 @@ UNIT = "[Unit]\nDescription=containerd\n\n[Service]\nExecStart=/usr/bin/containe
 )
 def test_limit_in_each_unit_location(tmp_path: Path, unit_dir: str) -> None:
     host_tree(tmp_path).file(f"{unit_dir}/containerd.service", UNIT.format(extra="LimitNOFILE=1048576"))
-    setting, files, error = read_configured_nofile(DirFS(tmp_path))
+    config = read_configured_nofile(DirFS(tmp_path))
+    setting = config.setting
     assert isinstance(setting, NofileSetting)
     assert (setting.soft, setting.hard, setting.raw) == (1048576, 1048576, "1048576")
-    assert files == [str(tmp_path / unit_dir.lstrip("/") / "containerd.service")]
-    assert error == ""
+    assert config.files == [str(tmp_path / unit_dir.lstrip("/") / "containerd.service")]
+    assert config.errors == []
 
 
 def test_etc_unit_masks_the_packaged_one(tmp_path: Path) -> None:
     tree = host_tree(tmp_path)
     tree.file("/lib/systemd/system/containerd.service", UNIT.format(extra="LimitNOFILE=infinity"))
     tree.file("/etc/systemd/system/containerd.service", UNIT.format(extra=""))
-    setting, files, _ = read_configured_nofile(DirFS(tmp_path))
-    assert setting is UNSET
-    assert len(files) == 1
-    assert "etc/systemd" in files[0]
+    config = read_configured_nofile(DirFS(tmp_path))
+    assert config.setting is None
+    assert len(config.files) == 1
+    assert "etc/systemd" in config.files[0]
 
 
 def test_dropins_apply_after_the_unit_in_name_order_last_wins(tmp_path: Path) -> None:
@@ -172,11 +173,12 @@ def test_dropins_apply_after_the_unit_in_name_order_last_wins(tmp_path: Path) ->
     tree.file("/etc/systemd/system/containerd.service.d/10-a.conf", "[Service]\nLimitNOFILE=4096\n")
     tree.file("/etc/systemd/system/containerd.service.d/override.conf", "[Service]\nLimitNOFILE=65536\n")
     tree.file("/etc/systemd/system/containerd.service.d/notes.txt", "[Service]\nLimitNOFILE=1\n")
-    setting, files, _ = read_configured_nofile(DirFS(tmp_path))
+    config = read_configured_nofile(DirFS(tmp_path))
+    setting = config.setting
     assert isinstance(setting, NofileSetting)
     assert setting.soft == 65536
     assert setting.source.endswith("override.conf")
-    assert [Path(f).name for f in files] == ["containerd.service", "10-a.conf", "override.conf"]
+    assert [Path(f).name for f in config.files] == ["containerd.service", "10-a.conf", "override.conf"]
 
 
 def test_etc_dropin_masks_same_named_vendor_dropin(tmp_path: Path) -> None:
@@ -186,43 +188,33 @@ def test_etc_dropin_masks_same_named_vendor_dropin(tmp_path: Path) -> None:
         "[Service]\nLimitNOFILE=1024\n",
     )
     tree.file("/etc/systemd/system/containerd.service.d/50-limits.conf", "[Service]\nLimitNOFILE=65536\n")
-    setting, files, _ = read_configured_nofile(DirFS(tmp_path))
-    assert isinstance(setting, NofileSetting)
-    assert setting.soft == 65536
-    assert len(files) == 1
+    config = read_configured_nofile(DirFS(tmp_path))
+    assert isinstance(config.setting, NofileSetting)
+    assert config.setting.soft == 65536
+    assert len(config.files) == 1
 
 
 def test_limit_outside_service_section_is_ignored(tmp_path: Path) -> None:
     host_tree(tmp_path).file("/etc/systemd/system/containerd.service", "[Unit]\nLimitNOFILE=5\n")
-    setting, _, _ = read_configured_nofile(DirFS(tmp_path))
-    assert setting is UNSET
+    assert read_configured_nofile(DirFS(tmp_path)).setting is None
 
 
 def test_empty_assignment_resets(tmp_path: Path) -> None:
     tree = host_tree(tmp_path)
     tree.file("/etc/systemd/system/containerd.service", UNIT.format(extra="LimitNOFILE=65536"))
     tree.file("/etc/systemd/system/containerd.service.d/zz.conf", "[Service]\nLimitNOFILE=\n")
-    setting, _, _ = read_configured_nofile(DirFS(tmp_path))
-    assert setting is UNSET
+    assert read_configured_nofile(DirFS(tmp_path)).setting is None
 
 
-def test_bad_limit_value_is_reported_with_its_file(tmp_path: Path) -> None:
+def test_bad_limit_value_is_ignored_like_systemd_and_noted_with_its_file(tmp_path: Path) -> None:
     tree = host_tree(tmp_path)
+    tree.file("/etc/systemd/system/containerd.service", UNIT.format(extra="LimitNOFILE=4096"))
     tree.file("/etc/systemd/system/containerd.service.d/x.conf", "[Service]\nLimitNOFILE=lots\n")
-    setting, _, error = read_configured_nofile(DirFS(tmp_path))
-    assert setting is UNSET
-    assert "x.conf" in error
-    assert "lots" in error
-
-
-def test_soft_hard_and_infinity_forms() -> None:
-    pair = parse_limit_nofile("1024:524288", "f")
-    assert pair is not None
-    assert (pair.soft, pair.hard) == (1024, 524288)
-    inf = parse_limit_nofile("infinity", "f")
-    assert inf is not None
-    assert (inf.soft, inf.hard) == (None, None)
-    assert parse_limit_nofile("  ", "f") is None
+    config = read_configured_nofile(DirFS(tmp_path))
+    assert isinstance(config.setting, NofileSetting)
+    assert config.setting.soft == 4096  # systemd ignores the bad value and keeps the earlier one
+    assert config.errors == []
+    assert any("x.conf:2" in note and "lots" in note for note in config.notes)
 
 
 def test_memfs_host_reads_like_a_directory(tmp_path: Path) -> None:

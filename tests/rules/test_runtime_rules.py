@@ -65,7 +65,7 @@ def test_containerd2_default_fails_with_the_drop_in_fix(catalog: Catalog) -> Non
     ):
         assert needle in f.fix
     assert f.evidence["nofileSoft"] == 1024
-    assert f.evidence["candidates"] == [{"pid": 4242, "ppid": 1, "startTicks": 5}]
+    assert f.evidence["candidates"] == [{"pid": 4242, "ppid": 1, "startTicks": 5, "unit": None}]
 
 
 def test_low_hard_limit_gets_no_self_raise_hint(catalog: Catalog) -> None:
