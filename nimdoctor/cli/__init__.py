@@ -19,6 +19,7 @@ COMMANDS = {
     "machine": "nimdoctor.cli.machine_cmd:machine_group",
     "checks": "nimdoctor.cli.catalog_cmds:checks_cmd",
     "explain": "nimdoctor.cli.catalog_cmds:explain_cmd",
+    "extender": "nimdoctor.cli.extender_cmd:extender_cmd",
 }
 
 
