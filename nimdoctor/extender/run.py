@@ -72,6 +72,19 @@ class Extender:
             watch = ListWatch(
                 nodereport_lister(client), cache.apply_list, cache.apply_event, name="nodereport-watch"
             )
+        return cls.assemble(cache, catalog, admit_missing=admit_missing, max_body=max_body, watch=watch)
+
+    @classmethod
+    def assemble(
+        cls,
+        cache: ReportCache,
+        catalog: Catalog,
+        *,
+        admit_missing: bool = False,
+        max_body: int = MAX_BODY,
+        watch: ListWatch | None = None,
+    ) -> Extender:
+        """The decider, metrics and webhook over `cache` (filled by `watch`, or by the caller)."""
         decider = Decider(cache, catalog, admit_missing=admit_missing)
         metrics = ExtenderMetrics(cache)
         webhook = Webhook(decider, cache, metrics, max_body=max_body, healthy=_alive(watch))
