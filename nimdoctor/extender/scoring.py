@@ -14,7 +14,7 @@ kube-scheduler adds `score x weight x 10` to a node's total, and an extender's s
   unreported limit) scores 1 + round(3 x (1 - slack)): 1 to 4, below every clean fit.
 
 Example (`nimdoctor run --simulate` machines): Llama 3.1 8B on one GPU scores 8 on l40s-4x and 6 on dgx-h100;
-Llama 3.1 70B at TP 4 scores 8 on dgx-h100 (clean) and 3 on l40s-4x (fits, without NVLink).
+Llama 3.1 70B at TP 4 scores 7 on dgx-h100 (clean) and 3 on l40s-4x (fits, without NVLink).
 """
 
 from __future__ import annotations
