@@ -96,6 +96,8 @@ def decode_args(body: bytes) -> Candidates:
         args = _ARGS.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ProtocolError(f"ExtenderArgs: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("ExtenderArgs: JSON nested too deeply") from None
     items = args.nodes.items if args.nodes is not None else None
     if args.nodes is not None and items is None:
         items = []

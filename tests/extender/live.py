@@ -21,6 +21,7 @@ from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import NodeRecord
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.run import Extender
+from nimdoctor.extender.serve import Address
 from nimdoctor.report import Capabilities
 from tests.placement import nodes
 
@@ -44,7 +45,7 @@ def machine_records() -> list[NodeRecord]:
 
 
 def _bind() -> socket.socket:
-    return socket.create_server(("127.0.0.1", 0))
+    return Address("127.0.0.1", 0).bind()
 
 
 class Client:
@@ -91,6 +92,12 @@ class Client:
     def close(self) -> None:
         """Close the connection."""
         self.connection.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class LiveExtender:

@@ -1,4 +1,4 @@
-"""Report documents produced the way a user produces them: `nimdoctor run --simulate M --node-name N -o json`."""
+"""Report documents made the way a user makes them: `nimdoctor run --simulate M --node-name N -o json`."""
 
 from __future__ import annotations
 

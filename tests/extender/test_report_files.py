@@ -88,7 +88,7 @@ def test_an_unusable_file_is_an_error_naming_it(
 
 def test_undecodable_bytes_and_a_missing_path_are_errors(tmp_path: Path) -> None:
     (tmp_path / "latin.json").write_bytes(b'{"node": "\xff"}')
-    with pytest.raises(ReportFileError, match="latin.json: cannot read"):
+    with pytest.raises(ReportFileError, match=r"latin\.json: cannot read"):
         load_reports(tmp_path)
     with pytest.raises(ReportFileError, match="no such file or directory"):
         load_reports(tmp_path / "nothing")
