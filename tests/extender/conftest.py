@@ -8,6 +8,7 @@ import pytest
 
 from nimdoctor.catalog import Catalog
 from tests.extender.live import Client, LiveExtender, live
+from tests.kube import kube  # noqa: F401  (the emulator fixture, for the watch tests)
 
 
 @pytest.fixture(scope="module")
