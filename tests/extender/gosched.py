@@ -1,8 +1,8 @@
 """Read extender answers the way kube-scheduler's Go code does, without a scheduler.
 
-Models, from kubernetes/kubernetes `pkg/scheduler/extender.go` (HTTPExtender.Filter/Prioritize),
-`schedule_one.go` (findNodesThatPassExtenders) and `framework/types.go` (FitError), as summarised in
-`tests/fixtures/extender-go-semantics.source.txt`:
+Models kubernetes/kube-scheduler `extender/v1/types.go` (no json tags: Go field names as keys; Score int64)
+and kubernetes/kubernetes `pkg/scheduler/extender.go` (HTTPExtender.Filter/Prioritize), `schedule_one.go`
+(findNodesThatPassExtenders) and `framework/types.go` (FitError):
 
 - `encoding/json` into the `extender/v1` structs: object keys match field names exactly or else
   case-insensitively; unknown keys are ignored; `null` leaves a field at its zero value (nil); an int64 field
