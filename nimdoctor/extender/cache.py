@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from nimdoctor.report import Capabilities
 
 log = logging.getLogger(__name__)
 
+_EXPIRES = operator.attrgetter("expires")
 # Past this many shapes, unused ones are dropped (a driver upgrade across the fleet leaves the old ones).
 _COMPACT_AT = 32
 
@@ -39,10 +41,36 @@ class Entry(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An immutable view of every cached report."""
+    """An immutable view of every cached report.
+
+    `shape_of` maps node names straight to shape indexes (the filter's one lookup per node);
+    `next_expiry` is the earliest time any report goes stale, so that until then nobody checks.
+    """
 
     nodes: Mapping[str, Entry]
+    shape_of: Mapping[str, int]
     shapes: tuple[Capabilities, ...]
+    next_expiry: float
+
+    @classmethod
+    def of(
+        cls,
+        nodes: Mapping[str, Entry],
+        shapes: tuple[Capabilities, ...],
+        shape_of: Mapping[str, int] | None = None,
+    ) -> Snapshot:
+        """A snapshot of `nodes`, with its earliest expiry and lookup map (`shape_of` when it is unchanged:
+        readers key their memos on its identity)."""
+        if shape_of is None:
+            shape_of = {name: entry.shape for name, entry in nodes.items()}
+        next_expiry = min(map(_EXPIRES, nodes.values()), default=math.inf)
+        return cls(nodes, shape_of, shapes, next_expiry)
+
+    def stale(self, now: float) -> list[str]:
+        """The nodes whose report is stale at `now`."""
+        if now <= self.next_expiry:
+            return []
+        return [name for name, entry in self.nodes.items() if entry.expires < now]
 
 
 class CacheStats(NamedTuple):
@@ -59,7 +87,7 @@ class ReportCache:
 
     def __init__(self, stale_after: float | None) -> None:
         self.stale_after = stale_after
-        self.snapshot = Snapshot({}, ())
+        self.snapshot = Snapshot.of({}, ())
         self._synced = threading.Event()
         self._write = threading.Lock()
 
@@ -87,7 +115,7 @@ class ReportCache:
         with self._write:
             shapes: dict[Capabilities, int] = {}
             nodes = {record.node: self._entry(record, shapes) for record in records}
-            self.snapshot = Snapshot(nodes, tuple(shapes))
+            self.snapshot = Snapshot.of(nodes, tuple(shapes))
         self._synced.set()
 
     def put(self, record: NodeRecord) -> None:
@@ -96,8 +124,12 @@ class ReportCache:
             current = self.snapshot
             shapes = {caps: index for index, caps in enumerate(current.shapes)}
             nodes = dict(current.nodes)
-            nodes[record.node] = self._entry(record, shapes)
-            self._publish(nodes, shapes)
+            entry = nodes[record.node] = self._entry(record, shapes)
+            if len(shapes) == len(current.shapes) and current.shape_of.get(record.node) == entry.shape:
+                # A heartbeat: same node, same shape, only the time moved.
+                self.snapshot = Snapshot.of(nodes, current.shapes, current.shape_of)
+            else:
+                self._publish(nodes, shapes)
 
     def remove(self, node: str) -> None:
         """Forget one node's report (its NodeReport was deleted)."""
@@ -118,12 +150,13 @@ class ReportCache:
                 for name, entry in nodes.items()
             }
             shapes = live
-        self.snapshot = Snapshot(nodes, tuple(shapes))
+        self.snapshot = Snapshot.of(nodes, tuple(shapes))
 
     def stats(self, now: float) -> CacheStats:
         """Counts for the metrics: reports cached, stale, and the age of the oldest."""
-        entries = self.snapshot.nodes.values()
-        stale = sum(1 for e in entries if e.expires < now)
+        snapshot = self.snapshot
+        entries = snapshot.nodes.values()
+        stale = len(snapshot.stale(now))
         seen = [e.seen for e in entries if e.seen is not None]
         return CacheStats(len(entries), stale, max(0.0, now - min(seen)) if seen else 0.0)
 

@@ -123,3 +123,16 @@ def test_watch_callbacks_add_modify_delete_and_drop_unreadable_reports() -> None
     assert set(cache.snapshot.nodes) == {"a", "c"}
     cache.apply_event("MODIFIED", {**nodereport("c"), "apiVersion": "nimdoctor.io/v2"})
     assert set(cache.snapshot.nodes) == {"a"}  # unreadable now: no report, not the old one
+
+
+def test_a_heartbeat_keeps_the_lookup_map_so_readers_keep_their_tables() -> None:
+    cache = ReportCache(900)
+    cache.replace([record("a", nodes.DGX_H100, NOW), record("b", nodes.L40S_4X, NOW)])
+    before = cache.snapshot
+    cache.put(record("a", nodes.DGX_H100, NOW + dt.timedelta(seconds=300)))
+    after = cache.snapshot
+    assert after.shape_of is before.shape_of
+    assert after.nodes["a"].expires == before.nodes["a"].expires + 300
+    cache.put(record("a", nodes.L40S_4X, NOW))  # a new shape for a: a new map
+    assert cache.snapshot.shape_of is not after.shape_of
+    assert cache.snapshot.shape_of["a"] == cache.snapshot.shape_of["b"]

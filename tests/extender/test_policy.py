@@ -105,3 +105,15 @@ def test_reasons_are_one_bounded_line_without_percent_signs() -> None:
     assert "\n" not in text
     assert text.startswith("NIM-FIT-001 uses 90 percent of memory ")
     assert len(text) == 300
+
+
+def test_a_report_going_stale_between_two_requests_is_noticed(catalog: Catalog) -> None:
+    now = [NOW.timestamp()]
+    cache = ReportCache(stale_after=900)
+    cache.replace([record("n", nodes.DGX_H100, NOW)])
+    decider = Decider(cache, catalog, clock=lambda: now[0])
+    assert decider.filter(candidates("n")).survivors == ["n"]
+    now[0] += 901
+    assert decider.filter(candidates("n")).failed == {"n": STALE}
+    cache.put(record("n", nodes.DGX_H100, NOW + dt.timedelta(seconds=901)))  # the agent is back
+    assert decider.filter(candidates("n")).survivors == ["n"]
