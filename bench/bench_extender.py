@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import msgspec
+from bench_fit import POD  # Llama 3.1 70B on 2 GPUs, as a NIM Operator pod
 
 from nimdoctor.catalog import load_catalog
 from nimdoctor.cluster.nodereport import NodeRecord
@@ -73,26 +74,6 @@ SHAPES: list[dict[str, Any]] = [
         "virtualization": "vgpu",
     },
 ]
-POD: dict[str, Any] = {
-    "metadata": {
-        "name": "llm-0",
-        "namespace": "nim",
-        "labels": {
-            "app.kubernetes.io/managed-by": "k8s-nim-operator",
-            "app.kubernetes.io/part-of": "nim-service",
-        },
-    },
-    "spec": {
-        "schedulerName": "nim-scheduler",
-        "containers": [
-            {
-                "name": "llm-ctr",
-                "image": "nvcr.io/nim/meta/llama-3.1-70b-instruct:1.3.3",
-                "resources": {"limits": {"nvidia.com/gpu": 2}},
-            }
-        ],
-    },
-}
 
 
 def names(count: int) -> list[str]:
