@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import kmock
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from nimdoctor.catalog import Catalog
+from nimdoctor.cli import cli
 from nimdoctor.cluster.nodereport import GROUP, PLURAL, VERSION, format_time
 from nimdoctor.cluster.watch import ListWatch, nodereport_lister
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import MISSING
 from nimdoctor.extender.run import Extender
 from tests.extender.live import Client, LiveExtender
+from tests.extender.process import ExtenderProcess
 from tests.kube import Emulator, api_client
 from tests.placement.pods import nim_pod
 
@@ -221,3 +227,41 @@ def test_filter_answers_503_until_the_first_list_succeeds(kube: Emulator, catalo
             assert failed(client, "gpu-1") == {}
     finally:
         running.stop()
+
+
+def test_the_command_watches_the_cluster_named_by_its_kubeconfig(kube: Emulator, tmp_path: Path) -> None:
+    declare(kube)
+    custom_objects(kube).create_cluster_custom_object(GROUP, VERSION, PLURAL, nodereport("gpu-1"))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "kmock", "cluster": {"server": kube.url}}],
+                "users": [{"name": "nobody", "user": {}}],
+                "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "nobody"}}],
+                "current-context": "kmock",
+            }
+        )
+    )
+    args = ["--kubeconfig", str(kubeconfig), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]
+    process = ExtenderProcess(args, tmp_path / "extender.log").wait_listening()
+    try:
+        with Client(process.metrics_port) as metrics, Client(process.port) as client:
+            eventually(lambda: metrics.get("/readyz")[0] == 200)
+            assert metrics.get("/healthz")[0] == 200
+            assert failed(client, "gpu-1", "gpu-2") == {"gpu-2": MISSING}
+            assert b"nimdoctor_extender_cached_reports 1.0" in metrics.get("/metrics")[1]
+    finally:
+        assert process.stop() == 0, process.output()
+
+
+def test_no_credentials_is_a_usage_error(tmp_path: Path) -> None:
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "none"), "KUBERNETES_SERVICE_HOST": ""}
+    result = CliRunner(env=env).invoke(cli, ["extender", "--listen", "127.0.0.1:0"])
+    assert result.exit_code == 2
+    assert "no Kubernetes credentials" in result.output
+    result = CliRunner().invoke(cli, ["extender", "--kubeconfig", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert "no such file" in result.output
