@@ -5,9 +5,11 @@ msgspec: the stack `nimdoctor extender` runs) and this process posts `/filter` i
 one keep-alive connection, as kube-scheduler's serial scheduling loop does. The baseline is a null
 extender: the same server stack and request decoding, answering every node admitted. Both run side by side
 and the requests alternate between them, so that other load on the machine falls on both alike.
-The pod is Llama 3.1 70B on 2 GPUs, which fits about half the nodes, so the answer names the rest with
-their reasons. Printed: p50 and p99 latency, requests per second, the ratio to the null extender, and the
-in-process filter time at the largest size (decision alone; and decode + decision + encode).
+
+Two pods: Llama 3.1 70B on 2 GPUs fits half the nodes, so the answer names the other half with their
+reasons; Llama 3.1 8B on 1 GPU fits every node. Printed: p50 and p99 latency, requests per second, the
+ratio to the null extender, and the in-process filter time at the largest size (the decision alone; and
+decode + decision + encode).
 
 Run: `python bench/bench_extender.py [--nodes 100,1000,5000] [--requests 1000] [--warmup 200]`.
 """
@@ -76,6 +78,23 @@ SHAPES: list[dict[str, Any]] = [
 ]
 
 
+def with_model(image: str, gpus: int) -> dict[str, Any]:
+    """`POD` serving another model on another GPU count."""
+    container = {
+        **POD["spec"]["containers"][0],
+        "image": image,
+        "resources": {"limits": {"nvidia.com/gpu": gpus}},
+    }
+    return {**POD, "spec": {"containers": [container]}}
+
+
+# The 70B pod fits the 8-GPU shapes and no L40S: half the nodes are named with a reason. The 8B pod fits all.
+PODS = {
+    "70B, 2 GPUs (fits 1/2)": POD,
+    "8B, 1 GPU (fits all)": with_model("nvcr.io/nim/meta/llama-3.1-8b-instruct:1.3.3", 1),
+}
+
+
 def names(count: int) -> list[str]:
     return [f"gpu-node-{i:05d}" for i in range(count)]
 
@@ -122,20 +141,16 @@ class Server:
         self.process = multiprocessing.Process(target=server_main, args=(kind, count, child), daemon=True)
         self.process.start()
         self.connection = http.client.HTTPConnection("127.0.0.1", parent.recv())
-        self.latencies: list[float] = []
-        self.size = 0
 
-    def post(self, body: bytes, record: bool) -> None:
-        """One POST /filter; its latency is kept when `record`."""
+    def post(self, body: bytes) -> tuple[float, int]:
+        """One POST /filter: seconds until the whole answer is in, and its size in bytes."""
         start = time.perf_counter()
         self.connection.request("POST", "/filter", body=body, headers={"Content-Type": "application/json"})
         response = self.connection.getresponse()
         answer = response.read()
         elapsed = time.perf_counter() - start
         assert response.status == 200, answer[:200]
-        if record:
-            self.latencies.append(elapsed)
-        self.size = len(answer)
+        return elapsed, len(answer)
 
     def stop(self) -> None:
         self.connection.close()
@@ -143,18 +158,16 @@ class Server:
         self.process.join(10)
 
 
-def measure(count: int, body: bytes, requests: int, warmup: int) -> dict[str, Server]:
-    """Both servers side by side, requests alternating between them, so that load from anything else on
-    the machine falls on both alike."""
-    servers = {kind: Server(kind, count) for kind in ("null", "extender")}
-    try:
-        for index in range(warmup + requests):
-            for server in servers.values():
-                server.post(body, record=index >= warmup)
-    finally:
-        for server in servers.values():
-            server.stop()
-    return servers
+def measure(servers: dict[str, Server], body: bytes, requests: int, warmup: int) -> dict[str, list[float]]:
+    """Latencies per server, the requests alternating between them, so that load from anything else on the
+    machine falls on both alike."""
+    latencies: dict[str, list[float]] = {kind: [] for kind in servers}
+    for index in range(warmup + requests):
+        for kind, server in servers.items():
+            elapsed, _ = server.post(body)
+            if index >= warmup:
+                latencies[kind].append(elapsed)
+    return latencies
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -189,27 +202,34 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(n) for n in args.nodes.split(",")]
     print(
-        f"machine: {os.cpu_count()} CPUs; pod: Llama 3.1 70B, 2 GPUs; {len(SHAPES)} node shapes; "
-        f"{args.requests} requests each after {args.warmup} warm-up, serial, alternating between the servers"
+        f"machine: {os.cpu_count()} CPUs; {len(SHAPES)} node shapes; {args.requests} requests each after "
+        f"{args.warmup} warm-up, serial, alternating between the servers"
     )
-    print(f"{'nodes':>6} {'server':<9} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'answer KB':>10}  vs null")
+    print(
+        f"{'nodes':>6} {'pod':<22} {'server':<9} {'p50 ms':>7} {'p99 ms':>7} {'req/s':>6} {'KB':>6}  vs null"
+    )
     for count in sizes:
-        body = json.dumps({"Pod": POD, "Nodes": None, "NodeNames": names(count)}).encode()
-        servers = measure(count, body, args.requests, args.warmup)
-        null = servers["null"].latencies
-        for kind, server in servers.items():
-            took = server.latencies
-            p50, p99 = percentile(took, 0.5), percentile(took, 0.99)
-            vs = f"  p50 {p50 / percentile(null, 0.5):.2f}x, p99 {p99 / percentile(null, 0.99):.2f}x"
-            rate, kib = len(took) / sum(took), server.size / 2**10
-            print(
-                f"{count:>6} {kind:<9} {p50 * 1e3:8.3f} {p99 * 1e3:8.3f} {rate:8.0f} {kib:10.1f}"
-                + ("" if kind == "null" else vs)
-            )
+        servers = {kind: Server(kind, count) for kind in ("null", "extender")}
+        try:
+            for label, pod in PODS.items():
+                body = json.dumps({"Pod": pod, "Nodes": None, "NodeNames": names(count)}).encode()
+                latencies = measure(servers, body, args.requests, args.warmup)
+                null = latencies["null"]
+                for kind, took in latencies.items():
+                    p50, p99 = percentile(took, 0.5), percentile(took, 0.99)
+                    size = servers[kind].post(body)[1] / 2**10
+                    vs = f"  p50 {p50 / percentile(null, 0.5):.2f}x, p99 {p99 / percentile(null, 0.99):.2f}x"
+                    print(
+                        f"{count:>6} {label:<22} {kind:<9} {p50 * 1e3:7.3f} {p99 * 1e3:7.3f}"
+                        f" {len(took) / sum(took):6.0f} {size:6.1f}" + ("" if kind == "null" else vs)
+                    )
+        finally:
+            for server in servers.values():
+                server.stop()
     largest = max(sizes)
     decide_ms, full_ms = in_process(largest, 200)
     print(
-        f"in process at {largest} nodes (median of 200): filter decision {decide_ms:.3f} ms; "
+        f"in process at {largest} nodes, 70B pod (median of 200): filter decision {decide_ms:.3f} ms; "
         f"decode + decision + encode {full_ms:.3f} ms"
     )
 

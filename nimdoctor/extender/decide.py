@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import operator
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import compress
@@ -43,6 +42,8 @@ STALE = f"{NOT_READY_ID} the node's nimdoctor report is stale; check the nimdoct
 UNKNOWN = f"{NOT_READY_ID} fit unknown: the node's report lacks a capability the model needs"
 POD_CHECK = "pod"  # the `check` label of rejections caused by the pod itself
 MAX_REASON = 300  # characters: the scheduler's event is cut at 1024 bytes
+# Answer tables kept, one per pod requirement (distinct models and layouts being scheduled at once).
+MAX_TABLES = 16
 
 
 def clean_reason(text: str) -> str:
@@ -110,6 +111,7 @@ class _Tables:
     since: float
     until: float
     any_stale: bool
+    rejections: tuple[str, ...]  # every distinct reason `reasons` can answer
 
     def still_right(self, requirement: Requirement, snapshot: Snapshot, now: float) -> bool:
         """Whether these tables answer `requirement` on `snapshot` at `now`: the same snapshot within the
@@ -147,7 +149,7 @@ class Decider:
         self.catalog = catalog
         self.admit_missing = admit_missing
         self.clock = clock
-        self._last: _Tables | None = None
+        self._tables_by_requirement: dict[Requirement, _Tables] = {}
 
     def requirement(self, candidates: Candidates) -> Requirement | str | None:
         """What the pod needs; None when the extender leaves the pod alone; a reason when it cannot say."""
@@ -163,11 +165,14 @@ class Decider:
         """The answer tables for `requirement` and the cache as it is now (reused while still right)."""
         snapshot = self.cache.snapshot
         now = self.clock()
-        last = self._last
-        if last is not None and last.still_right(requirement, snapshot, now):
-            return last
-        self._last = self._build(requirement, snapshot, now)
-        return self._last
+        known = self._tables_by_requirement
+        found = known.get(requirement)
+        if found is not None and found.still_right(requirement, snapshot, now):
+            return found
+        if len(known) >= MAX_TABLES:
+            known.clear()
+        found = known[requirement] = self._build(requirement, snapshot, now)
+        return found
 
     def _build(self, requirement: Requirement, snapshot: Snapshot, now: float) -> _Tables:
         verdicts = fit_nodes(snapshot.shapes, requirement, self.catalog)
@@ -183,7 +188,9 @@ class Decider:
             reasons.absent = ""
             reasons.update(dict.fromkeys(stale, ""))
         until = min((e.expires for e in snapshot.nodes.values() if e.expires >= now), default=math.inf)
-        return _Tables(requirement, snapshot, reasons, scores, now, until, bool(stale))
+        possible = {*reason_of, reasons.absent, *(reasons[name] for name in stale[:1])}
+        possible.discard("")
+        return _Tables(requirement, snapshot, reasons, scores, now, until, bool(stale), tuple(possible))
 
     def filter(self, candidates: Candidates) -> Outcome:
         """The filter decision for every candidate node, in order."""
@@ -194,15 +201,19 @@ class Decider:
         if isinstance(need, str):
             everyone = dict.fromkeys(names, need)
             return Outcome(survivors=[], failed=everyone, rejected_by_check={POD_CHECK: len(everyone)})
-        answers = list(map(self._tables(need).reasons.__getitem__, names))
+        tables = self._tables(need)
+        answers = list(map(tables.reasons.__getitem__, names))
         if not any(answers):
             return Outcome(survivors=names, failed={})
         survivors = list(compress(names, map(operator.not_, answers)))
         failed = dict(zip(compress(names, answers), filter(None, answers), strict=True))
         by_check: dict[str, int] = {}
-        for reason, count in Counter(filter(None, answers)).items():
-            check = reason.split(" ", 1)[0]  # every reason here starts with its check id
-            by_check[check] = by_check.get(check, 0) + count
+        for reason in tables.rejections:
+            # The answers hold the table's own string objects: count() matches them by identity, in C.
+            count = answers.count(reason)
+            if count:
+                check = reason.split(" ", 1)[0]  # every reason here starts with its check id
+                by_check[check] = by_check.get(check, 0) + count
         return Outcome(survivors, failed, by_check)
 
     def prioritize(self, candidates: Candidates) -> list[HostPriority]:
