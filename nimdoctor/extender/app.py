@@ -86,12 +86,14 @@ class Webhook:
         metrics: ExtenderMetrics,
         *,
         max_body: int = MAX_BODY,
+        read_timeout: float = READ_TIMEOUT,
         healthy: Callable[[], bool] = lambda: True,
     ) -> None:
         self.answers = answers
         self.cache = cache
         self.metrics = metrics
         self.max_body = max_body
+        self.read_timeout = read_timeout
         self.healthy = healthy
 
     async def _answer(self, request: Request, verb: str, respond: Callable[[Candidates], bytes]) -> Response:
@@ -102,12 +104,12 @@ class Webhook:
 
     async def _respond(self, request: Request, respond: Callable[[Candidates], bytes]) -> Response:
         try:
-            async with asyncio.timeout(READ_TIMEOUT):
+            async with asyncio.timeout(self.read_timeout):
                 body = await _body(request, self.max_body)
         except _TooLarge:
             return _error(413, f"request body larger than --max-body ({self.max_body} bytes)", close=True)
         except TimeoutError:
-            return _error(408, f"request body not received within {READ_TIMEOUT:g} s", close=True)
+            return _error(408, f"request body not received within {self.read_timeout:g} s", close=True)
         except ClientDisconnect:
             return _error(400, "the client went away before sending the whole body", close=True)
         if not self.cache.synced:

@@ -115,3 +115,21 @@ def test_until_the_cache_has_synced_filter_answers_503_and_readyz_fails(catalog:
             assert b"nimdoctor_extender_cache_synced 1.0" in metrics.get("/metrics")[1]
     finally:
         running.stop()
+
+
+def test_a_body_that_never_arrives_is_a_408_not_a_hang(catalog: Catalog) -> None:
+    cache = ReportCache(None)
+    cache.replace([])
+    extender = Extender.assemble(cache, catalog)
+    extender.webhook.read_timeout = 0.3
+    running = LiveExtender(extender).start()
+    try:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+            sock.sendall(b"POST /filter HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert b"request body not received within 0.3 s" in answer
+        with running.client() as client:  # and the server goes on
+            assert client.get("/healthz")[0] == 200
+    finally:
+        running.stop()
