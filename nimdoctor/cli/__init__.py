@@ -38,6 +38,7 @@ COMMANDS = {
     "lint": "nimdoctor.cli.lint_cmd:lint_cmd",
     "audit": "nimdoctor.cli.audit_cmd:audit_cmd",
     "agent": "nimdoctor.cli.agent_cmd:agent_cmd",
+    "extender": "nimdoctor.cli.extender_cmd:extender_cmd",
 }
 
 

@@ -49,6 +49,8 @@ ALLOWED: dict[str, dict[Grant, set[str]]] = {
         ("", "nodes"): {"get", "list", "watch"},
         (GROUP, PLURAL): {"get", "list", "watch"},
         ("", "events"): {"create"},
+        # NIM-WL-018: whether nim-scheduler runs, from its leader-election Lease (by name; checked below).
+        ("coordination.k8s.io", "leases"): {"get"},
     },
 }
 # Roles Kubernetes itself ships that a process may be bound to.
@@ -60,6 +62,7 @@ BUILT_IN_ROLES: dict[str, set[tuple[str, str]]] = {
     },
 }
 AUTH_CONFIGMAP = "extension-apiserver-authentication"
+SCHEDULER_LEASE = "nim-scheduler"
 
 
 def roles(docs: list[Doc]) -> list[Doc]:
@@ -153,6 +156,8 @@ def test_each_binding_grants_no_more_than_its_processes_need(source: str, bindin
                 if grant == ("", "configmaps"):
                     assert rule.get("resourceNames") == [AUTH_CONFIGMAP], rule
                     assert role["metadata"].get("namespace") == "kube-system", ident(role)
+                if grant == ("coordination.k8s.io", "leases") and does == {"audit"}:
+                    assert rule.get("resourceNames") == [SCHEDULER_LEASE], rule
 
 
 def effective(account: str) -> dict[Grant, set[str]]:

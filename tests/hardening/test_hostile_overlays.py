@@ -95,7 +95,12 @@ def test_a_bad_check_override_names_file_id_and_key(
             "params.minComputeCapability",
             "major.minor",
         ),
-        ("NIM-FIT-001", "params: {kvCacheBytesPerElement: 0}", "params.kvCacheBytesPerElement", "outside number 0.5..4"),
+        (
+            "NIM-FIT-001",
+            "params: {kvCacheBytesPerElement: 0}",
+            "params.kvCacheBytesPerElement",
+            "outside number 0.5..4",
+        ),
         ("NIM-GPU-001", "params: {remedies: {Timeout: 5}}", "params.remedies", "Timeout: expected text"),
         ("NIM-GPU-001", "params: {remedies: []}", "params.remedies", "expected a mapping"),
     ],

@@ -1,0 +1,172 @@
+"""The extender's HTTP surface, as Starlette apps.
+
+The webhook app (on loopback, beside kube-scheduler): `POST /filter`, `POST /prioritize`, `GET /healthz`,
+`GET /readyz`, `GET /metrics`. The metrics app (the second socket, for Prometheus and the kubelet's probes):
+`GET /metrics`, `/healthz`, `/readyz`.
+
+Answers: 200 with the protocol's JSON; 400 for a body that is not an `ExtenderArgs` (the JSON body names the
+problem); 413 past `max_body` bytes; 408 when a body does not arrive within `READ_TIMEOUT`; 503 from /filter
+and /prioritize until the report cache has synced (with `ignorable: false` the scheduler retries the pod
+later, instead of the extender rejecting every node for want of reports). Nothing a client sends makes a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from nimdoctor.extender.cache import ReportCache
+from nimdoctor.extender.decide import Outcome
+from nimdoctor.extender.metrics import ExtenderMetrics
+from nimdoctor.extender.protocol import (
+    Candidates,
+    ErrorBody,
+    HostPriority,
+    ProtocolError,
+    decode_args,
+    encode,
+    filter_result,
+)
+
+JSON = "application/json"
+MAX_BODY = 64 * 2**20
+READ_TIMEOUT = 30.0  # seconds for a whole body to arrive; kube-scheduler sends it at once
+PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Answers(Protocol):
+    """What answers the two verbs (the `Decider`; a benchmark's null extender)."""
+
+    def filter(self, candidates: Candidates) -> Outcome:
+        """The filter decision."""
+        ...
+
+    def prioritize(self, candidates: Candidates) -> list[HostPriority]:
+        """The node scores."""
+        ...
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str, close: bool = False) -> Response:
+    headers = {"connection": "close"} if close else None
+    return Response(encode(ErrorBody(error=message)), status, headers, media_type=JSON)
+
+
+class Webhook:
+    """The routes' state: what answers, the cache whose sync gates answering, the metrics, the body cap."""
+
+    def __init__(
+        self,
+        answers: Answers,
+        cache: ReportCache,
+        metrics: ExtenderMetrics,
+        *,
+        max_body: int = MAX_BODY,
+        read_timeout: float = READ_TIMEOUT,
+        healthy: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.answers = answers
+        self.cache = cache
+        self.metrics = metrics
+        self.max_body = max_body
+        self.read_timeout = read_timeout
+        self.healthy = healthy
+
+    async def _answer(self, request: Request, verb: str, respond: Callable[[Candidates], bytes]) -> Response:
+        started = time.perf_counter()
+        response = await self._respond(request, respond)
+        self.metrics.observe(verb, time.perf_counter() - started, response.status_code == 200)
+        return response
+
+    async def _respond(self, request: Request, respond: Callable[[Candidates], bytes]) -> Response:
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                body = await _body(request, self.max_body)
+        except _TooLarge:
+            return _error(413, f"request body larger than --max-body ({self.max_body} bytes)", close=True)
+        except TimeoutError:
+            return _error(408, f"request body not received within {self.read_timeout:g} s", close=True)
+        except ClientDisconnect:
+            return _error(400, "the client went away before sending the whole body", close=True)
+        if not self.cache.synced:
+            return _error(503, "the node report cache has not synced yet")
+        try:
+            payload = respond(decode_args(body))
+        except ProtocolError as exc:
+            return _error(400, str(exc))
+        return Response(payload, media_type=JSON)
+
+    def _filter(self, candidates: Candidates) -> bytes:
+        outcome = self.answers.filter(candidates)
+        self.metrics.count_rejections(outcome.rejected_by_check)
+        return filter_result(candidates, outcome.survivors, outcome.failed)
+
+    def _prioritize(self, candidates: Candidates) -> bytes:
+        return encode(self.answers.prioritize(candidates))
+
+    async def filter(self, request: Request) -> Response:
+        """POST /filter."""
+        return await self._answer(request, "filter", self._filter)
+
+    async def prioritize(self, request: Request) -> Response:
+        """POST /prioritize."""
+        return await self._answer(request, "prioritize", self._prioritize)
+
+    async def healthz(self, request: Request) -> Response:
+        """Alive: the process answers and the report watch is running."""
+        if self.healthy():
+            return PlainTextResponse("ok")
+        return PlainTextResponse("the node report watch has stopped", 503)
+
+    async def readyz(self, request: Request) -> Response:
+        """Ready once the report cache has synced."""
+        if self.cache.synced:
+            return PlainTextResponse("ok")
+        return PlainTextResponse("the node report cache has not synced yet", 503)
+
+    async def metrics_route(self, request: Request) -> Response:
+        """GET /metrics."""
+        return Response(self.metrics.exposition(), media_type=PROMETHEUS)
+
+    def _health_routes(self) -> list[Route]:
+        return [
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.metrics_route, methods=["GET"]),
+        ]
+
+    def app(self) -> Starlette:
+        """The webhook app: the two verbs plus health and metrics."""
+        verbs = [
+            Route("/filter", self.filter, methods=["POST"]),
+            Route("/prioritize", self.prioritize, methods=["POST"]),
+        ]
+        return Starlette(routes=verbs + self._health_routes())
+
+    def metrics_app(self) -> Starlette:
+        """The second socket's app: health and metrics only."""
+        return Starlette(routes=self._health_routes())

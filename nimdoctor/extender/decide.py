@@ -1,0 +1,225 @@
+"""Filter and prioritize, answered from the report cache: pure computation, no I/O, no waiting.
+
+Filter, per candidate node:
+- not a NIM pod, or no GPU asked for: every node passes, untouched;
+- the pod's requirement cannot be read (its spec contradicts itself): every node is rejected with the
+  problem, so the pod's event says what to fix in the pod;
+- no report for the node, or a stale one: the `--on-missing-report` policy (reject with NIM-FIT-008, or
+  admit);
+- otherwise `placement.fit`: a fit (warnings allowed) passes; a misfit is rejected with its first failing
+  reason (`<check id> <short text>`, the same words on every node that fails the same way); an unknown fit
+  (`Verdict.fits is None`) goes by the same policy as a missing report.
+
+Rejections go in `FailedAndUnresolvableNodes`: evicting pods (preemption) cannot fix any of them.
+
+Speed: the fit is evaluated once per distinct node shape and pod requirement, and turned into a table from
+node name to answer, kept while the cache's nodes and shapes stay the same (a heartbeat that changes only a
+report's time keeps them). A request is then a handful of passes over its node names, each in C (`map`,
+`compress`, `dict`): at 5,000 nodes a Python loop body per node would cost more than all the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import compress
+from typing import Generic, TypeVar
+
+from nimdoctor.catalog import Catalog
+from nimdoctor.extender.cache import ReportCache, Snapshot
+from nimdoctor.extender.pods import judged
+from nimdoctor.extender.protocol import Candidates, HostPriority
+from nimdoctor.extender.scoring import score
+from nimdoctor.placement import RequirementError, Verdict, fit_nodes, requirement_from_pod
+from nimdoctor.report import Requirement, Status
+
+NOT_READY_ID = "NIM-FIT-008"
+MISSING = f"{NOT_READY_ID} no nimdoctor report for this node; run the nimdoctor agent there"
+STALE = f"{NOT_READY_ID} the node's nimdoctor report is stale; check the nimdoctor agent there"
+UNKNOWN = f"{NOT_READY_ID} fit unknown: the node's report lacks a capability the model needs"
+POD_CHECK = "pod"  # the `check` label of rejections caused by the pod itself
+MAX_REASON = 300  # characters: the scheduler's event is cut at 1024 bytes
+# Answer tables kept, one per pod requirement (distinct models and layouts being scheduled at once).
+MAX_TABLES = 16
+
+
+def clean_reason(text: str) -> str:
+    """A reason the scheduler can show: no `%` (it is used as a format string), one line, bounded."""
+    text = " ".join(text.replace("%", " percent").split())
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
+
+def _first_failure(verdict: Verdict) -> str | None:
+    """The first reason that is not a warning (the one that decides), else the first, as `<id> <short>`."""
+    for reason in verdict.reasons:
+        if reason.status is not Status.WARN:
+            return reason.short
+    first = verdict.first
+    return first.short if first is not None else None
+
+
+def rejection(verdict: Verdict, *, admit_unknown: bool) -> str | None:
+    """The reason a node is rejected for, or None to admit it.
+
+    A fit admits (warnings ride along); a misfit is rejected with its first failing reason; an unknown fit
+    (`fits` None) is admitted under `admit_unknown`, else rejected with the reason that made it unknown.
+    """
+    if verdict.fits is True:
+        return None
+    if verdict.fits is None and admit_unknown:
+        return None
+    return clean_reason(_first_failure(verdict) or UNKNOWN)
+
+
+@dataclass
+class Outcome:
+    """A filter answer before encoding, and the rejections counted by check id (for the metrics)."""
+
+    survivors: list[str]
+    failed: dict[str, str]
+    rejected_by_check: dict[str, int] = field(default_factory=dict)
+
+
+_V = TypeVar("_V")
+
+
+class _Table(dict[str, _V], Generic[_V]):
+    """Node name -> answer; a node the table does not hold gets `absent` (a node without a report)."""
+
+    __slots__ = ("absent",)
+
+    def __init__(self, items: Iterable[tuple[str, _V]], absent: _V) -> None:
+        super().__init__(items)
+        self.absent = absent
+
+    def __missing__(self, key: str) -> _V:
+        return self.absent
+
+
+@dataclass
+class _Tables:
+    """The answers of one requirement for one snapshot's nodes: the filter's reason per node ("" admits)
+    and the score per node, right from `since` until `until` (when the next report goes stale)."""
+
+    requirement: Requirement
+    snapshot: Snapshot
+    reasons: _Table[str]
+    scores: _Table[int]
+    since: float
+    until: float
+    any_stale: bool
+    rejections: tuple[str, ...]  # every distinct reason `reasons` can answer
+
+    def still_right(self, requirement: Requirement, snapshot: Snapshot, now: float) -> bool:
+        """Whether these tables answer `requirement` on `snapshot` at `now`: the same snapshot within the
+        time window, or a newer one whose nodes and shapes are the same and in which nothing is stale
+        (a heartbeat only moves a report's time)."""
+        if not self.since <= now:
+            return False
+        if snapshot is self.snapshot:
+            same = now <= self.until
+        else:
+            same = (
+                snapshot.shape_of is self.snapshot.shape_of
+                and snapshot.shapes is self.snapshot.shapes
+                and not self.any_stale
+                and now <= snapshot.next_expiry
+            )
+        return same and requirement == self.requirement
+
+
+class Decider:
+    """Answers filter and prioritize for `cache`'s reports with the placement `catalog`.
+
+    `admit_missing` is the `--on-missing-report=admit` policy; `clock` gives epoch seconds (for staleness).
+    """
+
+    def __init__(
+        self,
+        cache: ReportCache,
+        catalog: Catalog,
+        *,
+        admit_missing: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cache = cache
+        self.catalog = catalog
+        self.admit_missing = admit_missing
+        self.clock = clock
+        self._tables_by_requirement: dict[Requirement, _Tables] = {}
+
+    def requirement(self, candidates: Candidates) -> Requirement | str | None:
+        """What the pod needs; None when the extender leaves the pod alone; a reason when it cannot say."""
+        pod = candidates.pod
+        if not judged(pod):
+            return None
+        try:
+            return requirement_from_pod(pod, self.catalog)
+        except RequirementError as exc:
+            return clean_reason(f"nimdoctor: {exc}")
+
+    def _tables(self, requirement: Requirement) -> _Tables:
+        """The answer tables for `requirement` and the cache as it is now (reused while still right)."""
+        snapshot = self.cache.snapshot
+        now = self.clock()
+        known = self._tables_by_requirement
+        found = known.get(requirement)
+        if found is not None and found.still_right(requirement, snapshot, now):
+            return found
+        if len(known) >= MAX_TABLES:
+            known.clear()
+        found = known[requirement] = self._build(requirement, snapshot, now)
+        return found
+
+    def _build(self, requirement: Requirement, snapshot: Snapshot, now: float) -> _Tables:
+        verdicts = fit_nodes(snapshot.shapes, requirement, self.catalog)
+        reason_of = [rejection(v, admit_unknown=self.admit_missing) or "" for v in verdicts]
+        score_of = [score(c, requirement, v) for c, v in zip(snapshot.shapes, verdicts, strict=True)]
+        shape_of = snapshot.shape_of
+        reasons = _Table(zip(shape_of, map(reason_of.__getitem__, shape_of.values()), strict=True), MISSING)
+        scores = _Table(zip(shape_of, map(score_of.__getitem__, shape_of.values()), strict=True), 0)
+        stale = snapshot.stale(now)
+        reasons.update(dict.fromkeys(stale, STALE))
+        scores.update(dict.fromkeys(stale, 0))
+        if self.admit_missing:
+            reasons.absent = ""
+            reasons.update(dict.fromkeys(stale, ""))
+        until = min((e.expires for e in snapshot.nodes.values() if e.expires >= now), default=math.inf)
+        possible = {*reason_of, reasons.absent, *(reasons[name] for name in stale[:1])}
+        possible.discard("")
+        return _Tables(requirement, snapshot, reasons, scores, now, until, bool(stale), tuple(possible))
+
+    def filter(self, candidates: Candidates) -> Outcome:
+        """The filter decision for every candidate node, in order."""
+        names = candidates.names
+        need = self.requirement(candidates)
+        if need is None:
+            return Outcome(survivors=names, failed={})
+        if isinstance(need, str):
+            everyone = dict.fromkeys(names, need)
+            return Outcome(survivors=[], failed=everyone, rejected_by_check={POD_CHECK: len(everyone)})
+        tables = self._tables(need)
+        answers = list(map(tables.reasons.__getitem__, names))
+        if not any(answers):
+            return Outcome(survivors=names, failed={})
+        survivors = list(compress(names, map(operator.not_, answers)))
+        failed = dict(zip(compress(names, answers), filter(None, answers), strict=True))
+        by_check: dict[str, int] = {}
+        for reason in tables.rejections:
+            # The answers hold the table's own string objects: count() matches them by identity, in C.
+            count = answers.count(reason)
+            if count:
+                check = reason.split(" ", 1)[0]  # every reason here starts with its check id
+                by_check[check] = by_check.get(check, 0) + count
+        return Outcome(survivors, failed, by_check)
+
+    def prioritize(self, candidates: Candidates) -> list[HostPriority]:
+        """Scores 0-10 for every candidate node (see `scoring`); 0 for pods the extender leaves alone."""
+        names = candidates.names
+        need = self.requirement(candidates)
+        if need is None or isinstance(need, str):
+            return [HostPriority(host=name, score=0) for name in names]
+        return list(map(HostPriority, names, map(self._tables(need).scores.__getitem__, names)))

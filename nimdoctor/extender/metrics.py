@@ -1,0 +1,116 @@
+"""The extender's Prometheus metrics (names per the project's conventions: `nimdoctor_` prefix, base units).
+
+Requests and failures are counted per verb in two counters (a failure is any answer but 200), with a
+duration histogram; rejected nodes are counted per check id. The cache figures are read from the cache at
+scrape time by a collector, never pushed on a timer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from nimdoctor import __version__
+from nimdoctor.extender.cache import ReportCache
+from nimdoctor.placement import PRECEDENCE
+
+VERBS = ("filter", "prioritize")
+# The extender answers in well under 5 ms; the scheduler gives up at its httpTimeout (seconds).
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+REVISION_ENV = "NIMDOCTOR_REVISION"
+
+
+class _CacheCollector(Collector):
+    """Cache size, staleness and sync state, read at scrape time."""
+
+    def __init__(self, cache: ReportCache, clock: Callable[[], float]) -> None:
+        self.cache = cache
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.cache.stats(self.clock())
+        yield GaugeMetricFamily(
+            "nimdoctor_extender_cached_reports", "Node reports held in the extender's cache.", stats.cached
+        )
+        yield GaugeMetricFamily(
+            "nimdoctor_extender_stale_reports",
+            "Cached node reports older than the stale threshold (answered by --on-missing-report).",
+            stats.stale,
+        )
+        yield GaugeMetricFamily(
+            "nimdoctor_extender_oldest_report_age_seconds",
+            "Age of the oldest cached node report's last heartbeat.",
+            stats.oldest_age,
+        )
+        yield GaugeMetricFamily(
+            "nimdoctor_extender_cache_synced",
+            "1 once the report cache holds a full list (until then /filter answers 503).",
+            1 if self.cache.synced else 0,
+        )
+        build = GaugeMetricFamily(
+            "nimdoctor_build_info", "nimdoctor's version and source revision.", labels=["version", "revision"]
+        )
+        build.add_metric([__version__, os.environ.get(REVISION_ENV, "unknown")], 1)
+        yield build
+
+
+class ExtenderMetrics:
+    """The metrics of one extender process, in their own registry."""
+
+    def __init__(self, cache: ReportCache, clock: Callable[[], float] = time.time) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "nimdoctor_extender_requests",
+            "Scheduler calls answered, by verb.",
+            ["verb"],
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "nimdoctor_extender_request_failures",
+            "Scheduler calls answered with anything but 200 (bad input, cache not synced), by verb.",
+            ["verb"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "nimdoctor_extender_request_duration_seconds",
+            "Time to answer a scheduler call, from the first byte of the body to the answer, by verb.",
+            ["verb"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "nimdoctor_extender_nodes_rejected",
+            "Nodes rejected for a NIM pod, by the check that rejected them (pod: the pod's own spec).",
+            ["check"],
+            registry=self.registry,
+        )
+        # Children resolved once: the hot path does no label lookups.
+        self._by_verb = {
+            verb: (self.requests.labels(verb), self.duration.labels(verb), self.failures.labels(verb))
+            for verb in VERBS
+        }
+        for check in (*PRECEDENCE, "pod"):
+            self.rejected.labels(check)
+        self.registry.register(_CacheCollector(cache, clock))
+
+    def observe(self, verb: str, seconds: float, ok: bool) -> None:
+        """Count one answered call."""
+        requests, duration, failures = self._by_verb[verb]
+        requests.inc()
+        duration.observe(seconds)
+        if not ok:
+            failures.inc()
+
+    def count_rejections(self, by_check: Mapping[str, int]) -> None:
+        """Add one filter answer's rejections."""
+        for check, count in by_check.items():
+            self.rejected.labels(check).inc(count)
+
+    def exposition(self) -> bytes:
+        """The text exposition for GET /metrics."""
+        return generate_latest(self.registry)
