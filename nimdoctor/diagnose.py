@@ -20,7 +20,7 @@ from nimdoctor.probes.hostfs import HostFS
 from nimdoctor.probes.nvml_source import NvmlSource, real_nvml
 from nimdoctor.probes.runtime import probe_runtime
 from nimdoctor.report import Facts, Finding, GpuFacts, NodeFacts, Report, Severity, Status
-from nimdoctor.rules.registry import Probe
+from nimdoctor.rules.registry import Probe, crashed
 
 if TYPE_CHECKING:
     from nimdoctor.placement import ModelRequest
@@ -85,15 +85,7 @@ def judge(facts: Facts, catalog: Catalog, selected: list[rules.Registered]) -> l
         try:
             findings.append(registered.fn(facts, check))
         except Exception as exc:  # a bug in one rule must not hide the other findings
-            findings.append(
-                Finding(
-                    id=check.id,
-                    status=Status.ERROR,
-                    severity=check.severity,
-                    title=check.title,
-                    message=f"internal error while judging: {type(exc).__name__}: {exc}",
-                )
-            )
+            findings.append(crashed(check, exc))
     return findings
 
 

@@ -9,7 +9,6 @@ documented in docs/agent.md; no `node` label is baked in (the scrape configurati
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Sequence
 
 from msgspec import UNSET
@@ -17,8 +16,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from nimdoctor import __version__
 from nimdoctor.agent.state import AgentState, Snapshot
+from nimdoctor.build_info import build_info
 from nimdoctor.catalog import Catalog
 from nimdoctor.diagnose import node_rules
 from nimdoctor.gpus import product
@@ -26,18 +25,6 @@ from nimdoctor.report import Report, Severity, Status
 
 CHECK_LABELS = ["check", "severity"]
 _SUCCESS = frozenset({Status.PASS, Status.SKIP})
-
-
-def build_info() -> GaugeMetricFamily:
-    """`nimdoctor_build_info{version,revision} 1`; the revision comes from `NIMDOCTOR_REVISION` (set when
-    the image is built), else `unknown`."""
-    family = GaugeMetricFamily(
-        "nimdoctor_build_info",
-        "nimdoctor build: version and source revision.",
-        labels=["version", "revision"],
-    )
-    family.add_metric([__version__, os.environ.get("NIMDOCTOR_REVISION", "unknown")], 1)
-    return family
 
 
 def catalog_checks(catalog: Catalog) -> list[tuple[str, Severity]]:

@@ -7,7 +7,6 @@ scrape time by a collector, never pushed on a timer.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 
@@ -15,14 +14,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from nimdoctor import __version__
+from nimdoctor.build_info import build_info
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.placement import PRECEDENCE
 
 VERBS = ("filter", "prioritize")
 # The extender answers in well under 5 ms; the scheduler gives up at its httpTimeout (seconds).
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-REVISION_ENV = "NIMDOCTOR_REVISION"
 
 
 class _CacheCollector(Collector):
@@ -52,11 +50,7 @@ class _CacheCollector(Collector):
             "1 once the report cache holds a full list (until then /filter answers 503).",
             1 if self.cache.synced else 0,
         )
-        build = GaugeMetricFamily(
-            "nimdoctor_build_info", "nimdoctor's version and source revision.", labels=["version", "revision"]
-        )
-        build.add_metric([__version__, os.environ.get(REVISION_ENV, "unknown")], 1)
-        yield build
+        yield build_info()
 
 
 class ExtenderMetrics:

@@ -69,3 +69,14 @@ def finding(
         fix=fix,
         evidence=evidence or {},
     )
+
+
+def crashed(check: Check, exc: Exception) -> Finding:
+    """The finding for a rule that raised: `error`, naming the exception, so the other findings still show."""
+    return Finding(
+        id=check.id,
+        status=Status.ERROR,
+        severity=check.severity,
+        title=check.title,
+        message=f"internal error while judging: {type(exc).__name__}: {exc}",
+    )

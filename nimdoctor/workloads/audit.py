@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from nimdoctor import __version__
+from nimdoctor.build_info import build_info
 from nimdoctor.catalog import Catalog
 from nimdoctor.report import Status
 from nimdoctor.workloads.collect import CollectError, collect
@@ -145,9 +145,8 @@ class Auditor:
 class AuditCollector:
     """Prometheus collector over the audit's state (`nimdoctor_workload_*`, `nimdoctor_audit_*`)."""
 
-    def __init__(self, auditor: Auditor, revision: str) -> None:
+    def __init__(self, auditor: Auditor) -> None:
         self.auditor = auditor
-        self.revision = revision
 
     def describe(self) -> list[Any]:
         """No up-front description: the families are built from state on each scrape."""
@@ -183,8 +182,4 @@ class AuditCollector:
         if last is not None:
             stamp.add_metric([], last)
         yield stamp
-        info = GaugeMetricFamily(
-            "nimdoctor_build_info", "nimdoctor's version and revision.", labels=["version", "revision"]
-        )
-        info.add_metric([__version__, self.revision], 1.0)
-        yield info
+        yield build_info()

@@ -11,7 +11,8 @@ from msgspec import UNSET, UnsetType
 
 from nimdoctor.catalog import Catalog, Check
 from nimdoctor.cluster.nodereport import format_time
-from nimdoctor.report import Finding, Status
+from nimdoctor.report import Status
+from nimdoctor.rules.registry import crashed
 from nimdoctor.rules.workload import WORKLOAD_RULES
 from nimdoctor.workloads.manifests import Document
 from nimdoctor.workloads.model import (
@@ -69,15 +70,7 @@ def judge(subject: Subject, world: World, check: Check) -> Judged:
     try:
         return WORKLOAD_RULES[check.id](subject, world, check)
     except Exception as exc:  # a bug in one rule must not hide the other findings
-        return Judged(
-            Finding(
-                id=check.id,
-                status=Status.ERROR,
-                severity=check.severity,
-                title=check.title,
-                message=f"internal error while judging: {type(exc).__name__}: {exc}",
-            )
-        )
+        return Judged(crashed(check, exc))
 
 
 def evaluate(

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
 from nimdoctor.workloads.audit import AuditCollector, Auditor
-
-
-def revision() -> str:
-    """The build's source revision (env NIMDOCTOR_REVISION, set by the image build), else `unknown`."""
-    return os.environ.get("NIMDOCTOR_REVISION", "").strip() or "unknown"
 
 
 def make_app(auditor: Auditor) -> Any:
@@ -23,7 +17,7 @@ def make_app(auditor: Auditor) -> Any:
     from starlette.routing import Route
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AuditCollector(auditor, revision()))
+    registry.register(AuditCollector(auditor))
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -148,7 +148,7 @@ def test_promtool_accepts_the_exposition(live: Emulator, catalog: Catalog) -> No
     from nimdoctor.workloads.audit import AuditCollector
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AuditCollector(audit, "abc123"))
+    registry.register(AuditCollector(audit))
     result = subprocess.run(
         [promtool, "check", "metrics"], input=generate_latest(registry), capture_output=True
     )

@@ -116,7 +116,7 @@ def test_audit_logs_metrics_and_events(
     now[0] += dt.timedelta(minutes=5)
     assert audit.cycle()
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AuditCollector(audit, "rev"))
+    registry.register(AuditCollector(audit))
     metrics = generate_latest(registry).decode()
     assert 'nimdoctor_workload_check_success{check="NIM-WL-009",kind="NIMService",name="swapped"' in metrics
     assert_clean(metrics, "metrics")
