@@ -29,9 +29,13 @@ RUN python -m pip uninstall --yes --no-cache-dir pip setuptools wheel \
 
 COPY --from=build /opt/nimdoctor /opt/nimdoctor
 
+# The source revision every process exports as nimdoctor_build_info{revision}:
+# docker build --build-arg REVISION="$(git rev-parse --short HEAD)" .
+ARG REVISION=unknown
 ENV PATH=/opt/nimdoctor/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    NIMDOCTOR_REVISION=$REVISION
 
 LABEL org.opencontainers.image.title="nimdoctor" \
       org.opencontainers.image.description="Finds the node problems that break NVIDIA NIM inference pods on Kubernetes." \
