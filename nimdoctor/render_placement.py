@@ -58,8 +58,8 @@ def requirement_lines(req: Requirement, caps: Capabilities) -> list[str]:
         pvc = gib(req.cache_pvc_bytes) if req.cache_pvc_bytes else "<unknown>"
         lines.append(
             f"per GPU: weights {gib(req.weights_per_gpu_bytes or 0)} + {kv} + overhead "
-            f"{gib(req.overhead_per_gpu_bytes or 0)} = {gib(req.gpu_memory_need_bytes)}; GPU memory: "
-            f"{memory_need(req.min_gpu_memory_bytes, gpu_memory(caps, req))}; cache PVC {pvc}"
+            f"{gib(req.overhead_per_gpu_bytes or 0)}: "
+            f"{memory_need(req.gpu_memory_need_bytes, gpu_memory(caps, req))}; cache PVC {pvc}"
         )
     return lines
 

@@ -129,7 +129,7 @@ def _table(rows: list[PlanMachine], *, wide: bool, color: bool) -> str:
         layout = str(row.tensor_parallel) + (f"x{row.pipeline_parallel}" if row.pipeline_parallel > 1 else "")
         cells = [row.machine, row.gpus or "<unknown>", styled(word, style, color), layout, row.precision]
         if wide:
-            cells.append(memory_need(row.min_gpu_memory_bytes, row.gpu_memory_bytes))
+            cells.append(memory_need(row.gpu_memory_need_bytes, row.gpu_memory_bytes))
         shorts = ([row.reason] if row.reason else []) + row.warnings
         said.update(dict.fromkeys(shorts))
         reason = row.reason.split(" ", 1)[0] if row.reason else "-"
