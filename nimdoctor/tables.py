@@ -111,7 +111,7 @@ class Table:
         for i in prose:
             # A token longer than the last column runs past the edge on its own line; one in a column
             # further left would push into its neighbour, so that column is as wide as its longest token.
-            token = 0 if i == last else max(longest_token(row[i].text) for row in self.rows)
+            token = 0 if i == last else max((longest_token(row[i].text) for row in self.rows), default=0)
             widths[i] = max(token, len(self.columns[i].header), min(natural[i], MIN_PROSE))
         _share(widths, natural, prose, room - sum(widths[i] for i in prose))
         return widths
@@ -140,7 +140,9 @@ class Table:
             for i, cell in enumerate(line):
                 if i:
                     text.append(GAP)
-                text.append(cell.text, style=cell.style if console.color_system else "")
+                words = cell.text.rstrip()  # the padding stays unstyled
+                text.append(words, style=cell.style if console.color_system else "")
+                text.append(" " * (len(cell.text) - len(words)))
             text.rstrip()
             yield text
 
