@@ -60,6 +60,7 @@ class CheckEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     severity: Severity
     params: dict[str, Any] = msgspec.field(default_factory=dict)
     param_types: dict[str, str] = msgspec.field(name="paramTypes", default_factory=dict)
+    placeholders: dict[str, str] = msgspec.field(default_factory=dict)
     why: str
     short: str
     fix: str
@@ -148,7 +149,9 @@ class Check:
     """A validated catalog entry, with overlays applied.
 
     `param_specs` are the parameters' types (`nimdoctor.catalog_params`), `fix_names` the placeholders the
-    built-in fix uses: what an overlay's fix may use.
+    built-in fix uses: what an overlay's fix may use. `placeholders` says what each placeholder of the fix
+    stands for, for `nimdoctor explain`: `{param}` for a catalog parameter's value, else a readable name of
+    the value the check finds when it runs ("current soft limit").
     """
 
     id: str
@@ -162,6 +165,7 @@ class Check:
     runbook: str
     param_specs: Mapping[str, ParamSpec] = field(default_factory=dict)
     fix_names: frozenset[str] = frozenset()
+    placeholders: Mapping[str, str] = field(default_factory=dict)
 
     def render_fix(self, **values: Any) -> str:
         """Fill the fix template; never raises, and a placeholder without a value stays visible."""
@@ -310,6 +314,7 @@ def _add_checks(name: str, raw_entries: list[Any], checks: dict[str, Check]) -> 
         if entry.id in checks:
             raise CatalogError(f"{label}: duplicate id {entry.id}")
         fix_names = _template(label, "fix", entry.fix, None)
+        _check_placeholders(label, entry, frozenset(fix_names))
         checks[entry.id] = Check(
             id=entry.id,
             title=entry.title,
@@ -322,7 +327,19 @@ def _add_checks(name: str, raw_entries: list[Any], checks: dict[str, Check]) -> 
             runbook=entry.runbook,
             param_specs=_param_specs(label, entry),
             fix_names=frozenset(fix_names),
+            placeholders=dict(entry.placeholders),
         )
+
+
+def _check_placeholders(label: str, entry: CheckEntry, fix_names: frozenset[str]) -> None:
+    """Each description names a placeholder of the fix, in one line, referring to parameters only."""
+    for name, text in entry.placeholders.items():
+        where = f"{label}: field 'placeholders.{name}'"
+        if name not in fix_names:
+            raise CatalogError(f"{where}: the fix has no placeholder {{{name}}}")
+        if "\n" in text or len(text) > SHORT_MAX:
+            raise CatalogError(f"{where}: must be one line of at most {SHORT_MAX} characters")
+        _template(label, f"placeholders.{name}", text, frozenset(entry.params))
 
 
 def _param_specs(label: str, entry: CheckEntry) -> dict[str, ParamSpec]:
@@ -390,6 +407,7 @@ def _overlay_checks(name: str, raw_entries: list[Any], checks: dict[str, Check])
             runbook=override.runbook or base.runbook,
             param_specs=base.param_specs,
             fix_names=base.fix_names,
+            placeholders=base.placeholders,
         )
 
 

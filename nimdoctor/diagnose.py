@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from msgspec import UNSET
@@ -19,7 +19,7 @@ from nimdoctor.probes.gpu import probe_gpu
 from nimdoctor.probes.hostfs import HostFS
 from nimdoctor.probes.nvml_source import NvmlSource, real_nvml
 from nimdoctor.probes.runtime import probe_runtime
-from nimdoctor.report import Facts, Finding, GpuFacts, NodeFacts, Report, Severity, Status
+from nimdoctor.report import Facts, Finding, GpuFacts, NodeFacts, Report, Severity, Status, at_least
 from nimdoctor.rules.registry import Probe, crashed
 
 if TYPE_CHECKING:
@@ -32,13 +32,15 @@ PLACEMENT_PROBES: frozenset[Probe] = frozenset({"runtime", "gpu"})
 class Sources:
     """Where the probes read from: the real node, a fixture tree, or a simulated machine.
 
-    `node_labels` is None when nimdoctor cannot see its Node object.
+    `node_labels` is None when nimdoctor cannot see its Node object; `unmeasured` names the facts a
+    described machine does not hold, and why (see `Facts.unmeasured`).
     """
 
     host: HostFS
     nvml: NvmlSource = real_nvml
     node_labels: Mapping[str, str] | None = None
     simulated: str | None = None
+    unmeasured: Mapping[str, str] = field(default_factory=dict)
     gpu_deadline: float = 10.0
     runtime_deadline: float = 10.0
 
@@ -61,8 +63,8 @@ def node_rules(catalog: Catalog, only: Iterable[str] | None = None) -> list[rule
 
 def collect_facts(sources: Sources, probes: set[Probe]) -> Facts:
     """Run the probes named in `probes`; the others stay absent from the facts."""
-    values: dict[str, Any] = {}
-    if "runtime" in probes:
+    values: dict[str, Any] = {"unmeasured": dict(sources.unmeasured)} if sources.unmeasured else {}
+    if "runtime" in probes and "openFiles" not in sources.unmeasured:
         values["runtime"] = probe_runtime(sources.host, deadline=sources.runtime_deadline)
     if "gpu" in probes:
         values["gpu"] = probe_gpu_from(sources)
@@ -135,10 +137,13 @@ def diagnose(
     )
 
 
-def exit_code(report: Report) -> int:
+def exit_code(report: Report, fail_on: Severity = Severity.WARNING) -> int:
     """1 when a check failed or the model does not fit; else 3 when something could not be evaluated
-    (an unknown model included); else 0. A model that does not fit always carries a fail or error reason."""
-    statuses = {f.status for f in report.findings}
+    (an unknown model included); else 0. A model that does not fit always carries a fail or error reason.
+
+    Only findings of checks at least as severe as `fail_on` count; the model's verdict always does.
+    """
+    statuses = {f.status for f in report.findings if at_least(f.severity, fail_on)}
     if report.placement is not UNSET:
         statuses |= {r.status for r in report.placement.reasons}
     if Status.FAIL in statuses:

@@ -8,7 +8,7 @@ types (`report_schema()`), never written by hand. A field left `UNSET` is absent
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -32,6 +32,14 @@ class Severity(enum.StrEnum):
     CRITICAL = "critical"
     WARNING = "warning"
     INFO = "info"
+
+
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+def at_least(severity: Severity, floor: Severity) -> bool:
+    """Whether `severity` is `floor` or more severe (critical > warning > info)."""
+    return _RANK[severity] >= _RANK[floor]
 
 
 class Base(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -218,11 +226,17 @@ class NodeFacts(Base, frozen=True, kw_only=True):
 
 
 class Facts(Base, frozen=True, kw_only=True):
-    """Facts per probe; a probe that did not run is absent."""
+    """Facts per probe; a probe that did not run is absent.
+
+    `unmeasured` names facts a described machine does not hold (`driver`: the driver, CUDA and NVML
+    versions; `openFiles`: containerd's open-file limits) and why: their checks skip with that reason
+    instead of judging invented values. A real node measures everything: it is absent.
+    """
 
     runtime: RuntimeFacts | UnsetType = UNSET
     gpu: GpuFacts | UnsetType = UNSET
     node: NodeFacts | UnsetType = UNSET
+    unmeasured: dict[str, str] | UnsetType = UNSET
 
 
 class MigSlice(Base, frozen=True, kw_only=True):
@@ -323,7 +337,7 @@ class Report(Base, frozen=True, kw_only=True):
     """A node diagnosis."""
 
     api_version: str = API_VERSION
-    kind: str = "Report"
+    kind: Literal["Report"] = "Report"
     node: str
     generated_at: str
     simulated: str | UnsetType = UNSET

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from nimdoctor.diagnose import Sources
 from nimdoctor.probes.hostfs import DirFS, HostFS, MemFS
-from nimdoctor.probes.machine import ContainerdSpec, HostSpec, Machine, MachineError
+from nimdoctor.probes.machine import ContainerdSpec, HostSpec, Machine, MachineError, unmeasured
 from nimdoctor.probes.nvml_source import simulated_nvml
 
 # The VKS image builder replaces containerd's unit with one that sets LimitNOFILE=1048576
-# (vmware-tanzu/vsphere-tanzu-kubernetes-grid-image-builder); machines that describe no host get it.
+# (vmware-tanzu/vsphere-tanzu-kubernetes-grid-image-builder); machines with `host: {preset: vks}` get it.
 VKS_HOST = HostSpec(
     containerd=ContainerdSpec(pid=1187, nofile_soft=1048576, nofile_hard=1048576),
     files={
@@ -76,10 +76,13 @@ def host_files(host: HostSpec) -> dict[str, str]:
 
 
 def machine_host(machine: Machine, host_root: Path | None = None) -> HostFS:
-    """The host a simulated diagnosis reads: `--host-root` if given, else the described one, else VKS."""
+    """The host a simulated diagnosis reads: `--host-root` if given, else the described one (VKS's for
+    `preset: vks`); a machine that describes no host gets an empty one, which is never probed."""
     if host_root is not None:
         return DirFS(host_root)
-    host = machine.spec.host or VKS_HOST
+    if machine.spec.host is None:
+        return MemFS({}, label=f"machine {machine.name}")
+    host = VKS_HOST if machine.spec.host.preset == "vks" else machine.spec.host
     if host.root is not None:
         if machine.base_dir is None:
             raise MachineError(
@@ -93,10 +96,15 @@ def machine_host(machine: Machine, host_root: Path | None = None) -> HostFS:
 
 
 def machine_sources(machine: Machine, host_root: Path | None = None) -> Sources:
-    """Everything a diagnosis of the described machine reads."""
+    """Everything a diagnosis of the described machine reads, and what the description does not know (an
+    explicit `--host-root` measures the open-file limits)."""
+    missing = unmeasured(machine.spec)
+    if host_root is not None:
+        missing.pop("openFiles", None)
     return Sources(
         host=machine_host(machine, host_root),
         nvml=simulated_nvml(machine),
         node_labels=machine.spec.node_labels,
         simulated=machine.name,
+        unmeasured=missing,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nimdoctor.render import console_text, make_console
+from nimdoctor.render import console_text, make_console, make_table
 from nimdoctor.report import GpuFacts, GpuPair, NvmlError
 from nimdoctor.sanitize import clean_line
 
@@ -205,27 +205,29 @@ def pair_cell(pair: GpuPair | None) -> str:
     return pair.pcie or "?"
 
 
+def gpu_matrix_rows(gpu: GpuFacts) -> list[list[str]]:
+    """The matrix as `nvidia-smi topo -m` prints it: per GPU, its cell towards each GPU (`X` on the
+    diagonal)."""
+    pairs = {(p.a, p.b): p for p in gpu.pairs} | {(p.b, p.a): p for p in gpu.pairs}
+    return [
+        ["X" if col.index == row.index else pair_cell(pairs.get((row.index, col.index))) for col in gpu.gpus]
+        for row in gpu.gpus
+    ]
+
+
 def render_topo(gpu: GpuFacts) -> str:
     """The GPU matrix in the style of `nvidia-smi topo -m`, with NUMA affinity and a short legend."""
-    from rich.table import Table
-
     if isinstance(gpu.nvml_error, NvmlError):
         return clean_line(f"NVML unavailable ({gpu.nvml_error.code}): {gpu.nvml_error.message}") + "\n"
     if not gpu.gpus:
         return "no GPUs found\n"
-    pairs = {(p.a, p.b): p for p in gpu.pairs} | {(p.b, p.a): p for p in gpu.pairs}
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="")
-    for header in ("", *(f"GPU{g.index}" for g in gpu.gpus), "NUMA Affinity"):
-        table.add_column(header, no_wrap=True)
+    # nvidia-smi's own headers (not kubectl's), so that the output parses back with `parse_topo`.
+    table = make_table("", *(f"GPU{g.index}" for g in gpu.gpus), "NUMA Affinity", prose=(), upper=False)
     used: set[str] = set()
-    for row in gpu.gpus:
-        cells = [
-            "X" if col.index == row.index else pair_cell(pairs.get((row.index, col.index)))
-            for col in gpu.gpus
-        ]
+    for row, cells in zip(gpu.gpus, gpu_matrix_rows(gpu), strict=True):
         used.update("NV#" if c.startswith("NV") else c for c in cells)
         table.add_row(f"GPU{row.index}", *cells, "N/A" if row.numa_node is None else str(row.numa_node))
-    console = make_console(wide=True, color=False)
+    console = make_console(color=False)
     console.print(table)
     legend = "".join(f"  {code:<4} = {text}\n" for code, text in LEGEND.items() if code in used)
     return f"{console_text(console)}\nLegend:\n\n{legend}"

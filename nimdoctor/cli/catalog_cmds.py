@@ -6,34 +6,36 @@ from pathlib import Path
 
 import click
 
+from nimdoctor.catalog import Check
+from nimdoctor.cli.completion import check_ids
 from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option, output_option
-from nimdoctor.render import console_text, make_console, make_table, render_data
-from nimdoctor.sanitize import clean_text
+from nimdoctor.documents import CheckDocument, CheckList, CheckSummary
+from nimdoctor.render import console_text, make_console, make_table, paragraph, render_data
 
 
 @click.command("checks")
 @checks_dir_option
 @output_option
 def checks_cmd(checks_dir: Path | None, output: str) -> None:
-    """List every check in the catalog."""
+    """List every check in the catalog (-o wide adds AREA and SHORT)."""
     catalog = catalog_or_exit(checks_dir)
     if output in ("json", "yaml"):
-        data = [
-            {
-                "id": c.id,
-                "title": c.title,
-                "area": c.area,
-                "severity": c.severity.value,
-                "params": dict(c.params),
-                "short": c.short,
-                "runbook": c.runbook,
-            }
+        items = [
+            CheckSummary(
+                id=c.id,
+                title=c.title,
+                area=c.area,
+                severity=c.severity,
+                params=dict(c.params),
+                short=c.short,
+                runbook=c.runbook,
+            )
             for c in catalog.checks.values()
         ]
-        click.echo(render_data(data, output), nl=False)
+        click.echo(render_data(CheckList(items=items), output), nl=False)
         return
     wide = output == "wide"
-    console = make_console(wide=wide, color=False)
+    console = make_console(color=False)
     table = make_table(
         *(("id", "severity", "area", "title", "short") if wide else ("id", "severity", "title"))
     )
@@ -47,25 +49,58 @@ def checks_cmd(checks_dir: Path | None, output: str) -> None:
 
 
 @click.command("explain")
-@click.argument("check_id")
+@click.argument("check_id", shell_complete=check_ids)
 @checks_dir_option
-def explain_cmd(check_id: str, checks_dir: Path | None) -> None:
-    """Print a check's title, why it matters, its fix and its runbook."""
+@output_option
+def explain_cmd(check_id: str, checks_dir: Path | None, output: str) -> None:
+    """Print a check's title, why it matters, its fix (the catalog's values filled in, values found when it
+    runs as <names>), its sources and its runbook. -o wide adds its parameters and the fix's placeholders."""
+    from nimdoctor.explain import check_document
+
     catalog = catalog_or_exit(checks_dir)
-    check = catalog.checks.get(check_id.upper())
+    check = catalog.checks.get(check_id.strip().upper())
     if check is None:
         raise InputError(f"unknown check id {check_id!r}; `nimdoctor checks` lists them")
-    params = ", ".join(f"{k}={v}" for k, v in check.params.items()) or "none"
-    click.echo(
-        clean_text(
-            f"{check.id}  {check.title}\n"
-            f"severity: {check.severity.value}   area: {check.area}   params: {params}\n\n"
-            f"Why:\n{_indent(check.why)}\n\n"
-            f"Fix (template; values in braces come from the node's evidence):\n{_indent(check.fix)}\n\n"
-            f"Runbook: {check.runbook}"
-        )
-    )
+    document = check_document(check)
+    if output in ("json", "yaml"):
+        click.echo(render_data(document, output), nl=False)
+        return
+    click.echo(_explained(check, document, wide=output == "wide"), nl=False)
 
 
-def _indent(text: str) -> str:
-    return "\n".join("  " + line if line else "" for line in text.strip().splitlines())
+def _explained(check: Check, doc: CheckDocument, *, wide: bool) -> str:
+    from nimdoctor.explain import paragraphs, param_text
+
+    console = make_console(color=False)
+    paragraph(console, f"{doc.id}  {doc.title}")
+    console.print(f"SEVERITY {doc.severity.value}   AREA {doc.area}")
+    console.print()
+    console.print("Why:")
+    for line in paragraphs(doc.why):
+        if line.startswith((" ", "\t")):
+            console.print("  " + line.rstrip())  # a formula or a list: kept as written
+        else:
+            paragraph(console, line, indent="  ")
+    console.print()
+    console.print("Fix:")
+    console.print("\n".join("  " + line if line else "" for line in doc.fix.splitlines()))
+    if doc.sources:
+        console.print()
+        console.print("Sources:")
+        for source in doc.sources:
+            paragraph(console, f"{source.tag}: {source.meaning}", indent="  ")
+    if wide and doc.params:
+        console.print()
+        params = make_table("param", "type", "value", prose=("value",))
+        for key, value in check.params.items():
+            params.add_row(key, doc.param_types.get(key, ""), " ".join(param_text(value).split()))
+        console.print(params)
+    if wide and doc.placeholders:
+        console.print()
+        names = make_table("placeholder", "filled with", prose=("filled with",))
+        for p in doc.placeholders:
+            names.add_row("{" + p.name + "}", p.value if isinstance(p.value, str) else f"<{p.runtime}>")
+        console.print(names)
+    console.print()
+    console.print(f"Runbook: {doc.runbook}")
+    return console_text(console)

@@ -18,6 +18,7 @@ from nimdoctor.cli.workload_options import (
     operator_version_option,
     parse_operator_version,
 )
+from nimdoctor.report import Severity, at_least
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -54,9 +55,11 @@ def run_cluster(
     operator_version: str,
     output: str,
     only: str | None,
+    skip: str | None,
+    fail_on: Severity,
 ) -> NoReturn:
     """Collect, judge, print, exit: 1 a check failed; else 3 one could not be evaluated (or the cluster
-    could not be read); 2 usage error."""
+    could not be read); 2 usage error. Only checks at least as severe as `fail_on` set the exit code."""
     from nimdoctor.workloads.collect import CollectError, collect
     from nimdoctor.workloads.evaluate import build_report, evaluate
     from nimdoctor.workloads.output import render_workloads
@@ -64,7 +67,7 @@ def run_cluster(
 
     catalog = catalog_or_exit(checks_dir)
     version = parse_operator_version(operator_version)
-    checks = checks_or_exit(catalog, only)
+    checks = checks_or_exit(catalog, only, skip)
     wanted = scope(namespaces, all_namespaces, kubeconfig)
     client = api_client_or_exit(kubeconfig)
     try:
@@ -84,4 +87,4 @@ def run_cluster(
         notes=snapshot.notes,
     )
     click.echo(render_workloads(report, output, catalog, color=sys.stdout.isatty()), nl=False)
-    sys.exit(exit_code(findings))
+    sys.exit(exit_code([f for f in findings if at_least(f.severity, fail_on)]))

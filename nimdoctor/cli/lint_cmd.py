@@ -7,8 +7,15 @@ from pathlib import Path
 
 import click
 
-from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option
+from nimdoctor.cli.options import (
+    InputError,
+    catalog_or_exit,
+    checks_dir_option,
+    fail_on_option,
+    selection_options,
+)
 from nimdoctor.cli.workload_options import checks_or_exit, operator_version_option, parse_operator_version
+from nimdoctor.report import Severity, at_least
 from nimdoctor.workloads.evaluate import (
     build_report,
     evaluate,
@@ -25,11 +32,23 @@ from nimdoctor.workloads.report import exit_code
 @checks_dir_option
 @operator_version_option
 @click.option(
-    "-o", "--output", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
+    "-o",
+    "--output",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format: table, wide (every check, more columns), json, yaml or sarif (code scanning).",
 )
-@click.option("--only", metavar="ID[,ID...]", help="Run only these workload checks.")
+@selection_options
+@fail_on_option
 def lint_cmd(
-    paths: tuple[str, ...], checks_dir: Path | None, operator_version: str, output: str, only: str | None
+    paths: tuple[str, ...],
+    checks_dir: Path | None,
+    operator_version: str,
+    output: str,
+    only: str | None,
+    skip: str | None,
+    fail_on: str,
 ) -> None:
     """Check NIMService, NIMCache and NIMPipeline manifests before they are applied.
 
@@ -38,11 +57,11 @@ def lint_cmd(
     (secrets' contents, NIMCache status, nodes) say skip: run `nimdoctor run --cluster` for those.
 
     Exit codes: 1 a check failed; else 3 a check could not be evaluated; 2 usage error or invalid YAML
-    (with its file, line and column); 0 otherwise.
+    (with its file, line and column); 0 otherwise (--fail-on critical: only critical checks count).
     """
     catalog = catalog_or_exit(checks_dir)
     version = parse_operator_version(operator_version)
-    checks = checks_or_exit(catalog, only)
+    checks = checks_or_exit(catalog, only, skip)
     try:
         files = expand(paths)
         documents = [doc for name in files for doc in parse(name, read_text(name, sys.stdin))]
@@ -61,4 +80,4 @@ def lint_cmd(
         notes=notes,
     )
     click.echo(render_workloads(report, output, catalog, color=sys.stdout.isatty()), nl=False)
-    sys.exit(exit_code(findings))
+    sys.exit(exit_code([f for f in findings if at_least(f.severity, Severity(fail_on))]))

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.cli.options import InputError
+from nimdoctor.cli.completion import models
+from nimdoctor.cli.options import InputError, non_empty
+from nimdoctor.sanitize import clean_line
 
 if TYPE_CHECKING:
     from nimdoctor.placement import ModelRequest
@@ -30,6 +32,8 @@ def model_options(*, required: bool) -> Callable[[_F], _F]:
                     "--model",
                     required=required,
                     metavar="NAME",
+                    callback=non_empty,
+                    shell_complete=models,
                     help="A NIM model (catalog name, alias or image path, e.g. meta/llama-3.1-70b-instruct).",
                 ),
                 click.option(
@@ -101,3 +105,26 @@ def model_request(
     return ModelRequest(
         model=model, precision=precision, tp=tp, pp=pp, gpus=gpus, max_model_len=max_model_len, mig=mig
     )
+
+
+def did_you_mean(catalog: Catalog, model: str) -> list[str]:
+    """Ask before guessing: when the catalog does not know `model`, say so on stderr, with the catalog's
+    models close to it and, when its size will be read from its name, that it was. Returns the suggestions
+    (empty for a model the catalog knows)."""
+    from nimdoctor.placement.models import lookup, parse_size, suggest
+
+    if lookup(model, catalog) is not None:
+        return []
+    close = suggest(model, catalog)
+    size = parse_size(model)
+    if size is None:
+        guess = "its name carries no size, so it is not sized (`nimdoctor explain NIM-FIT-001` says how)"
+    else:
+        bound = ", an upper bound" if size[1] else ""
+        guess = f"its size ({size[0]:g}B{bound}) was read from its name"
+    question = (
+        f"; did you mean {' or '.join(filter(None, (', '.join(close[:-1]), close[-1])))}?" if close else ""
+    )
+    warning = f"Warning: model {model!r} is not in the model catalog: {guess}{question}"
+    click.echo(clean_line(warning), err=True)
+    return close

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from nimdoctor.catalog import Catalog, Check
-from nimdoctor.cli.options import InputError
+from nimdoctor.cli.options import InputError, selected_ids
 from nimdoctor.workloads.model import NEWEST_OPERATOR, operator_version, version_text
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -60,22 +60,13 @@ def namespace_options(fn: _F) -> _F:
     )(fn)
 
 
-def split_ids(value: str | None) -> list[str] | None:
-    """`--only A,B` as upper-case ids."""
-    if value is None:
-        return None
-    ids = [part.strip().upper() for part in value.split(",") if part.strip()]
-    if not ids:
-        raise click.BadParameter("give at least one check id", param_hint="--only")
-    return ids
-
-
-def checks_or_exit(catalog: Catalog, only: str | None) -> list[Check]:
-    """The workload checks `--only` selects (all by default); an unknown id is a usage error."""
+def checks_or_exit(catalog: Catalog, only: str | None, skip: str | None = None) -> list[Check]:
+    """The workload checks `--only` and `--skip` select (all by default); an unknown id is a usage error."""
     from nimdoctor.workloads.evaluate import workload_checks
 
+    ids = selected_ids(catalog, only, skip, [c.id for c in workload_checks(catalog)])
     try:
-        return workload_checks(catalog, split_ids(only))
+        return workload_checks(catalog, ids)
     except KeyError as exc:
         raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
 

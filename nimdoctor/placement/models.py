@@ -8,6 +8,7 @@ bound because experts share their attention layers). Anything else is unknown: n
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -74,6 +75,15 @@ def lookup(name: str, catalog: Catalog) -> ModelEntry | None:
     key = model_key(name)
     index = _indexes(catalog)
     return index.get(key) or index.get(_base(key))
+
+
+def suggest(name: str, catalog: Catalog, limit: int = 3) -> list[str]:
+    """Catalog models whose name or alias is close to `name` (a typo, a missing suffix), closest first."""
+    index = _indexes(catalog)
+    key = model_key(name)
+    close = difflib.get_close_matches(key, index, n=limit * 2, cutoff=0.75)
+    close += difflib.get_close_matches(_base(key), index, n=limit * 2, cutoff=0.75)
+    return list(dict.fromkeys(index[k].name for k in close))[:limit]
 
 
 def parse_size(name: str) -> tuple[float, bool] | None:

@@ -26,6 +26,7 @@ from nimdoctor.placement.settings import Settings, parse_compute_capability
 from nimdoctor.placement.variants import mig_slice, node_compute_capability, shipped_tps
 from nimdoctor.report import Capabilities, Reason, Requirement, Status
 from nimdoctor.rules.registry import register
+from nimdoctor.units import gib
 
 PlacementRule = Callable[[Capabilities, Requirement, Settings], Reason | None]
 RULES: dict[str, PlacementRule] = {}
@@ -62,16 +63,6 @@ def variant(check: Check, short_param: str, fix_param: str | None = None) -> Che
 def caution(check: Check, message: str, **values: Any) -> Reason:
     """A warning in the check's `cautionShort` words: what to watch, beside a verdict that may fit."""
     return reason(variant(check, "cautionShort"), Status.WARN, message, **values)
-
-
-def gb(nbytes: float) -> str:
-    """Decimal gigabytes, as model sizes are quoted."""
-    return f"{nbytes / 1e9:.1f} GB"
-
-
-def memory_text(nbytes: int) -> str:
-    """A GPU's memory in decimal GB and in MiB as NVML reports it."""
-    return f"{gb(nbytes)} ({nbytes // 2**20} MiB)"
 
 
 def node_max_tp(caps: Capabilities, s: Settings) -> int:
@@ -213,7 +204,7 @@ def memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
         missing = "GPU memory" if device is None else "GPU model"
         message = (
             f"the node did not report its {missing}: nimdoctor cannot tell whether {_model(req)} fits "
-            f"({gb(need)} per GPU at {_layout(req)})"
+            f"({gib(need)} per GPU at {_layout(req)})"
         )
         return reason(
             variant(check, "unknownGpuShort", "unknownGpuFix"), Status.ERROR, message, missing=missing
@@ -221,7 +212,7 @@ def memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     if (req.min_gpu_memory_bytes or 0) <= device:
         if req.kv_bytes_per_token is None:
             message = (
-                f"{_model(req)} needs {gb(need)} per GPU for weights and overhead; its KV cache was not "
+                f"{_model(req)} needs {gib(need)} per GPU for weights and overhead; its KV cache was not "
                 "counted: the model catalog has no architecture for it"
             )
             return reason(variant(check, "cautionShort", "cautionFix"), Status.WARN, message, model=req.model)
@@ -231,8 +222,8 @@ def memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     allowed = budget(device, s)
     values = _memory_values(req, s, device, allowed)
     message = (
-        f"{_model(req)} at {_layout(req)} needs {gb(need)} per GPU ({values['breakdown']}), more than the "
-        f"{gb(allowed)} the engine may use ({s.usable_fraction:g} of {memory_text(device)})"
+        f"{_model(req)} at {_layout(req)} needs {gib(need)} of {gib(device)} per GPU "
+        f"({values['breakdown']}); the engine may use {gib(allowed)} ({s.usable_fraction:g} of it)"
     )
     return reason(check, Status.FAIL, message, layout=_memory_layout(req, caps, s, device), **values)
 
@@ -241,8 +232,8 @@ def _memory_values(req: Requirement, s: Settings, device: int, allowed: int) -> 
     kv = req.kv_cache_per_gpu_bytes or 0
     context = f"{req.max_context} tokens" if req.max_context else "no context"
     breakdown = (
-        f"weights {gb(req.weights_per_gpu_bytes or 0)} + KV cache {gb(kv)} for {context} + overhead "
-        f"{gb(req.overhead_per_gpu_bytes or 0)}"
+        f"weights {gib(req.weights_per_gpu_bytes or 0)} + KV cache {gib(kv)} for {context} + overhead "
+        f"{gib(req.overhead_per_gpu_bytes or 0)}"
     )
     fixed = (req.weights_per_gpu_bytes or 0) + (req.overhead_per_gpu_bytes or 0)
     per_token = (req.kv_bytes_per_token or 0) / (req.tensor_parallel * req.pipeline_parallel)
@@ -255,11 +246,11 @@ def _memory_values(req: Requirement, s: Settings, device: int, allowed: int) -> 
     return {
         "tp": req.tensor_parallel,
         "pp": req.pipeline_parallel,
-        "need": gb(req.gpu_memory_need_bytes or 0),
+        "need": gib(req.gpu_memory_need_bytes or 0),
         "breakdown": breakdown,
-        "budget": gb(allowed),
+        "budget": gib(allowed),
         "fraction": f"{s.usable_fraction:g}",
-        "memory": memory_text(device),
+        "memory": gib(device),
         "context_advice": context_advice,
         "precision_advice": _precision_advice(req),
     }
@@ -422,14 +413,14 @@ def profile_gpu(caps: Capabilities, req: Requirement, s: Settings) -> Reason | N
 def _slices_text(caps: Capabilities) -> str:
     if caps.mig_slices is UNSET or not caps.mig_slices:
         return "none reported"
-    return ", ".join(f"{m.count}x {m.profile} ({gb(m.memory_bytes)})" for m in caps.mig_slices)
+    return ", ".join(f"{m.count}x {m.profile} ({gib(m.memory_bytes)})" for m in caps.mig_slices)
 
 
 @placement_rule("NIM-FIT-009")
 def mig(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     """A MIG request gets a device of its profile (TP 1); a whole-GPU request gets no MIG-enabled GPU."""
     check = s.checks["NIM-FIT-009"]
-    values = {"slices": _slices_text(caps), "need": gb(req.min_gpu_memory_bytes or 0)}
+    values = {"slices": _slices_text(caps), "need": gib(req.min_gpu_memory_bytes or 0)}
     if req.mig_profile is None:
         if caps.mig_enabled is not True:
             return None
@@ -454,7 +445,7 @@ def mig(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
         )
         return reason(check, Status.FAIL, message, **values)
     message = (
-        f"{_model(req)} on a {req.mig_profile} MIG device ({gb(found.memory_bytes)}): NVIDIA supports MIG "
+        f"{_model(req)} on a {req.mig_profile} MIG device ({gib(found.memory_bytes)}): NVIDIA supports MIG "
         "for some NIMs and versions only; check this model's support matrix"
     )
     return reason(variant(check, "cautionShort", "cautionFix"), Status.WARN, message, **values)
@@ -513,17 +504,17 @@ def one_node(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None
             stages += 1
     if too_big and device is not None:
         at_max = need_at(req, max_tp, 1, s)
-        largest = gb(at_max.total if at_max else 0)
+        largest = gib(at_max.total if at_max else 0)
         message = (
-            f"{_model(req)} needs {largest} per GPU even at tensor parallel {max_tp}; one GPU here may use "
-            f"{gb(budget(device, s))} ({s.usable_fraction:g} of {memory_text(device)})"
+            f"{_model(req)} needs {largest} of {gib(device)} per GPU even at tensor parallel {max_tp}; the "
+            f"engine may use {gib(budget(device, s))} ({s.usable_fraction:g} of it)"
         )
     else:
         message = (
             f"tensor parallel {req.tensor_parallel} x pipeline {req.pipeline_parallel} needs "
             f"{req.tensor_parallel * req.pipeline_parallel} GPUs; the node has {caps.gpu_count}"
         )
-    pvc = gb(req.cache_pvc_bytes) if req.cache_pvc_bytes else "the model's size"
+    pvc = gib(req.cache_pvc_bytes) if req.cache_pvc_bytes else "the model's size"
     return reason(
         s.checks["NIM-FIT-006"],
         Status.FAIL,

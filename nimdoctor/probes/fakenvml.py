@@ -35,7 +35,9 @@ Decisions where no measurement was found (documented, consistently applied): rem
 answer the wired far end whether or not the link is active; field 147 counts active links to NVSwitches
 this OS can see; a pair's P2P over PCIe is OK down to NODE and CHIPSET_NOT_SUPPORTED across sockets (SYS);
 a Hopper or newer GPU without fabric info answers the fabric query with state NOT_SUPPORTED, older GPUs
-fail it with `NOT_SUPPORTED`.
+fail it with `NOT_SUPPORTED`. A description that does not know the driver (`system.driver` or `cuda` null:
+imported from `nvidia-smi topo -m` alone) answers the driver, CUDA and NVML version queries with
+`NOT_SUPPORTED`, so the probe reports them unknown instead of an invented version.
 """
 
 from __future__ import annotations
@@ -214,9 +216,9 @@ class Gpu:
 class Topology:
     """The whole machine as one immutable graph; every fake NVML answer is read from it."""
 
-    driver: str
-    cuda: int
-    nvml: str
+    driver: str | None  # None: the description does not know it
+    cuda: int | None
+    nvml: str | None
     init_error: int | None
     missing_symbols: frozenset[str]
     gpus: tuple[Gpu, ...]
@@ -245,11 +247,11 @@ def build_topology(spec: MachineSpec) -> Topology:
     nvlink_p2p = tuple(tuple(_nvlink_p2p(a, b) for b in gpus) for a in gpus)
     pcie_p2p = tuple(tuple(_pcie_p2p(gpus[i], gpus[j], ancestor[i][j]) for j in range(n)) for i in range(n))
     nvlink_count = tuple(tuple(_nvlink_count(a, b) for b in gpus) for a in gpus)
-    driver = spec.system.driver
+    driver, cuda = spec.system.driver, spec.system.cuda
     return Topology(
         driver=driver,
-        cuda=spec.system.cuda,
-        nvml=spec.system.nvml or f"{spec.system.cuda // 1000}.{driver}",
+        cuda=cuda,
+        nvml=spec.system.nvml or (f"{cuda // 1000}.{driver}" if driver and cuda else None),
         init_error=_error_code(spec.system.init_error, f"{label}: system.initError")
         if spec.system.init_error
         else None,
@@ -795,16 +797,22 @@ class FakeNvmlLib:
 
     @_c("nvmlSystemGetDriverVersion")
     def _driver_version(self, buffer: Any, size: Any) -> int:
+        if self.topology.driver is None:
+            return int(pynvml.NVML_ERROR_NOT_SUPPORTED)
         _write_str(buffer, size, self.topology.driver)
         return int(SUCCESS)
 
     @_c("nvmlSystemGetNVMLVersion")
     def _nvml_version(self, buffer: Any, size: Any) -> int:
+        if self.topology.nvml is None:
+            return int(pynvml.NVML_ERROR_NOT_SUPPORTED)
         _write_str(buffer, size, self.topology.nvml)
         return int(SUCCESS)
 
     @_c("nvmlSystemGetCudaDriverVersion")
     def _cuda_version(self, ref: Any) -> int:
+        if self.topology.cuda is None:
+            return int(pynvml.NVML_ERROR_NOT_SUPPORTED)
         _out(ref).value = self.topology.cuda
         return int(SUCCESS)
 

@@ -20,7 +20,7 @@ import re
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import yaml
@@ -81,11 +81,13 @@ class SystemSpec(Spec, frozen=True, kw_only=True):
     `missingSymbols` removes C functions from the fake library (an older driver): their Python wrappers
     then raise `NVMLError_FunctionNotFound`, as on a real old driver. `initError` is an NVML error name
     (`LIBRARY_NOT_FOUND`, `DRIVER_NOT_LOADED`, `NO_PERMISSION`, `LIB_RM_VERSION_MISMATCH`, ...) that
-    `nvmlInit` fails with.
+    `nvmlInit` fails with. `driver` and `cuda` absent (or null) mean the description does not know them
+    (an import from `nvidia-smi topo -m` alone): NVML's version queries then answer NOT_SUPPORTED and the
+    checks that need them skip, rather than pass on an invented version.
     """
 
-    driver: VersionText = "550.54.15"
-    cuda: Annotated[int, msgspec.Meta(ge=1000, le=99990)] = 12040  # major * 1000 + minor * 10
+    driver: VersionText | None = None
+    cuda: Annotated[int, msgspec.Meta(ge=1000, le=99990)] | None = None  # major * 1000 + minor * 10
     nvml: VersionText | None = None
     missing_symbols: Annotated[list[Short], msgspec.Meta(max_length=512)] = msgspec.field(
         default_factory=list
@@ -229,10 +231,13 @@ class ContainerdSpec(Spec, frozen=True, kw_only=True):
 class HostSpec(Spec, frozen=True, kw_only=True):
     """The node's files, for the runtime probe.
 
-    Either `root` (a directory tree, relative to the description file) or an inline description:
-    `containerd` (becomes `/proc/<pid>/{comm,limits,stat}`) plus `files` (host path -> content).
+    Either `root` (a directory tree, relative to the description file), `preset: vks` (the VKS image's
+    containerd, `LimitNOFILE=1048576`), or an inline description: `containerd` (becomes
+    `/proc/<pid>/{comm,limits,stat}`) plus `files` (host path -> content). A description without a host
+    section does not know the node's files: the open-file checks skip.
     """
 
+    preset: Literal["vks"] | None = None
     root: Text | None = None
     containerd: ContainerdSpec | None = None
     files: Annotated[dict[Text, str], msgspec.Meta(max_length=1024)] = msgspec.field(default_factory=dict)
@@ -338,6 +343,9 @@ def validate_machine(spec: MachineSpec, label: str) -> None:
             raise MachineError(f"{label}: gpus[{gpu.index}].memory: reserved plus used exceeds the total")
         if gpu.mig is not None:
             _validate_mig(f"{label}: gpus[{gpu.index}].mig", gpu.mig, gpu.memory)
+    host = spec.host
+    if host is not None and host.preset is not None and (host.root or host.containerd or host.files):
+        raise MachineError(f"{label}: host.preset stands for the whole host: no root, containerd or files")
     containerd = spec.host.containerd if spec.host else None
     if containerd is not None and containerd.nofile_hard is not None:
         soft = containerd.nofile_soft
@@ -392,6 +400,23 @@ def _validate_link(label: str, index: int, link: LinkSpec, gpu_count: int, switc
             raise MachineError(f"{where}: peers must be other GPU indices")
     else:
         raise MachineError(f"{where}: expected gpu:<index>, switch:<busId> or unknown")
+
+
+def unmeasured(spec: MachineSpec) -> dict[str, str]:
+    """The facts a description does not hold, and why: what a diagnosis of it must not invent.
+
+    Keys: `driver` (the driver, CUDA and NVML versions) and `openFiles` (containerd's open-file limits).
+    """
+    found = {}
+    if spec.system.init_error is None and (spec.system.driver is None or spec.system.cuda is None):
+        found["driver"] = (
+            "the machine description does not give the driver and CUDA versions (import it with --smi-q)"
+        )
+    if spec.host is None:
+        found["openFiles"] = (
+            "the machine description has no host section, so containerd's open-file limits were not measured"
+        )
+    return found
 
 
 def load_machine_file(path: Path) -> Machine:

@@ -186,12 +186,19 @@ def import_machine(
     ]
     notes += _model_notes(identities)
     if smi is None:
-        notes.append("Bus ids and UUIDs are synthesized; driver and CUDA versions are nimdoctor's defaults.")
+        notes.append(
+            "Bus ids and UUIDs are synthesized; the driver and CUDA versions are unknown (import with "
+            "--smi-q): the driver check skips."
+        )
+    notes.append(
+        "No host section: containerd's open-file limits are unknown (no capture shows them), so the "
+        "open-file checks skip; add one (see `nimdoctor machine show dgx-h100-containerd2 -o yaml`)."
+    )
     if topo.nics:
         notes.append(f"NICs ({', '.join(topo.nics)}) are not part of a machine description: left out.")
     system = SystemSpec(
-        driver=smi.driver if smi and smi.driver else SystemSpec().driver,
-        cuda=smi.cuda if smi and smi.cuda else SystemSpec().cuda,
+        driver=smi.driver if smi else None,
+        cuda=smi.cuda if smi else None,
     )
     spec = MachineSpec(
         api_version=API_VERSION,

@@ -249,7 +249,10 @@ def driver_recent(facts: Facts, check: Check) -> Finding:
     minimum = str(check.params["minDriver"])
     driver = gpu.driver_version
     if not driver or not version_tuple(driver):
-        return finding(check, Status.SKIP, "driver version unknown")
+        why = facts.unmeasured.get("driver") if facts.unmeasured is not UNSET else None
+        return finding(
+            check, Status.SKIP, f"driver version unknown: {why}" if why else "driver version unknown"
+        )
     evidence: dict[str, Any] = {"driverVersion": driver, "minimum": minimum}
     if version_tuple(driver) >= version_tuple(minimum):
         return finding(check, Status.PASS, f"driver {driver}", evidence)

@@ -6,7 +6,7 @@ import posixpath
 from typing import Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET
 
 from nimdoctor.catalog import Check
 from nimdoctor.report import ContainerdFacts, Facts, Finding, RuntimeFacts, Status
@@ -28,11 +28,14 @@ def _candidates(runtime: RuntimeFacts) -> dict[str, Any]:
     return evidence
 
 
-def _unreadable(runtime: RuntimeFacts | UnsetType, check: Check) -> Finding | None:
-    """`skip` when the probe did not run, `error` when the host's /proc could not be read (or did not
-    answer in time); `None` when the probe read it."""
+def _unreadable(facts: Facts, check: Check) -> Finding | None:
+    """`skip` when the probe did not run (saying why when the machine's description does not hold the
+    open-file limits), `error` when the host's /proc could not be read (or did not answer in time); `None`
+    when the probe read it."""
+    runtime = facts.runtime
     if runtime is UNSET:
-        return finding(check, Status.SKIP, "the runtime probe did not run")
+        why = facts.unmeasured.get("openFiles") if facts.unmeasured is not UNSET else None
+        return finding(check, Status.SKIP, f"unknown: {why}" if why else "the runtime probe did not run")
     if runtime.error is not UNSET:
         evidence = {"procRoot": runtime.proc_root}
         return finding(check, Status.ERROR, f"host /proc not readable: {runtime.error}", evidence)
@@ -42,7 +45,7 @@ def _unreadable(runtime: RuntimeFacts | UnsetType, check: Check) -> Finding | No
 def _daemon(facts: Facts, check: Check) -> tuple[RuntimeFacts, ContainerdFacts] | Finding:
     """The runtime facts and the daemon to judge, or the finding that says why there is none."""
     runtime = facts.runtime
-    unreadable = _unreadable(runtime, check)
+    unreadable = _unreadable(facts, check)
     if unreadable is not None or runtime is UNSET:
         return unreadable or finding(check, Status.SKIP, "the runtime probe did not run")
     if runtime.containerd is UNSET:
@@ -188,7 +191,7 @@ def containerd_nofile_applied(facts: Facts, check: Check) -> Finding:
 def containerd_found(facts: Facts, check: Check) -> Finding:
     """A process named `containerd` is visible under the host's `/proc`."""
     runtime = facts.runtime
-    unreadable = _unreadable(runtime, check)
+    unreadable = _unreadable(facts, check)
     if unreadable is not None or runtime is UNSET:
         return unreadable or finding(check, Status.SKIP, "the runtime probe did not run")
     evidence: dict[str, Any] = {"procRoot": runtime.proc_root, **_candidates(runtime)}

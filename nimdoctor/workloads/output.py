@@ -66,7 +66,7 @@ def render_table(report: WorkloadReport, *, wide: bool, color: bool) -> str:
     """Per object, its findings (those that need attention; all of them when `wide`), then the fixes."""
     from rich.text import Text
 
-    console = make_console(wide=wide, color=color)
+    console = make_console(color=color)
     groups: dict[tuple[str, str], list[WorkloadFinding]] = {}
     for f in report.findings:
         if wide or f.status in ATTENTION:

@@ -76,9 +76,12 @@ def test_yaml_output_is_the_same_document(low_host: Path) -> None:
 def test_table_is_80_columns_with_upper_case_headers_and_the_fix(low_host: Path) -> None:
     result = invoke("run", "--host-root", str(low_host), "--only", RT)
     lines = result.stdout.splitlines()
-    table = [line for line in lines if line.startswith(("CHECK", "NIM-", " "))][:6]
+    table = lines[2 : lines.index("", 2)]
+    unit = f"{low_host}/lib/systemd/system/containerd.service"
     assert lines[2].split() == ["CHECK", "STATUS", "MESSAGE"]
-    assert all(len(line) <= 80 for line in table)
+    # Only a line that holds the unit file's path (longer than the message column) may pass 80 columns.
+    assert all(len(line) <= 80 or unit in line for line in table)
+    assert any(unit in line for line in table)
     assert "\x1b[" not in result.stdout  # no colour when not a terminal
     assert "NIM-RT-001 FAIL" in result.stdout
     assert "printf '[Service]\\nLimitNOFILE=65536\\n'" in result.stdout
@@ -166,22 +169,15 @@ def test_checks_lists_the_catalog() -> None:
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0].split() == ["ID", "SEVERITY", "TITLE"]
     assert "NIM-RT-001" in result.stdout
-    data = {c["id"]: c for c in json.loads(invoke("checks", "-o", "json").stdout)}
+    data = {c["id"]: c for c in json.loads(invoke("checks", "-o", "json").stdout)["items"]}
     assert {"severity": "warning", "area": "runtime"}.items() <= data["NIM-RT-001"].items()
 
 
 def test_explain_prints_why_fix_and_runbook() -> None:
     result = invoke("explain", "nim-rt-001")
     assert result.exit_code == 0
-    for needle in (
-        "NIM-RT-001",
-        "Why:",
-        "Too many open files",
-        "Fix",
-        "LimitNOFILE={required}",
-        "Runbook:",
-    ):
-        assert needle in result.stdout
+    for needle in ("NIM-RT-001", "Why:", "Too many open files", "Fix:", "LimitNOFILE=65536", "Runbook:"):
+        assert needle in " ".join(result.stdout.split())
 
 
 def test_explain_unknown_id_exits_2() -> None:

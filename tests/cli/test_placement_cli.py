@@ -98,15 +98,16 @@ def test_plan_covers_every_builtin_machine_and_matches_run() -> None:
 
 def test_plan_table_and_exit_1_when_nothing_fits(tmp_path: Path) -> None:
     machine = tmp_path / "vgpu.yaml"
-    machine.write_text(invoke("machine", "show", "l40s-vgpu-2x").stdout)
+    machine.write_text(invoke("machine", "show", "l40s-vgpu-2x", "-o", "yaml").stdout)
     result = invoke("plan", "--model", "meta/llama-3.1-405b-instruct", "--machine", str(machine))
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0].split() == ["MACHINE", "GPUS", "FITS", "TP", "PREC", "REASON"]
+    header = ["MACHINE", "GPUS", "FITS", "TP", "PREC", "REASON", "WARNINGS"]
+    assert result.stdout.splitlines()[0].split() == header
     assert "l40s-vgpu-2x" in result.stdout
 
 
 def _without_gpu_memory(tmp_path: Path, name: str) -> Path:
-    described = yaml.safe_load(invoke("machine", "show", name).stdout)
+    described = yaml.safe_load(invoke("machine", "show", name, "-o", "yaml").stdout)
     for gpu in described["gpus"]:
         gpu["memory"] = None
     described["metadata"]["name"] = f"{name}-memory-unknown"
@@ -168,7 +169,10 @@ def test_topo_without_nvml_says_so_and_exits_3() -> None:
     assert "LibraryNotFound" in result.stdout
 
 
-def test_topo_json_is_the_gpu_facts() -> None:
-    facts = json.loads(invoke("topo", "--simulate", "dgx-h100", "-o", "json").stdout)
+def test_topo_json_is_the_gpu_facts_and_the_matrix() -> None:
+    topology = json.loads(invoke("topo", "--simulate", "dgx-h100", "-o", "json").stdout)
+    facts = topology["gpu"]
+    assert (topology["kind"], topology["node"]) == ("Topology", "dgx-h100")
     assert facts["nvlink"]["maxClique"] == 8
     assert len(facts["pairs"]) == 28
+    assert topology["matrix"] == gpu_matrix(invoke("topo", "--simulate", "dgx-h100").stdout)

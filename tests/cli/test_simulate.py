@@ -120,7 +120,7 @@ def test_simulation_never_reads_the_real_host() -> None:
 
 def test_machine_file_with_a_relative_host_root(tmp_path: Path) -> None:
     host_tree(tmp_path / "hostdir").add(Proc(pid=77, limits=limits_text(1024, 524288)))
-    text = invoke("machine", "show", "l40s-4x").stdout
+    text = invoke("machine", "show", "l40s-4x", "-o", "yaml").stdout
     (tmp_path / "box.yaml").write_text(text + "host:\n  root: hostdir\n")
     result = invoke("run", "--machine", str(tmp_path / "box.yaml"), "-o", "json", "--only", "NIM-RT-001")
     assert json.loads(result.stdout)["findings"][0]["evidence"]["pid"] == 77
@@ -139,7 +139,7 @@ def test_unknown_machine_and_both_options_are_input_errors(tmp_path: Path) -> No
 
 
 def test_node_labels_of_a_machine_feed_the_sharing_check(tmp_path: Path) -> None:
-    text = invoke("machine", "show", "l40s-4x").stdout
+    text = invoke("machine", "show", "l40s-4x", "-o", "yaml").stdout
     labels = (
         "nodeLabels:\n"
         "  nvidia.com/gpu.product: NVIDIA-L40S-SHARED\n"

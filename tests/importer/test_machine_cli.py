@@ -34,27 +34,39 @@ def test_list_table_names_every_builtin_with_its_gpu_count() -> None:
 def test_list_json_and_yaml_carry_name_gpus_and_description() -> None:
     code, out, _ = invoke("machine", "list", "-o", "json")
     assert code == 0
-    data = json.loads(out)
+    document = json.loads(out)
+    data = document["items"]
+    assert (document["apiVersion"], document["kind"]) == ("nimdoctor.io/v1alpha1", "MachineList")
     assert [d["name"] for d in data] == builtin_names()
     dgx = next(d for d in data if d["name"] == "dgx-h100")
     assert dgx["gpus"] == 8
     assert dgx["description"] == load_builtin("dgx-h100").spec.metadata.description
     code, out, _ = invoke("machine", "list", "-o", "yaml")
     assert code == 0
-    assert yaml.safe_load(out) == data
+    assert yaml.safe_load(out) == document
 
 
 def test_list_wide_adds_gpu_model_and_virtualization() -> None:
     code, out, _ = invoke("machine", "list", "-o", "wide")
     assert code == 0
-    assert out.splitlines()[0].split()[:5] == ["NAME", "GPUS", "GPU", "MODEL", "VIRTUALIZATION"]
+    assert out.splitlines()[0].split()[:4] == ["NAME", "GPUS", "GPU-MODEL", "VIRTUALIZATION"]
     assert "vgpu" in out
 
 
 def test_show_prints_the_description_as_yaml() -> None:
-    code, out, _ = invoke("machine", "show", "dgx-h100")
+    code, out, _ = invoke("machine", "show", "dgx-h100", "-o", "yaml")
     assert code == 0
     assert parse_machine(out, "shown").spec == load_builtin("dgx-h100").spec
+
+
+def test_show_table_lists_the_gpus() -> None:
+    code, out, _ = invoke("machine", "show", "l40s-vgpu-2x")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split() == ["MACHINE", "l40s-vgpu-2x", "GPUS", "2", "VIRTUALIZATION", "vgpu"]
+    header = next(i for i, line in enumerate(lines) if line.startswith("GPU "))
+    assert lines[header].split() == ["GPU", "NAME", "MEMORY", "BUS-ID", "NUMA", "NVLINKS"]
+    assert lines[header + 1].split()[:5] == ["GPU0", "NVIDIA", "L40S-48C", "48.0", "GiB"]
 
 
 def test_show_unknown_name_is_exit_2_listing_known_names() -> None:
@@ -65,7 +77,7 @@ def test_show_unknown_name_is_exit_2_listing_known_names() -> None:
 
 
 def test_import_prints_yaml_that_loads_as_a_machine() -> None:
-    code, out, _ = invoke("machine", "import", "--topo", HGX, "--gpu", "NVIDIA H100 80GB HBM3")
+    code, out, _ = invoke("machine", "import", "--topo", HGX, "--gpu", "NVIDIA H100 80GB HBM3", "-o", "yaml")
     assert code == 0
     spec = parse_machine(out, "stdout").spec
     assert spec.metadata.name == "topo-m_hgx-h100-sxm-8gpu_nv18_1nic"
@@ -77,7 +89,16 @@ def test_import_with_smi_q_and_name(tmp_path: Path) -> None:
     topo = tmp_path / "one.txt"
     topo.write_text("GPU0\tNUMA Affinity\nGPU0\t X \t0\n")
     code, out, _ = invoke(
-        "machine", "import", "--topo", str(topo), "--smi-q", str(FIXTURES / VGPU_SMI_Q), "--name", "tkgi"
+        "machine",
+        "import",
+        "--topo",
+        str(topo),
+        "--smi-q",
+        str(FIXTURES / VGPU_SMI_Q),
+        "--name",
+        "tkgi",
+        "-o",
+        "yaml",
     )
     assert code == 0
     spec = parse_machine(out, "stdout").spec
@@ -125,10 +146,12 @@ def test_import_missing_file_is_exit_2(tmp_path: Path) -> None:
     assert "nope.txt" in err
 
 
-def test_import_has_no_output_option() -> None:
-    code, _, err = invoke("machine", "import", "--topo", L40S, "-o", "out.yaml")
+def test_import_to_a_file_and_an_output_format_together_is_exit_2(tmp_path: Path) -> None:
+    code, out, err = invoke("machine", "import", "--topo", L40S, "-o", "json", "--to", str(tmp_path / "x"))
     assert code == 2
-    assert "No such option" in err
+    assert (out, "give --to or -o" in err) == ("", True)
+    assert not (tmp_path / "x").exists()
+    assert invoke("machine", "import", "--topo", L40S, "-o", "out.yaml")[0] == 2  # not a format
 
 
 def test_import_requires_topo() -> None:

@@ -55,7 +55,7 @@ def test_70b_bf16_on_dgx_h100_needs_tp4_for_its_kv_cache(catalog: Catalog) -> No
     at_tp2 = fit(nodes.DGX_H100, requirement_from_model(LLAMA_70B, catalog, precision="bf16", tp=2), catalog)
     assert at_tp2.fits is False
     assert ids(at_tp2.reasons) == ["NIM-FIT-001", "NIM-FIT-011"]
-    assert "KV cache 21.5 GB for 131072 tokens" in at_tp2.reasons[0].message
+    assert "KV cache 20.0 GiB for 131072 tokens" in at_tp2.reasons[0].message
     assert "NIM_MAX_MODEL_LEN=" in at_tp2.reasons[0].fix
 
 

@@ -47,7 +47,7 @@ def test_the_mig_device_s_memory_decides_not_the_whole_gpu_s(catalog: Catalog) -
     verdict = fit(nodes.A100_MIG, requirement_from_pod(mig_pod("3g.40gb"), catalog), catalog)
     assert verdict.fits is False
     assert verdict.reasons[0].id == "NIM-FIT-001"
-    assert "42.1 GB (40192 MiB)" in verdict.reasons[0].message
+    assert "of 39.2 GiB per GPU" in verdict.reasons[0].message
     assert "larger MIG profile" in verdict.reasons[0].fix
     small = fit(nodes.A100_MIG, requirement_from_pod(mig_pod("1g.10gb"), catalog), catalog)
     assert small.fits is False

@@ -251,5 +251,5 @@ def test_plan_answers_as_place_does_on_described_machines(gpu: str, catalog: Cat
     machine = MACHINES[gpu]()
     for case in (r for r in ROWS if r.gpu == gpu):
         answer = plan_row(machine, ModelRequest(case.model, precision=case.precision), catalog)
-        assert (answer["tensorParallel"] if answer["fits"] else None) == case.placed_tp, _row_id(case)
-        assert answer["precision"] == case.precision
+        assert (answer.tensor_parallel if answer.fits else None) == case.placed_tp, _row_id(case)
+        assert answer.precision == case.precision

@@ -111,9 +111,9 @@ def test_memory_fix_names_the_tensor_parallel_size_that_fits_this_node(catalog: 
     ]
     reason = verdict.reasons[0]
     # fp8 (NIM's choice on an L40S): 35.3 GB of weights + 40 GiB of KV cache over 2 + 4.5 GiB.
-    assert "needs 61.6 GB per GPU" in reason.message
-    assert "weights 35.3 GB + KV cache 21.5 GB for 131072 tokens + overhead 4.8 GB" in reason.message
-    assert "43.5 GB the engine may use (0.9 of 48.3 GB (46068 MiB))" in reason.message
+    assert "needs 57.4 GiB of 45.0 GiB per GPU" in reason.message
+    assert "weights 32.9 GiB + KV cache 20.0 GiB for 131072 tokens + overhead 4.5 GiB" in reason.message
+    assert "the engine may use 40.5 GiB (0.9 of it)" in reason.message
     assert "tensor parallel 4 on this node" in reason.fix
     assert "NIM_MAX_MODEL_LEN=20406 or less" in reason.fix
     assert "already runs in fp8" in reason.fix
@@ -196,7 +196,7 @@ def test_a_whole_gpu_request_on_mig_gpus_fails_naming_the_mig_devices(catalog: C
     placement = place(nodes.A100_MIG, ModelRequest(LLAMA_8B), catalog)
     assert placement.fits is False
     assert [(r.id, r.status) for r in placement.reasons] == [("NIM-FIT-009", Status.FAIL)]
-    assert "2x 3g.40gb (42.1 GB)" in placement.reasons[0].message
+    assert "2x 3g.40gb (39.2 GiB)" in placement.reasons[0].message
     assert "nvidia.com/mig.config=all-disabled" in placement.reasons[0].fix
     assert "nvidia.com/mig-<profile>" in placement.reasons[0].fix
 

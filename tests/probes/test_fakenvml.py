@@ -376,4 +376,6 @@ def test_builtin_gpus_agree_with_the_model_table(name: str) -> None:
         assert (gpu.architecture, gpu.compute_capability) == (model.architecture, model.compute_capability)
         links = sum(link.count for link in gpu.nvlink.links) if gpu.nvlink else 0
         assert links == model.nvlinks
-    assert (spec.host is not None) == (name == "dgx-h100-containerd2")
+    # Every built-in machine says what host it stands for: the VKS image's, or its own containerd.
+    assert spec.host is not None
+    assert (spec.host.preset is None) == (name == "dgx-h100-containerd2")

@@ -1,0 +1,77 @@
+"""Documents for scripts: JSON and YAML text of one document, and the schema registry."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+import yaml
+
+from nimdoctor.documents import CheckList, CheckSummary, document_types, schemas
+from nimdoctor.render import render_data
+from nimdoctor.report import Severity
+from nimdoctor.units import gib
+
+DOCUMENT = CheckList(
+    items=[
+        CheckSummary(
+            id="NIM-X-001",
+            title="a check",
+            area="x",
+            severity=Severity.WARNING,
+            params={"n": 1},
+            short="one line",
+            runbook="docs/runbook.md#nim-x-001",
+        )
+    ]
+)
+
+
+def test_json_is_indented_and_ends_with_a_newline() -> None:
+    text = render_data(DOCUMENT, "json")
+    assert text.endswith("}\n")
+    assert text.count("\n") > 5
+    assert json.loads(text)["items"][0]["severity"] == "warning"
+
+
+def test_yaml_writes_multi_line_text_as_a_block_and_keeps_one_liners_plain() -> None:
+    data = {"fix": "sudo mkdir -p /etc/x\nsudo systemctl daemon-reload\n", "title": "one: line", "n": 3}
+    text = render_data(data, "yaml")
+    assert "fix: |\n  sudo mkdir -p /etc/x\n  sudo systemctl daemon-reload\n" in text
+    assert yaml.safe_load(text) == data
+    assert text.endswith("\n")
+
+
+def test_yaml_falls_back_to_a_quoted_scalar_where_a_block_cannot_hold_the_text() -> None:
+    data = {"odd": "trailing space \nnext", "control": "a\x1b[2Jb\nc"}
+    assert yaml.safe_load(render_data(data, "yaml")) == data
+
+
+def test_every_kind_has_a_schema_that_pins_its_kind_and_api_version() -> None:
+    kinds = schemas()
+    assert (
+        set(kinds)
+        == set(document_types())
+        == {
+            "Report",
+            "WorkloadReport",
+            "Plan",
+            "Topology",
+            "CheckList",
+            "Check",
+            "MachineList",
+            "Machine",
+        }
+    )
+    document = json.loads(render_data(DOCUMENT, "json"))
+    jsonschema.validate(document, kinds["CheckList"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**document, "kind": "MachineList"}, kinds["CheckList"])
+
+
+@pytest.mark.parametrize(
+    ("nbytes", "text"), [(81559 * 2**20, "79.6 GiB"), (48 * 2**30, "48.0 GiB"), (0, "0.0 GiB")]
+)
+def test_memory_is_printed_in_gib(nbytes: int, text: str) -> None:
+    assert gib(nbytes) == text
