@@ -87,24 +87,16 @@ def model_request(
             raise click.UsageError("--precision, --tp, --pp, --gpus, --max-model-len and --mig need --model")
         return None
     # Imported only when a model is asked about: a plain `nimdoctor run` starts faster without it.
-    from nimdoctor.placement import ModelRequest, RequirementError, requirement_from_model
+    from nimdoctor.placement import ModelRequest, RequirementError
 
-    try:
-        requirement_from_model(
-            model,
-            catalog,
-            precision=precision,
-            tp=tp,
-            pp=pp,
-            gpus=gpus,
-            max_model_len=max_model_len,
-            mig=mig,
-        )
-    except RequirementError as exc:
-        raise InputError(str(exc)) from exc
-    return ModelRequest(
+    request = ModelRequest(
         model=model, precision=precision, tp=tp, pp=pp, gpus=gpus, max_model_len=max_model_len, mig=mig
     )
+    try:
+        request.requirement(catalog, tp)
+    except RequirementError as exc:
+        raise InputError(str(exc)) from exc
+    return request
 
 
 def did_you_mean(catalog: Catalog, model: str) -> list[str]:

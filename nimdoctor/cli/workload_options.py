@@ -73,15 +73,11 @@ def checks_or_exit(catalog: Catalog, only: str | None, skip: str | None = None) 
 
 def api_client_or_exit(kubeconfig: Path | None) -> Any:
     """The Kubernetes API client; no credentials at all is a usage error."""
-    from nimdoctor.cluster.client import ClusterConfigError, load_api_client
+    from nimdoctor.cluster.client import ClusterConfigError, require_api_client
 
     try:
-        client = load_api_client(kubeconfig)
+        return require_api_client(
+            kubeconfig, "give --kubeconfig, set KUBECONFIG, or run in a pod with a service account"
+        )
     except ClusterConfigError as exc:
         raise InputError(str(exc)) from exc
-    if client is None:
-        raise InputError(
-            "no Kubernetes credentials: give --kubeconfig, set KUBECONFIG, or run in a pod with a "
-            "service account"
-        )
-    return client

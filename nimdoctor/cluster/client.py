@@ -63,3 +63,12 @@ def load_api_client(
     if retries is not None:
         configuration.retries = retries
     return client.ApiClient(configuration)
+
+
+def require_api_client(kubeconfig: Path | None, alternatives: str) -> Any:
+    """`load_api_client`, for a command that cannot run without the API: no credentials at all is a
+    `ClusterConfigError` ending with `alternatives` (what the user can do instead)."""
+    api = load_api_client(kubeconfig)
+    if api is None:
+        raise ClusterConfigError(f"no Kubernetes credentials: {alternatives}")
+    return api

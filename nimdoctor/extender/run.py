@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.cluster.client import ClusterConfigError, load_api_client
+from nimdoctor.cluster.client import ClusterConfigError, require_api_client
 from nimdoctor.cluster.watch import ListWatch, nodereport_lister
 from nimdoctor.extender.app import MAX_BODY, Webhook
 from nimdoctor.extender.cache import ReportCache
@@ -62,13 +62,11 @@ class Extender:
                 raise ExtenderSetupError(str(exc)) from exc
         else:
             try:
-                client = load_api_client(kubeconfig)
+                client = require_api_client(
+                    kubeconfig, "run in a pod, give --kubeconfig, or read --reports files"
+                )
             except ClusterConfigError as exc:
                 raise ExtenderSetupError(str(exc)) from exc
-            if client is None:
-                raise ExtenderSetupError(
-                    "no Kubernetes credentials: run in a pod, give --kubeconfig, or read --reports files"
-                )
             watch = ListWatch(
                 nodereport_lister(client), cache.apply_list, cache.apply_event, name="nodereport-watch"
             )

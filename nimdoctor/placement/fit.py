@@ -197,20 +197,21 @@ class ModelRequest:
     max_model_len: int | None = None
     mig: str | None = None
 
-
-def _requirement(request: ModelRequest, catalog: Catalog, tp: int | None) -> Requirement:
-    return requirement_from_model(
-        request.model,
-        catalog,
-        precision=request.precision,
-        tp=tp,
-        pp=request.pp,
-        gpus=request.gpus,
-        profile=request.profile,
-        params_b=request.params_b,
-        max_model_len=request.max_model_len,
-        mig=request.mig,
-    )
+    def requirement(self, catalog: Catalog, tp: int | None) -> Requirement:
+        """What the model needs at tensor parallel `tp` (None: its default); `RequirementError` when the
+        request contradicts itself or the catalog."""
+        return requirement_from_model(
+            self.model,
+            catalog,
+            precision=self.precision,
+            tp=tp,
+            pp=self.pp,
+            gpus=self.gpus,
+            profile=self.profile,
+            params_b=self.params_b,
+            max_model_len=self.max_model_len,
+            mig=self.mig,
+        )
 
 
 def tensor_parallel_candidates(capabilities: Capabilities, catalog: Catalog) -> list[int]:
@@ -243,7 +244,7 @@ def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -
     Raises `RequirementError` for a malformed request.
     """
     limits = settings(catalog)
-    base = _requirement(request, catalog, request.tp)
+    base = request.requirement(catalog, request.tp)
     profile = parse_profile(request.profile) if request.profile else None
     fixed = request.tp is not None or request.gpus is not None or (profile is not None and profile.tp)
     served = for_node(base, capabilities, limits)
@@ -253,7 +254,7 @@ def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -
         return Placement(model=base.model, fits=verdict.fits, requirement=served, reasons=reasons)
     tried: list[tuple[Requirement, Verdict]] = []
     for tp in _candidates(served, capabilities, catalog):
-        requirement = base if tp == base.tensor_parallel else _requirement(request, catalog, tp)
+        requirement = base if tp == base.tensor_parallel else request.requirement(catalog, tp)
         verdict = fit(capabilities, requirement, catalog)
         tried.append((requirement, verdict))
         if verdict.fits is not False or any(
