@@ -13,7 +13,7 @@ from nimdoctor.cli.model_options import did_you_mean, model_options, model_reque
 from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option, output_option
 from nimdoctor.diagnose import diagnose
 from nimdoctor.documents import Plan, PlanMachine
-from nimdoctor.placement import ModelRequest, RequirementError, requirement_from_model
+from nimdoctor.placement import ModelRequest, RequirementError, first_failure
 from nimdoctor.placement.rules import gpu_memory
 from nimdoctor.probes.machine import Machine, MachineError, builtin_names, load_builtin, load_machine_file
 from nimdoctor.render import console_text, make_console, make_table, render_data, styled
@@ -29,7 +29,7 @@ def plan_row(machine: Machine, request: ModelRequest, catalog: Catalog) -> PlanM
     assert isinstance(report.placement, Placement)
     placement = report.placement
     caps = report.capabilities
-    first = next((r for r in placement.reasons if r.status is not Status.WARN), None)
+    first = first_failure(placement.reasons)
     requirement = placement.requirement
     return PlanMachine(
         machine=machine.name,
@@ -97,9 +97,7 @@ def plan_cmd(
     close = did_you_mean(catalog, model)
     try:
         machines = [load_machine_file(p) for p in machine_files] or [load_builtin(n) for n in builtin_names()]
-        requirement = requirement_from_model(
-            model, catalog, precision=precision, tp=tp, pp=pp, gpus=gpus, max_model_len=max_model_len, mig=mig
-        )
+        requirement = request.requirement(catalog, request.tp)
         plan = Plan(
             model=model,
             resolved_model=requirement.model,

@@ -33,8 +33,8 @@ from nimdoctor.extender.cache import ReportCache, Snapshot
 from nimdoctor.extender.pods import judged
 from nimdoctor.extender.protocol import Candidates, HostPriority
 from nimdoctor.extender.scoring import score
-from nimdoctor.placement import RequirementError, Verdict, fit_nodes, requirement_from_pod
-from nimdoctor.report import Requirement, Status
+from nimdoctor.placement import RequirementError, Verdict, first_failure, fit_nodes, requirement_from_pod
+from nimdoctor.report import Requirement
 
 NOT_READY_ID = "NIM-FIT-008"
 MISSING = f"{NOT_READY_ID} no nimdoctor report for this node; run the nimdoctor agent there"
@@ -52,15 +52,6 @@ def clean_reason(text: str) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 
-def _first_failure(verdict: Verdict) -> str | None:
-    """The first reason that is not a warning (the one that decides), else the first, as `<id> <short>`."""
-    for reason in verdict.reasons:
-        if reason.status is not Status.WARN:
-            return reason.short
-    first = verdict.first
-    return first.short if first is not None else None
-
-
 def rejection(verdict: Verdict, *, admit_unknown: bool) -> str | None:
     """The reason a node is rejected for, or None to admit it.
 
@@ -71,7 +62,8 @@ def rejection(verdict: Verdict, *, admit_unknown: bool) -> str | None:
         return None
     if verdict.fits is None and admit_unknown:
         return None
-    return clean_reason(_first_failure(verdict) or UNKNOWN)
+    failure = first_failure(verdict.reasons)
+    return clean_reason(failure.short if failure is not None else UNKNOWN)
 
 
 @dataclass

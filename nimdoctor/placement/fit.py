@@ -82,8 +82,14 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def first(self) -> Reason | None:
-        """The most fundamental reason: the one the extender shows."""
+        """The most fundamental reason, a warning included."""
         return self.reasons[0] if self.reasons else None
+
+
+def first_failure(reasons: Iterable[Reason]) -> Reason | None:
+    """The first reason that is not a warning: the one that decides a verdict that is not a fit (a
+    warning may come before it in precedence, e.g. NVLink ahead of MIG)."""
+    return next((r for r in reasons if r.status is not Status.WARN), None)
 
 
 def evaluate(capabilities: Capabilities, requirement: Requirement, catalog: Catalog) -> Verdict:
