@@ -778,7 +778,7 @@ def model_fits_a_node(subject: Subject, world: World, check: Check) -> Judged:
     nodes, why = fresh_nodes(subject, world)
     if why:
         return judged(check, Status.SKIP, why)
-    from nimdoctor.placement import fit_nodes
+    from nimdoctor.placement import first_failure, fit_nodes
 
     req, error = requirement(subject, world)
     if req is None:
@@ -788,10 +788,11 @@ def model_fits_a_node(subject: Subject, world: World, check: Check) -> Judged:
     if fitting:
         return judged(check, Status.PASS, f"fits {len(fitting)} of {len(nodes)} node(s), e.g. {fitting[0]}")
     unknown = [name for (name, _), v in zip(nodes, verdicts, strict=True) if v.fits is None]
+    # No verdict here is a fit, so each has a failure (or an error) deciding it.
+    deciding = [r for r in map(first_failure, (v.reasons for v in verdicts)) if r is not None]
     counts: dict[str, int] = {}
-    for verdict in verdicts:
-        if verdict.first is not None:
-            counts[verdict.first.short] = counts.get(verdict.first.short, 0) + 1
+    for reason in deciding:
+        counts[reason.short] = counts.get(reason.short, 0) + 1
     summary = "; ".join(f"{n} node(s): {short}" for short, n in sorted(counts.items(), key=lambda i: -i[1]))
     evidence = {"nodes": len(nodes), "unknown": unknown, "reasons": counts}
     if unknown:
@@ -804,9 +805,8 @@ def model_fits_a_node(subject: Subject, world: World, check: Check) -> Judged:
             detail=summary,
             model=req.model,
         )
-    errors = all(v.first is not None and v.first.status is Status.ERROR for v in verdicts)
-    first = next(v.first for v in verdicts if v.first is not None)
-    detail = f"{summary}\nOn such a node: {first.fix}" if first is not None else summary
+    errors = all(r.status is Status.ERROR for r in deciding)
+    detail = f"{summary}\nOn such a node: {deciding[0].fix}" if deciding else summary
     return judged(
         check,
         Status.ERROR if errors else Status.FAIL,

@@ -92,6 +92,23 @@ def test_model_that_fits_no_node(live: Emulator, catalog: Catalog) -> None:
     assert "nimdoctor plan --model meta/llama-3.1-70b-instruct" in str(finding.fix)
 
 
+def test_a_misfit_is_summarised_by_its_failure_not_a_warning_before_it(
+    live: Emulator, catalog: Catalog
+) -> None:
+    # On MIG GPUs a 2-GPU pod warns about NVLink (NIM-FIT-003) before it fails on MIG (NIM-FIT-009).
+    put(live, nodereport("gpu-1", "a100-mig"))
+    image = {
+        "repository": "nvcr.io/nim/meta/llama-3.1-8b-instruct",
+        "tag": "1.3.3",
+        "pullSecrets": ["ngc-secret"],
+    }
+    put(live, nimservice("mig", image=image, resources={"limits": {"nvidia.com/gpu": 2}}))
+    finding = judge(live, catalog)["mig", "NIM-WL-011"]
+    assert finding.status.value == "fail"
+    assert "1 node(s): NIM-FIT-009" in finding.message
+    assert "NIM-FIT-003" not in finding.message
+
+
 def test_stale_reports_are_not_used(live: Emulator, catalog: Catalog) -> None:
     put(live, nodereport("gpu-1", "dgx-h100", heartbeat=NOW - dt.timedelta(hours=1)))
     finding = judge(live, catalog)["llm", "NIM-WL-011"]
