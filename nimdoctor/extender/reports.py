@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from nimdoctor import yamlio
+from nimdoctor import files, yamlio
 from nimdoctor.cluster.nodereport import NodeRecord, NodeReportError, parse_node_document
 
 SUFFIXES = (".json", ".yaml", ".yml")
@@ -38,9 +38,9 @@ def report_files(path: Path) -> list[Path]:
 
 def _documents(path: Path) -> list[Any]:
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ReportFileError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB")
-        text = path.read_text(encoding="utf-8")
+        text = files.read_text_file(path, MAX_FILE_BYTES)
+    except files.FileTooLargeError:
+        raise ReportFileError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ReportFileError(f"{path}: cannot read: {exc}") from exc
     try:

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import yaml
 
+from nimdoctor import files
 from nimdoctor.workloads.model import FieldPath
 
 MAX_BYTES = 16 * 2**20  # per input: far above any manifest, far below trouble
@@ -78,8 +79,10 @@ def read_text(name: str, stdin: IO[str] | None = None) -> str:
                 raise ManifestError("<stdin>", "no standard input")
             text = stdin.read(MAX_BYTES + 1)
         else:
-            with open(name, encoding="utf-8") as handle:
-                text = handle.read(MAX_BYTES + 1)
+            # The project's one bounded reader: a FIFO or device named here is an error, never a hang.
+            text = files.read_text_file(name, MAX_BYTES)
+    except files.FileTooLargeError:
+        raise ManifestError(display_name(name), f"larger than {MAX_BYTES // 2**20} MiB") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(display_name(name), f"cannot read: {exc}") from exc
     if len(text) > MAX_BYTES:

@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from nimdoctor.cli import cli
-from nimdoctor.extender.reports import ReportFileError, load_reports
+from nimdoctor.extender.reports import MAX_FILE_BYTES, ReportFileError, load_reports
 from tests.extender.simulated import run_json, write_reports
 
 
@@ -92,6 +92,13 @@ def test_undecodable_bytes_and_a_missing_path_are_errors(tmp_path: Path) -> None
         load_reports(tmp_path)
     with pytest.raises(ReportFileError, match="no such file or directory"):
         load_reports(tmp_path / "nothing")
+
+
+def test_an_oversized_report_file_is_refused_unread(tmp_path: Path) -> None:
+    with (tmp_path / "huge.json").open("wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(ReportFileError, match=r"huge\.json: larger than 512 MiB"):
+        load_reports(tmp_path)
 
 
 def test_a_node_reported_twice_is_an_error(tmp_path: Path) -> None:

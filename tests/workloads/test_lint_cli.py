@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from nimdoctor.cli import cli
+from nimdoctor.workloads.manifests import MAX_BYTES
 from nimdoctor.workloads.report import workload_schema
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -212,3 +216,22 @@ def test_terminal_escapes_in_manifests_are_shown_not_sent(tmp_path: Path) -> Non
     path.write_text(text)
     table = lint(str(path)).stdout
     assert "\x1b" not in table
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "nimdoctor", "lint", str(fifo)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "not a regular file but a FIFO" in done.stderr
+
+
+def test_an_oversized_manifest_is_refused_before_parsing(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_BYTES + 1)  # sparse: costs no disk
+    result = CliRunner().invoke(cli, ["lint", str(big)])
+    assert result.exit_code == 2
+    assert "larger than 16 MiB" in result.output
