@@ -19,7 +19,17 @@ from nimdoctor.probes.gpu import probe_gpu
 from nimdoctor.probes.hostfs import HostFS
 from nimdoctor.probes.nvml_source import NvmlSource, real_nvml
 from nimdoctor.probes.runtime import probe_runtime
-from nimdoctor.report import Facts, Finding, GpuFacts, NodeFacts, Report, Severity, Status, at_least
+from nimdoctor.report import (
+    Facts,
+    Finding,
+    GpuFacts,
+    NodeFacts,
+    Report,
+    Severity,
+    Status,
+    at_least,
+    format_time,
+)
 from nimdoctor.rules.registry import Probe, crashed
 
 if TYPE_CHECKING:
@@ -124,7 +134,7 @@ def diagnose(
         from nimdoctor.placement import place
 
         placement = place(capabilities, model, catalog)
-    generated = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    generated = format_time(now or dt.datetime.now(dt.UTC))
     return Report(
         node=node,
         generated_at=generated,

@@ -7,6 +7,7 @@ types (`report_schema()`), never written by hand. A field left `UNSET` is absent
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from typing import Any, Literal
 
@@ -14,6 +15,12 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from nimdoctor import API_VERSION
+
+
+def format_time(value: dt.datetime) -> str:
+    """An aware datetime as every nimdoctor document writes it: RFC 3339 in UTC, whole seconds
+    (`2026-11-29T19:00:00Z`)."""
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Status(enum.StrEnum):

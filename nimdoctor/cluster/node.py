@@ -17,8 +17,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from nimdoctor.cluster.nodereport import format_time
-from nimdoctor.report import Capabilities, Finding, Report, Severity, Status
+from nimdoctor.report import Capabilities, Finding, Report, Severity, Status, format_time
 
 PREFIX = "nimdoctor.io/"
 CONDITION_TYPE = "NIMNotReady"

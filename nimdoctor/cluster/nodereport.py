@@ -24,7 +24,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from nimdoctor import API_VERSION, __version__
-from nimdoctor.report import Base, Capabilities, Facts, Finding, Report, Status
+from nimdoctor.report import Base, Capabilities, Facts, Finding, Report, Status, format_time
 
 GROUP = "nimdoctor.io"
 VERSION = "v1alpha1"
@@ -79,11 +79,6 @@ def parse_time(value: Any) -> dt.datetime | None:
     except ValueError as exc:
         raise NodeReportError(f"bad timestamp {value[:40]!r}") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def format_time(value: dt.datetime) -> str:
-    """An aware datetime as RFC 3339 in UTC with seconds (`2026-11-29T19:00:00Z`)."""
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _capabilities(data: Any, ready: bool) -> Capabilities:

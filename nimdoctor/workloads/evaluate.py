@@ -10,8 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from nimdoctor.catalog import Catalog, Check
-from nimdoctor.cluster.nodereport import format_time
-from nimdoctor.report import Status
+from nimdoctor.report import Status, format_time
 from nimdoctor.rules.registry import crashed
 from nimdoctor.rules.workload import WORKLOAD_RULES
 from nimdoctor.workloads.manifests import Document

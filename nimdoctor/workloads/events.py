@@ -16,8 +16,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from nimdoctor.cluster.nodereport import format_time
-from nimdoctor.report import Severity, Status
+from nimdoctor.report import Severity, Status, format_time
 from nimdoctor.workloads.model import API_VERSION
 from nimdoctor.workloads.report import WorkloadFinding
 

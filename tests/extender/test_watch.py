@@ -19,11 +19,12 @@ from click.testing import CliRunner
 
 from nimdoctor.catalog import Catalog
 from nimdoctor.cli import cli
-from nimdoctor.cluster.nodereport import GROUP, PLURAL, VERSION, format_time
+from nimdoctor.cluster.nodereport import GROUP, PLURAL, VERSION
 from nimdoctor.cluster.watch import ListWatch, nodereport_lister
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import MISSING
 from nimdoctor.extender.run import Extender
+from nimdoctor.report import format_time
 from tests.extender.live import Client, LiveExtender
 from tests.extender.process import ExtenderProcess
 from tests.kube import Emulator, api_client

@@ -12,10 +12,9 @@ from typing import Any
 import kmock
 
 from nimdoctor.catalog import load_catalog
-from nimdoctor.cluster.nodereport import format_time
 from nimdoctor.diagnose import diagnose
 from nimdoctor.probes.machine import load_builtin
-from nimdoctor.report import to_builtins
+from nimdoctor.report import format_time, to_builtins
 from nimdoctor.simulate import machine_sources
 from tests.kube import Emulator
 
