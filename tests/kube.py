@@ -9,8 +9,10 @@ answers 200). Tests talk to it over real HTTP at `url`, preload or read objects 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import kmock
@@ -85,6 +87,24 @@ class Emulator:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
+
+
+def write_kubeconfig(path: Path, url: str, namespace: str | None = None) -> Path:
+    """A kubeconfig for `url` with a user that has no credentials (the emulator asks for none), its
+    context in `namespace` when given."""
+    context: dict[str, str] = {"cluster": "kmock", "user": "nobody"}
+    if namespace is not None:
+        context["namespace"] = namespace
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kmock", "cluster": {"server": url}}],
+        "users": [{"name": "nobody", "user": {}}],
+        "contexts": [{"name": "kmock", "context": context}],
+        "current-context": "kmock",
+    }
+    path.write_text(json.dumps(config))
+    return path
 
 
 def api_client(url: str) -> Any:

@@ -19,7 +19,7 @@ import pytest
 
 from tests.cluster.emulated import faults as faults  # the fixtures
 from tests.cluster.emulated import node as node
-from tests.kube import Emulator
+from tests.kube import Emulator, write_kubeconfig
 from tests.kube import kube as kube
 
 _T = TypeVar("_T")
@@ -100,18 +100,6 @@ def no_cluster_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBERNETES_", "NIMDOCTOR_"))}
     env.update(HOME=str(home), KUBECONFIG=str(home / "missing-kubeconfig"))
     return env
-
-
-def write_kubeconfig(path: Path, url: str) -> Path:
-    """A kubeconfig for `url`, with a user that has no credentials (the emulator asks for none)."""
-    path.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters: [{{name: kmock, cluster: {{server: '{url}'}}}}]\n"
-        "users: [{name: nobody, user: {}}]\n"
-        "contexts: [{name: kmock, context: {cluster: kmock, user: nobody}}]\n"
-        "current-context: kmock\n"
-    )
-    return path
 
 
 @pytest.fixture

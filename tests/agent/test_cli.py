@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from nimdoctor.cli import cli
 from nimdoctor.cluster.nodereport import parse_node_document
-from tests.agent.conftest import no_cluster_env, write_kubeconfig
+from tests.agent.conftest import no_cluster_env
 from tests.cluster.emulated import NODE_KEY, REPORT_KEY, stored
 from tests.cluster.reports import NODE
-from tests.kube import Emulator
+from tests.kube import Emulator, write_kubeconfig
 
 SIMULATED = ["agent", "--simulate", "l40s-4x"]
 

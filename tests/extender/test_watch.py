@@ -14,7 +14,6 @@ from typing import Any
 
 import kmock
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from nimdoctor.catalog import Catalog
@@ -27,7 +26,7 @@ from nimdoctor.extender.run import Extender
 from nimdoctor.report import format_time
 from tests.extender.live import Client, LiveExtender
 from tests.extender.process import ExtenderProcess
-from tests.kube import Emulator, api_client
+from tests.kube import Emulator, api_client, write_kubeconfig
 from tests.placement.pods import nim_pod
 
 pytestmark = pytest.mark.slow
@@ -233,19 +232,7 @@ def test_filter_answers_503_until_the_first_list_succeeds(kube: Emulator, catalo
 def test_the_command_watches_the_cluster_named_by_its_kubeconfig(kube: Emulator, tmp_path: Path) -> None:
     declare(kube)
     custom_objects(kube).create_cluster_custom_object(GROUP, VERSION, PLURAL, nodereport("gpu-1"))
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "kmock", "cluster": {"server": kube.url}}],
-                "users": [{"name": "nobody", "user": {}}],
-                "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "nobody"}}],
-                "current-context": "kmock",
-            }
-        )
-    )
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", kube.url)
     args = ["--kubeconfig", str(kubeconfig), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]
     process = ExtenderProcess(args, tmp_path / "extender.log").wait_listening()
     try:

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from tests.agent.conftest import wait_for, write_kubeconfig
+from tests.agent.conftest import wait_for
 from tests.extender.gosched import read_filter
 from tests.extender.live import Client
 from tests.extender.process import ExtenderProcess
 from tests.extender.test_watch import declare
-from tests.kube import Emulator
+from tests.kube import Emulator, write_kubeconfig
 from tests.kube import kube as kube
 from tests.placement.pods import nim_pod
 

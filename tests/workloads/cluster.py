@@ -16,7 +16,7 @@ from nimdoctor.diagnose import diagnose
 from nimdoctor.probes.machine import load_builtin
 from nimdoctor.report import format_time, to_builtins
 from nimdoctor.simulate import machine_sources
-from tests.kube import Emulator
+from tests.kube import Emulator, write_kubeconfig
 
 NS = "nim-service"
 NIM = "apps.nvidia.com/v1alpha1"
@@ -220,19 +220,5 @@ def declare(kube: Emulator) -> None:
 
 
 def kubeconfig(path: Path, url: str) -> Path:
-    """A kubeconfig for the emulator (no credentials: kmock has no RBAC)."""
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "kmock", "cluster": {"server": url}}],
-                "users": [{"name": "tester", "user": {}}],
-                "contexts": [
-                    {"name": "kmock", "context": {"cluster": "kmock", "user": "tester", "namespace": NS}}
-                ],
-                "current-context": "kmock",
-            }
-        )
-    )
-    return path
+    """A kubeconfig for the emulator, its context in the test namespace."""
+    return write_kubeconfig(path, url, NS)
