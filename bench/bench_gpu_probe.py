@@ -17,8 +17,8 @@ from collections.abc import Callable
 import pynvml
 
 from nimdoctor.probes.gpu import probe_gpu
-from nimdoctor.probes.machine import load_builtin
-from nimdoctor.probes.nvml_source import simulated_nvml
+from nimdoctor.simulation.machine import load_builtin
+from nimdoctor.simulation.nvml import simulated_nvml
 
 TARGET_MS = 50.0
 

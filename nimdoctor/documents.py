@@ -12,7 +12,7 @@ apart without knowing which command printed them:
 | CheckList | `checks` | `CheckList` |
 | Check | `explain` | `CheckDocument` |
 | MachineList | `machine list` | `MachineList` |
-| Machine | `machine show`, `machine import` | `nimdoctor.probes.machine.MachineSpec` |
+| Machine | `machine show`, `machine import` | `nimdoctor.simulation.machine.MachineSpec` |
 
 The schemas are generated from these types (`schemas()`), never written by hand.
 """
@@ -149,8 +149,8 @@ class MachineList(Base, frozen=True, kw_only=True):
 
 def document_types() -> dict[str, Any]:
     """Every document type by its `kind` (imported here, lazily: a plain `run` needs none of the others)."""
-    from nimdoctor.probes.machine import MachineSpec
     from nimdoctor.report import Report
+    from nimdoctor.simulation.machine import MachineSpec
     from nimdoctor.workloads.report import WorkloadReport
 
     return {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nimdoctor.render import console_text, make_console, make_table
+from nimdoctor.render_base import console_text, make_console, make_table
 from nimdoctor.report import GpuFacts, GpuPair, NvmlError
 from nimdoctor.sanitize import clean_line
 

@@ -84,3 +84,17 @@ def test_a_node_diagnosis_loads_neither_kubernetes_nor_the_servers() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+@pytest.mark.parametrize("path", modules("probes"), ids=ids(modules("probes")))
+def test_probes_read_only_real_hosts_and_never_import_the_simulator(path: Path) -> None:
+    for module, _ in imports(path):
+        assert not module.startswith("nimdoctor.simulation"), module
+
+
+def test_the_renderers_import_in_one_direction() -> None:
+    """The shared helpers sit below both renderers: render imports render_placement, never the reverse."""
+    below = {m for m, _ in imports(PACKAGE / "render_base.py")}
+    placement = {m for m, _ in imports(PACKAGE / "render_placement.py")}
+    assert not below & {"nimdoctor.render", "nimdoctor.render_placement"}, below
+    assert "nimdoctor.render" not in placement, placement

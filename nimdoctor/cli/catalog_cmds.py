@@ -10,7 +10,7 @@ from nimdoctor.catalog import Check
 from nimdoctor.cli.completion import check_ids
 from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option, output_option
 from nimdoctor.documents import CheckDocument, CheckList, CheckSummary
-from nimdoctor.render import console_text, make_console, make_table, paragraph, render_data
+from nimdoctor.render_base import console_text, make_console, make_table, paragraph, render_data
 
 
 @click.command("checks")

@@ -29,7 +29,7 @@ def _catalog(ctx: click.Context) -> Catalog | None:
 
 def machines(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Built-in machine names (`--simulate`, `machine show`)."""
-    from nimdoctor.probes.machine import builtin_names
+    from nimdoctor.simulation.machine import builtin_names
 
     return [CompletionItem(name) for name in builtin_names() if name.startswith(incomplete)]
 

@@ -13,7 +13,9 @@ from nimdoctor import files
 from nimdoctor.cli.completion import machines
 from nimdoctor.cli.options import InputError, non_empty, output_option
 from nimdoctor.documents import MachineList, MachineSummary
-from nimdoctor.probes.machine import (
+from nimdoctor.render_base import console_text, make_console, make_table, paragraph, render_data
+from nimdoctor.sanitize import clean_line
+from nimdoctor.simulation.machine import (
     MachineError,
     MachineSpec,
     builtin_names,
@@ -21,9 +23,7 @@ from nimdoctor.probes.machine import (
     to_yaml,
     unmeasured,
 )
-from nimdoctor.probes.machine_import import MachineImportError, import_machine
-from nimdoctor.render import console_text, make_console, make_table, paragraph, render_data
-from nimdoctor.sanitize import clean_line
+from nimdoctor.simulation.machine_import import MachineImportError, import_machine
 from nimdoctor.units import gib
 
 _FILE = click.Path(path_type=Path, dir_okay=False)

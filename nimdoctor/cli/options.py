@@ -17,8 +17,8 @@ from nimdoctor.catalog import Catalog, CatalogError, load_catalog
 from nimdoctor.cli.completion import check_ids, machines
 from nimdoctor.diagnose import Sources
 from nimdoctor.probes.hostfs import DirFS
-from nimdoctor.probes.machine import MachineError, load_builtin, load_machine_file
-from nimdoctor.render import FORMATS
+from nimdoctor.render_base import FORMATS
+from nimdoctor.simulation.machine import MachineError, load_builtin, load_machine_file
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -136,7 +136,7 @@ def resolve_sources(
         raise InputError(f"--host-root {host_root}: not a directory")
     if not simulate and not machine_file:
         return Sources(host=DirFS(host_root or Path("/"))), os.uname().nodename
-    from nimdoctor.simulate import machine_sources
+    from nimdoctor.simulation.simulate import machine_sources
 
     try:
         machine = load_machine_file(machine_file) if machine_file else load_builtin(str(simulate))

@@ -15,11 +15,11 @@ from nimdoctor.diagnose import diagnose
 from nimdoctor.documents import Plan, PlanMachine
 from nimdoctor.placement import ModelRequest, RequirementError, first_failure
 from nimdoctor.placement.rules import gpu_memory
-from nimdoctor.probes.machine import Machine, MachineError, builtin_names, load_builtin, load_machine_file
-from nimdoctor.render import console_text, make_console, make_table, render_data, styled
+from nimdoctor.render_base import console_text, make_console, make_table, render_data, styled
 from nimdoctor.render_placement import FITS, memory_need
 from nimdoctor.report import Placement, Report, Status
-from nimdoctor.simulate import machine_sources
+from nimdoctor.simulation.machine import Machine, MachineError, builtin_names, load_builtin, load_machine_file
+from nimdoctor.simulation.simulate import machine_sources
 
 
 def plan_row(machine: Machine, request: ModelRequest, catalog: Catalog) -> PlanMachine:

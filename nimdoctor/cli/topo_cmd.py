@@ -11,7 +11,7 @@ import msgspec
 from nimdoctor.cli.options import host_root_option, machine_options, output_option, resolve_sources
 from nimdoctor.diagnose import probe_gpu_from
 from nimdoctor.documents import Topology
-from nimdoctor.render import console_text, make_console, make_table, render_data
+from nimdoctor.render_base import console_text, make_console, make_table, render_data
 from nimdoctor.report import GpuFacts
 from nimdoctor.topo import gpu_matrix_rows, render_topo
 

@@ -1,7 +1,7 @@
 """The GPU probe: what NVML says about the node's GPUs, their NVLinks, and how the GPUs reach each other.
 
 `probe_gpu` receives the `pynvml` module as a parameter: the real binding, or the same module with the
-fake library installed (`nvml_source.simulated_nvml`). It reads and returns facts; it never judges.
+fake library installed (`simulation.nvml.simulated_nvml`). It reads and returns facts; it never judges.
 
 NVML can hang (a GPU fallen off the bus), so the whole probe runs in a daemon worker thread and the caller
 gets an answer by the deadline whatever NVML does. Queries NVML cannot answer (`NotSupported`,

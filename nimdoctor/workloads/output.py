@@ -17,7 +17,7 @@ import msgspec
 
 from nimdoctor import __version__
 from nimdoctor.catalog import Catalog
-from nimdoctor.render import (
+from nimdoctor.render_base import (
     STATUS_STYLE,
     console_text,
     make_console,

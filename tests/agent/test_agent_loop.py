@@ -21,9 +21,9 @@ from nimdoctor.cluster.api import KubeApi
 from nimdoctor.cluster.nodereport import parse_node_document
 from nimdoctor.cluster.publisher import Publisher
 from nimdoctor.diagnose import Sources
-from nimdoctor.probes.machine import load_builtin
-from nimdoctor.probes.nvml_source import simulated_nvml
 from nimdoctor.report import Status
+from nimdoctor.simulation.machine import load_builtin
+from nimdoctor.simulation.nvml import simulated_nvml
 from tests.agent.conftest import wait_for
 from tests.cluster.emulated import NODE_KEY, REPORT_KEY, Faults, put_node, stored
 from tests.cluster.reports import NODE, sources_of

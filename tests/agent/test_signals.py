@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nimdoctor.probes.machine import builtin_machines_dir
+from nimdoctor.simulation.machine import builtin_machines_dir
 from tests.agent.conftest import AgentProcess, wait_for
 
 pytestmark = pytest.mark.slow

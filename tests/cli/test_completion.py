@@ -11,7 +11,7 @@ from pathlib import Path
 from click.shell_completion import ShellComplete
 
 from nimdoctor.cli import cli
-from nimdoctor.probes.machine import builtin_names
+from nimdoctor.simulation.machine import builtin_names
 
 
 def complete(args: list[str], incomplete: str) -> list[str]:

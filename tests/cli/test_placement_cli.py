@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from nimdoctor.cli import cli
-from nimdoctor.probes.machine import builtin_names
 from nimdoctor.report import report_schema
+from nimdoctor.simulation.machine import builtin_names
 from nimdoctor.topo import gpu_matrix
 
 

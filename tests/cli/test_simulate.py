@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from nimdoctor.cli import cli
-from nimdoctor.probes.machine import builtin_names
 from nimdoctor.report import report_schema
+from nimdoctor.simulation.machine import builtin_names
 from tests.hosts import Proc, host_tree, limits_text
 
 

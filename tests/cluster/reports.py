@@ -8,9 +8,9 @@ import datetime as dt
 from nimdoctor.catalog import load_catalog
 from nimdoctor.diagnose import Sources, diagnose
 from nimdoctor.probes.hostfs import MemFS
-from nimdoctor.probes.machine import ContainerdSpec, HostSpec, load_builtin
 from nimdoctor.report import Report
-from nimdoctor.simulate import host_files, machine_sources
+from nimdoctor.simulation.machine import ContainerdSpec, HostSpec, load_builtin
+from nimdoctor.simulation.simulate import host_files, machine_sources
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 NODE = "gpu-1"

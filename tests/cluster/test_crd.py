@@ -13,8 +13,8 @@ import pytest
 
 from nimdoctor.cluster.crd import CrdSchemaError, nodereport_crd, render, status_schema, structural
 from nimdoctor.cluster.nodereport import build_status, status_document
-from nimdoctor.probes.machine import builtin_names
 from nimdoctor.report import report_schema
+from nimdoctor.simulation.machine import builtin_names
 from tests.cluster.reports import NOW, report_of
 
 REPO = Path(__file__).resolve().parent.parent.parent

@@ -12,9 +12,9 @@ from nimdoctor.catalog import load_catalog
 from nimdoctor.cluster.client import kubeconfig_paths
 from nimdoctor.cluster.nodereport import NodeReportError, parse_node_document
 from nimdoctor.diagnose import diagnose
-from nimdoctor.probes.machine import load_builtin
 from nimdoctor.report import format_time, to_builtins
-from nimdoctor.simulate import machine_sources
+from nimdoctor.simulation.machine import load_builtin
+from nimdoctor.simulation.simulate import machine_sources
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 

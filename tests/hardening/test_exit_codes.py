@@ -17,7 +17,7 @@ import yaml
 
 import nimdoctor.cli.run_cmd
 from nimdoctor.catalog import CatalogError
-from nimdoctor.probes.machine import load_builtin
+from nimdoctor.simulation.machine import load_builtin
 from tests.hardening.conftest import REPO, WATCHDOG, Cli, run_process
 
 

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 import yaml
 
-from nimdoctor.probes.machine import load_builtin
+from nimdoctor.simulation.machine import load_builtin
 from nimdoctor.topo import TopoParseError, parse_topo
 from tests.hardening.conftest import Cli
 from tests.hosts import FIXTURES

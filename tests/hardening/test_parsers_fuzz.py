@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from nimdoctor import yamlio
 from nimdoctor.catalog import CatalogError, load_catalog
-from nimdoctor.probes.fakenvml import build_topology
-from nimdoctor.probes.machine import MAX_GPUS, MAX_LINKS, MachineError, load_builtin, parse_machine
-from nimdoctor.probes.machine_import import MachineImportError, import_machine, parse_smi_q
 from nimdoctor.probes.runtime import parse_open_files
+from nimdoctor.simulation.fakenvml import build_topology
+from nimdoctor.simulation.machine import MAX_GPUS, MAX_LINKS, MachineError, load_builtin, parse_machine
+from nimdoctor.simulation.machine_import import MachineImportError, import_machine, parse_smi_q
 from nimdoctor.topo import TopoParseError, parse_topo
 from tests.hosts import FIXTURES, LIMITS_SAMPLE
 

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nimdoctor.render import render_data
+from nimdoctor.render_base import render_data
 from nimdoctor.sanitize import REPLACEMENT, clean_line, clean_text, plain_data
 from tests.hardening.conftest import RT_ONLY, Cli, overlay_dir
 from tests.hosts import HostTree, Proc, limits_text

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nimdoctor.probes.machine import validate_machine
-from nimdoctor.probes.machine_import import MachineImportError, import_machine, parse_smi_q
+from nimdoctor.simulation.machine import validate_machine
+from nimdoctor.simulation.machine_import import MachineImportError, import_machine, parse_smi_q
 from tests.topo.captures import HGX_H100, L40S_4X, TOPO_CAPTURES, VGPU_SMI_Q, capture, topo_text
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nimdoctor import gpus
-from nimdoctor.probes.machine import MemorySpec, MigSpec, Virtualization
-from nimdoctor.probes.machine_import import (
+from nimdoctor.simulation.machine import MemorySpec, MigSpec, Virtualization
+from nimdoctor.simulation.machine_import import (
     MachineImportError,
     identity_for_name,
     import_machine,

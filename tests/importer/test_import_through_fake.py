@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from nimdoctor.probes.gpu import probe_gpu
-from nimdoctor.probes.machine import parse_machine
-from nimdoctor.probes.machine_import import import_machine
-from nimdoctor.probes.nvml_source import simulated_nvml
+from nimdoctor.simulation.machine import parse_machine
+from nimdoctor.simulation.machine_import import import_machine
+from nimdoctor.simulation.nvml import simulated_nvml
 from tests.importer.test_import_gpu_identity import ONE_GPU_TOPO
 from tests.topo.captures import VGPU_SMI_Q, capture
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nimdoctor.probes.machine import MachineSpec, PcieSpec, parse_machine
-from nimdoctor.probes.machine_import import UNKNOWN_GPU, import_machine
+from nimdoctor.simulation.machine import MachineSpec, PcieSpec, parse_machine
+from nimdoctor.simulation.machine_import import UNKNOWN_GPU, import_machine
 from tests.topo.captures import (
     HGX_H100,
     HGX_NUMA,

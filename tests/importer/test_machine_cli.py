@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from nimdoctor.cli import cli
-from nimdoctor.probes.machine import builtin_names, load_builtin, parse_machine
+from nimdoctor.simulation.machine import builtin_names, load_builtin, parse_machine
 from tests.topo.captures import FIXTURES, HGX_H100, L40S_4X, VGPU_SMI_Q
 
 HGX = str(FIXTURES / HGX_H100)

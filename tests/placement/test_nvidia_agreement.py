@@ -21,8 +21,8 @@ import pytest
 from nimdoctor.catalog import Catalog
 from nimdoctor.cli.plan_cmd import plan_row
 from nimdoctor.placement import ModelRequest, fit, place, requirement_from_model
-from nimdoctor.probes.machine import Machine, load_builtin
 from nimdoctor.report import Capabilities, Status
+from nimdoctor.simulation.machine import Machine, load_builtin
 from tests.placement import nodes
 
 MIB = 2**20

@@ -9,10 +9,10 @@ import msgspec
 import pynvml
 import pytest
 
-from nimdoctor.probes.fakenvml import FakeNvmlLib, installed
 from nimdoctor.probes.gpu import probe_gpu
-from nimdoctor.probes.machine import FaultSpec, MachineSpec, load_builtin
 from nimdoctor.report import GpuFacts
+from nimdoctor.simulation.fakenvml import FakeNvmlLib, installed
+from nimdoctor.simulation.machine import FaultSpec, MachineSpec, load_builtin
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

@@ -11,8 +11,8 @@ import pynvml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nimdoctor.probes.fakenvml import UNIDENTIFIED_BUS_ID, build_topology, installed
-from nimdoctor.probes.machine import MachineSpec, validate_machine
+from nimdoctor.simulation.fakenvml import UNIDENTIFIED_BUS_ID, build_topology, installed
+from nimdoctor.simulation.machine import MachineSpec, validate_machine
 from tests.probes.conftest import Machines
 
 NVLINK = pynvml.NVML_P2P_CAPS_INDEX_NVLINK

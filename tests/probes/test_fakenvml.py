@@ -14,8 +14,8 @@ import pynvml
 import pytest
 
 from nimdoctor import gpus as gpu_models
-from nimdoctor.probes.fakenvml import FakeNvmlLib, build_topology, installed
-from nimdoctor.probes.machine import (
+from nimdoctor.simulation.fakenvml import FakeNvmlLib, build_topology, installed
+from nimdoctor.simulation.machine import (
     Machine,
     MachineError,
     MachineSpec,
@@ -23,7 +23,7 @@ from nimdoctor.probes.machine import (
     builtin_names,
     load_builtin,
 )
-from nimdoctor.probes.nvml_source import simulated_nvml
+from nimdoctor.simulation.nvml import simulated_nvml
 from tests.probes.conftest import Machines
 
 MIB = 1 << 20

@@ -12,15 +12,15 @@ import pytest
 
 from nimdoctor import gpus as gpu_models
 from nimdoctor.probes.gpu import partition_cliques, probe_gpu
-from nimdoctor.probes.machine import (
+from nimdoctor.report import GpuFacts, GpuInfo, GpuPair, NvmlError
+from nimdoctor.simulation.machine import (
     FabricSpec,
     LinkSpec,
     NvlinkSpec,
     builtin_names,
     load_builtin,
 )
-from nimdoctor.probes.nvml_source import simulated_nvml
-from nimdoctor.report import GpuFacts, GpuInfo, GpuPair, NvmlError
+from nimdoctor.simulation.nvml import simulated_nvml
 from tests.probes.conftest import FIXTURES, Machines
 
 MIB = 1 << 20

@@ -11,9 +11,9 @@ import pytest
 
 from nimdoctor.capabilities import derive_capabilities
 from nimdoctor.probes import mig
-from nimdoctor.probes.fakenvml import installed
-from nimdoctor.probes.machine import MachineError, MachineSpec, MigInstanceSpec, MigSpec, validate_machine
 from nimdoctor.report import Facts, MigInstance, MigSlice, NodeFacts
+from nimdoctor.simulation.fakenvml import installed
+from nimdoctor.simulation.machine import MachineError, MachineSpec, MigInstanceSpec, MigSpec, validate_machine
 from tests.probes.conftest import FIXTURES, Machines
 
 MIB = 2**20

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from nimdoctor.documents import CheckList, CheckSummary, document_types, schemas
-from nimdoctor.render import render_data
+from nimdoctor.render_base import render_data
 from nimdoctor.report import Severity
 from nimdoctor.units import gib
 

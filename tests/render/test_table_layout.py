@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rich.text import Text
 
-from nimdoctor.render import console_text, make_console, make_table, paragraph
+from nimdoctor.render_base import console_text, make_console, make_table, paragraph
 from nimdoctor.tables import DEFAULT_WIDTH, output_width
 
 PATH = "/etc/systemd/system/containerd.service.d/99-nofile-limit-for-nim.conf"

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from nimdoctor.probes.gpu import probe_gpu
-from nimdoctor.probes.machine import Machine, builtin_names, load_builtin, parse_machine
-from nimdoctor.probes.machine_import import import_machine
-from nimdoctor.probes.nvml_source import simulated_nvml
 from nimdoctor.report import GpuFacts
+from nimdoctor.simulation.machine import Machine, builtin_names, load_builtin, parse_machine
+from nimdoctor.simulation.machine_import import import_machine
+from nimdoctor.simulation.nvml import simulated_nvml
 from nimdoctor.topo import parse_topo, render_topo
 from tests.topo.captures import (
     HGX_H100,

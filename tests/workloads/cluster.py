@@ -13,9 +13,9 @@ import kmock
 
 from nimdoctor.catalog import load_catalog
 from nimdoctor.diagnose import diagnose
-from nimdoctor.probes.machine import load_builtin
 from nimdoctor.report import format_time, to_builtins
-from nimdoctor.simulate import machine_sources
+from nimdoctor.simulation.machine import load_builtin
+from nimdoctor.simulation.simulate import machine_sources
 from tests.kube import Emulator, write_kubeconfig
 
 NS = "nim-service"

@@ -55,7 +55,7 @@ from typing import Any
 import pynvml
 
 from nimdoctor.probes import mig as mig_names
-from nimdoctor.probes.machine import FaultSpec, GpuSpec, MachineError, MachineSpec, Virtualization
+from nimdoctor.simulation.machine import FaultSpec, GpuSpec, MachineError, MachineSpec, Virtualization
 
 SUCCESS = pynvml.NVML_SUCCESS
 UNIDENTIFIED_BUS_ID = "FFFFFFFF:FF:FF.0"

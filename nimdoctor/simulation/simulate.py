@@ -10,8 +10,8 @@ from pathlib import Path
 
 from nimdoctor.diagnose import Sources
 from nimdoctor.probes.hostfs import DirFS, HostFS, MemFS
-from nimdoctor.probes.machine import ContainerdSpec, HostSpec, Machine, MachineError, unmeasured
-from nimdoctor.probes.nvml_source import simulated_nvml
+from nimdoctor.simulation.machine import ContainerdSpec, HostSpec, Machine, MachineError, unmeasured
+from nimdoctor.simulation.nvml import simulated_nvml
 
 # The VKS image builder replaces containerd's unit with one that sets LimitNOFILE=1048576
 # (vmware-tanzu/vsphere-tanzu-kubernetes-grid-image-builder); machines with `host: {preset: vks}` get it.

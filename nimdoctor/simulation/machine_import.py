@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nimdoctor import API_VERSION, gpus
-from nimdoctor.probes.machine import (
+from nimdoctor.sanitize import clean_line
+from nimdoctor.simulation.machine import (
     MACHINE_KIND,
     FabricSpec,
     GpuSpec,
@@ -33,7 +34,6 @@ from nimdoctor.probes.machine import (
     Virtualization,
     checked_spec,
 )
-from nimdoctor.sanitize import clean_line
 from nimdoctor.topo import PCIE_LEVELS, TopoMatrix, TopoParseError, parse_topo
 
 UNKNOWN_GPU = "unknown GPU"
@@ -78,7 +78,7 @@ class ImportedMachine:
 
     def to_yaml(self) -> str:
         """The description as YAML, preceded by the notes as comments."""
-        from nimdoctor.probes.machine import to_yaml
+        from nimdoctor.simulation.machine import to_yaml
 
         comments = (
             clean_line(line)

@@ -283,7 +283,7 @@ class Machine(msgspec.Struct, frozen=True, kw_only=True):
 
 def builtin_machines_dir() -> Traversable:
     """The built-in descriptions, shipped as package data."""
-    return resources.files("nimdoctor.probes") / "machines"
+    return resources.files("nimdoctor.simulation") / "machines"
 
 
 def builtin_names() -> list[str]:
