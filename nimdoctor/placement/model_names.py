@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nimdoctor.placement.errors import RequirementError
+from nimdoctor.placement.models import ANNOTATION_PARAMS as ANNOTATION_PARAMS  # defined beside resolve
 from nimdoctor.placement.models import parse_params
-
-ANNOTATION_PARAMS = "nimdoctor.io/model-params"
 
 
 def model_names(image: str, env: Mapping[str, str]) -> list[str]:
