@@ -106,6 +106,7 @@ class Placeholder(Base, frozen=True, kw_only=True):
     name: str  # as in the template
     value: str | UnsetType = UNSET  # filled from the catalog's parameters
     runtime: str | UnsetType = UNSET  # the readable name shown instead, e.g. "current soft limit"
+    optional: bool | UnsetType = UNSET  # True: a note the check adds only when it applies, left out of `fix`
 
 
 class CheckDocument(Base, frozen=True, kw_only=True):

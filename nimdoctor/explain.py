@@ -3,7 +3,8 @@
 A fix template's placeholders are of two kinds (the catalog's `placeholders` says which): a catalog
 parameter (`{dropIn}`), filled with its value, or a value the check finds when it runs, shown as a readable
 name in angle brackets (`<current soft limit>`). A placeholder the catalog does not describe is shown by its
-own name, so no raw `{placeholder}` is ever printed.
+own name, so no raw `{placeholder}` is ever printed. A placeholder described as `optional: ...` is a note
+the check adds only when it applies (empty otherwise): explain leaves it out rather than print its name.
 
 The catalog's `why` texts tag each claim with where it comes from; here the tags become a short list.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from msgspec import UNSET
 
 from nimdoctor.catalog import Check
 from nimdoctor.catalog_params import fill, template_names
@@ -24,6 +27,7 @@ SOURCES = {
     "CODE": "the source code of the software involved (e.g. vLLM)",
 }
 _TAG = re.compile(r"\[(" + "|".join(SOURCES) + r")\]\s*")
+OPTIONAL = "optional: "  # a placeholder's description: a note the check adds only when it applies
 _PARAM_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -47,8 +51,14 @@ def placeholders(check: Check) -> list[Placeholder]:
             found.append(Placeholder(name=name, value=param_text(check.params[param])))
             continue
         readable = fill(described, {k: param_text(v) for k, v in check.params.items()}) if described else None
-        found.append(Placeholder(name=name, runtime=readable or name.replace("_", " ")))
+        optional = readable is not None and readable.startswith(OPTIONAL)
+        readable = readable.removeprefix(OPTIONAL) if readable else name.replace("_", " ")
+        found.append(Placeholder(name=name, runtime=readable, optional=True if optional else UNSET))
     return found
+
+
+def _shown(placeholder: Placeholder) -> str:
+    return "" if placeholder.optional is True else f"<{placeholder.runtime}>"
 
 
 def _same_param(name: str, check: Check) -> str | None:
@@ -58,8 +68,9 @@ def _same_param(name: str, check: Check) -> str | None:
 
 
 def filled_fix(check: Check) -> str:
-    """The fix with every placeholder replaced: catalog values as they are, run-time values as `<name>`."""
-    values = {p.name: p.value if isinstance(p.value, str) else f"<{p.runtime}>" for p in placeholders(check)}
+    """The fix with every placeholder replaced: catalog values as they are, run-time values as `<name>`,
+    optional notes left out."""
+    values = {p.name: p.value if isinstance(p.value, str) else _shown(p) for p in placeholders(check)}
     return fill(check.fix, values).strip()
 
 

@@ -99,7 +99,10 @@ def _explained(check: Check, doc: CheckDocument, *, wide: bool) -> str:
         console.print()
         names = make_table("placeholder", "filled with", prose=("filled with",))
         for p in doc.placeholders:
-            names.add_row("{" + p.name + "}", p.value if isinstance(p.value, str) else f"<{p.runtime}>")
+            shown = p.value if isinstance(p.value, str) else f"<{p.runtime}>"
+            if p.optional is True:
+                shown = f"{p.runtime}, only when it applies"
+            names.add_row("{" + p.name + "}", shown)
         console.print(names)
     console.print()
     console.print(f"Runbook: {doc.runbook}")
