@@ -102,10 +102,15 @@ def model_request(
 def did_you_mean(catalog: Catalog, model: str) -> list[str]:
     """Ask before guessing: when the catalog does not know `model` (and it is no near miss, which
     `model_request` refused already), say so on stderr, with the catalog's models that resemble it and, when
-    its size will be read from its name, that it was. Returns the suggestions (empty for a catalog model)."""
-    from nimdoctor.placement.models import either, lookup, parse_size, suggest
+    its size will be read from its name, that it was; when it knows it under another organisation, say which
+    model that is. Returns the suggestions (empty for a catalog model)."""
+    from nimdoctor.placement.models import either, lookup, model_key, parse_size, suggest
 
-    if lookup(model, catalog) is not None:
+    entry = lookup(model, catalog)
+    if entry is not None:
+        if model_key(model) not in {model_key(n) for n in (entry.name, *entry.aliases)}:
+            # Found by its last component under another organisation: say which model answers.
+            click.echo(clean_line(f"Note: model {model!r} is read as the catalog's {entry.name}"), err=True)
         return []
     close = suggest(model, catalog)
     size = parse_size(model)

@@ -158,3 +158,22 @@ def test_an_empty_value_is_a_usage_error(args: list[str]) -> None:
     assert result.exit_code == 2
     assert "must not be empty" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_catalog_model_named_under_another_organisation_is_said_to_be_read_as_the_catalog_s() -> None:
+    result = invoke("plan", "--model", "meta/llama-3.3-nemotron-super-49b-v1", "-o", "json")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "Note: model 'meta/llama-3.3-nemotron-super-49b-v1' is read as the catalog's "
+        "nvidia/llama-3.3-nemotron-super-49b-v1\n"
+    )
+    assert json.loads(result.stdout)["resolvedModel"] == "nvidia/llama-3.3-nemotron-super-49b-v1"
+    aliased = invoke("plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "-o", "json")
+    assert aliased.stderr == ""  # an alias the catalog lists is no surprise
+
+
+def test_the_readme_quickstart_names_the_model_as_the_catalog_does() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    command = readme.split("## Quickstart", 1)[1].split("pip install . && ", 1)[1].split("\n", 1)[0]
+    model = command.split("--model ", 1)[1].split()[0]
+    assert invoke("plan", "--model", model, "-o", "json").stderr == ""

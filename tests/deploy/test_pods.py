@@ -112,8 +112,8 @@ def test_agent_reads_the_host_under_host_and_knows_its_node() -> None:
         "/host/lib/systemd": "/lib/systemd",
         "/host/usr/lib/systemd": "/usr/lib/systemd",
     }
-    # /proc and /etc/systemd exist on every systemd host: a missing one fails the pod with an event. Packaged
-    # units live in /lib/systemd or /usr/lib/systemd, not always both: a missing one must not keep the agent off.
+    # /proc and /etc/systemd exist on every systemd host: a missing one fails the pod with an event.
+    # Packaged units live in /lib/systemd or /usr/lib/systemd, not always both: neither keeps the agent off.
     types = {h["path"]: h["type"] for h in host.values()}
     assert types == {
         "/proc": "Directory",
