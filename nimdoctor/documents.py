@@ -100,6 +100,13 @@ class Source(Base, frozen=True, kw_only=True):
     meaning: str
 
 
+class Reference(Base, frozen=True, kw_only=True):
+    """A document the check's `why` rests on, with its address."""
+
+    title: str
+    url: str
+
+
 class Placeholder(Base, frozen=True, kw_only=True):
     """A value of the fix: from a catalog parameter (`value`), or known only when the check runs (`name`)."""
 
@@ -110,8 +117,9 @@ class Placeholder(Base, frozen=True, kw_only=True):
 
 
 class CheckDocument(Base, frozen=True, kw_only=True):
-    """One check explained: `why` without provenance tags (those are `sources`), `fix` with the catalog's
-    parameters filled in and run-time values as `<readable names>`; `fix_template` as the catalog has it."""
+    """One check explained: `why` without provenance tags (those are `sources`), the documents it rests on
+    (`references`), `fix` with the catalog's parameters filled in and run-time values as `<readable names>`;
+    `fix_template` as the catalog has it."""
 
     api_version: str = API_VERSION
     kind: Literal["Check"] = "Check"
@@ -123,6 +131,7 @@ class CheckDocument(Base, frozen=True, kw_only=True):
     param_types: dict[str, str]
     why: str
     sources: list[Source]
+    references: list[Reference]
     short: str
     fix: str
     fix_template: str

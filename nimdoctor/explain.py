@@ -6,7 +6,8 @@ name in angle brackets (`<current soft limit>`). A placeholder the catalog does 
 own name, so no raw `{placeholder}` is ever printed. A placeholder described as `optional: ...` is a note
 the check adds only when it applies (empty otherwise): explain leaves it out rather than print its name.
 
-The catalog's `why` texts tag each claim with where it comes from; here the tags become a short list.
+The catalog's `why` texts tag each claim with the kind of source it comes from, and each check lists the
+documents themselves (`sources`: title and address); explain prints the documents, then what the tags mean.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from msgspec import UNSET
 
 from nimdoctor.catalog import Check
 from nimdoctor.catalog_params import fill, template_names
-from nimdoctor.documents import CheckDocument, Placeholder, Source
+from nimdoctor.documents import CheckDocument, Placeholder, Reference, Source
 
 SOURCES = {
     "NVIDIA": "NVIDIA's documentation, release notes or code",
@@ -96,6 +97,7 @@ def check_document(check: Check) -> CheckDocument:
         param_types={k: spec.describe() for k, spec in check.param_specs.items()},
         why=untagged(check.why),
         sources=sources(check.why),
+        references=[Reference(title=r.title, url=r.url) for r in check.sources],
         short=check.short,
         fix=filled_fix(check),
         fix_template=check.fix,

@@ -51,17 +51,33 @@ def test_no_check_prints_a_raw_placeholder_or_a_provenance_tag(check_id: str, ca
         assert "{" + name + "}" not in result.stdout, name
     assert not TAG.search(result.stdout)
     tags = dict.fromkeys(TAG.findall(check.why))
-    if tags:
+    if tags or check.sources:
         sources = result.stdout.split("Sources:\n", 1)[1].split("\n\n", 1)[0]
-        assert [line.split(":")[0].strip() for line in sources.splitlines()] == list(tags)
+        for source in check.sources:
+            assert f"    {source.url}" in sources.splitlines()  # whole, on its own line: it stays clickable
+        for tag in tags:
+            assert f"{tag}: {SOURCES[tag]}" in flat(sources)
 
 
-def test_sources_say_what_each_tag_means() -> None:
+def test_sources_are_links_then_what_each_tag_means() -> None:
     text = invoke("explain", "NIM-FIT-005").stdout
-    assert "Sources:" in text
+    sources = text.split("Sources:\n", 1)[1]
+    assert sources.startswith(
+        "  NIM Operator release notes (3.0.0 known issue: Too many open files)\n"
+        "    https://docs.nvidia.com/nim-operator/latest/release-notes.html\n"
+    )
     for tag in ("NVIDIA", "SEED", "DERIVED"):
-        assert f"{tag}: {SOURCES[tag]}" in flat(text)
+        assert f"{tag}: {SOURCES[tag]}" in flat(sources)
     assert "NIM Operator 3.0.0 release notes" in flat(text)  # the claim stays, its tag goes
+    document = json.loads(invoke("explain", "NIM-FIT-005", "-o", "json").stdout)
+    assert (
+        document["references"][0]["url"] == "https://docs.nvidia.com/nim-operator/latest/release-notes.html"
+    )
+
+
+def test_a_node_check_without_tags_still_lists_its_documents() -> None:
+    text = invoke("explain", "NIM-RT-001").stdout
+    assert "    https://github.com/containerd/containerd/pull/8924\n" in text
 
 
 def test_an_overlay_value_is_what_explain_fills_in(tmp_path: Path) -> None:
