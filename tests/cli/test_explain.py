@@ -21,8 +21,6 @@ from nimdoctor.explain import SOURCES, placeholders
 
 DROP_IN = "/etc/systemd/system/containerd.service.d/override.conf"
 TAG = re.compile(r"\[(NVIDIA|SEED|DERIVED|CODE)\]")
-# Node and placement checks: the workload catalog's NIM-WL-005 leftover is fixed on another branch.
-NODE_CHECKS = [c.id for c in load_catalog().checks.values() if c.area != "workload"]
 
 
 def invoke(*args: str) -> Result:
@@ -168,7 +166,7 @@ def unfilled(check: Check, fix: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("check_id", sorted(NODE_CHECKS))
+@pytest.mark.parametrize("check_id", sorted(load_catalog().checks))
 def test_no_explain_prints_an_unfilled_placeholder(check_id: str, catalog: Catalog) -> None:
     check = catalog.checks[check_id]
     fix = json.loads(invoke("explain", check_id, "-o", "json").stdout)["fix"]
