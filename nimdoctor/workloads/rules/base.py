@@ -23,7 +23,7 @@ from nimdoctor.workloads.model import (
     World,
 )
 from nimdoctor.workloads.readers import mapping
-from nimdoctor.workloads.rules.names import LABEL_MAX, SUBDOMAIN_MAX, shell, valid_name
+from nimdoctor.workloads.rules.names import LABEL_MAX, SUBDOMAIN_MAX, printable_name, shell, valid_name
 from nimdoctor.workloads.rules.shape import GPU, MIG_PREFIX, dra_gpus, gpu_count
 
 WorkloadRule = Callable[[Subject, World, Check], Judged]
@@ -60,6 +60,17 @@ def judged(
     names, which reach shell commands, quoted unless valid). `advice`: a recommendation, not a defect,
     reported with severity info whatever the check's severity.
     """
+    bad = [
+        f"{key.replace('_', ' ')} {shell(value)}"
+        for key, value in fix.items()
+        if key in NAME_VALUES
+        and isinstance(value, str)
+        and not printable_name(value, label=key == "namespace")
+    ]
+    if bad and status in (Status.FAIL, Status.WARN):
+        # A name the API server would reject never reaches a command: say so instead of the fix.
+        message = f"{message} ({', '.join(bad)}: not a valid Kubernetes name)"
+        return judged_plain(check, status, message, field, rename_text(label=False))
     values = {
         key: (shell(value) if key in NAME_VALUES else _clean(key, value)) if isinstance(value, str) else value
         for key, value in fix.items()
@@ -129,11 +140,15 @@ def invalid_name(
     """A failing finding when `name` is not a valid `what` name; None when it is."""
     if valid_name(name, label=label):
         return None
-    rule = "a DNS-1123 label" if label else "a DNS-1123 subdomain"
-    limit = LABEL_MAX if label else SUBDOMAIN_MAX
     message = f"{shell(name)} is not a valid {what} name: the API server rejects it"
-    fix = (
+    return judged_plain(check, Status.FAIL, message, field, rename_text(label=label))
+
+
+def rename_text(*, label: bool) -> str:
+    """How to rename an object whose name the API server rejects (no command: the name is unsafe)."""
+    rule = "a DNS-1123 label" if label else "a DNS-1123 subdomain (a namespace: a DNS-1123 label)"
+    limit = LABEL_MAX if label else SUBDOMAIN_MAX
+    return (
         f"Rename it to {rule}: lower-case letters, digits and '-'{'' if label else ' and .'}, starting and "
         f"ending with a letter or digit, at most {limit} characters."
     )
-    return judged_plain(check, Status.FAIL, message, field, fix)
