@@ -25,7 +25,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from nimdoctor import gpus as gpu_models
+from nimdoctor.placement.errors import RequirementError
+from nimdoctor.placement.pod_fields import nim_container
+from nimdoctor.report import Requirement
 from nimdoctor.sanitize import clean_line
 from nimdoctor.units import parse_quantity
 
@@ -259,10 +264,9 @@ def _pod_claims(spec: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
         raise ClaimError(f"spec.resourceClaims: must be a list of at most {MAX_REQUESTS}")
     claims: dict[str, tuple[str, str]] = {}
     for index, entry in enumerate(raw):
-        name = entry.get("name") if isinstance(entry, Mapping) else None
-        if not isinstance(name, str):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
             raise ClaimError(f"spec.resourceClaims[{index}].name: missing")
-        assert isinstance(entry, Mapping)
+        name = entry["name"]
         template, claim = entry.get("resourceClaimTemplateName"), entry.get("resourceClaimName")
         if isinstance(template, str) and template:
             claims[name] = (TEMPLATE, template)
@@ -286,10 +290,9 @@ def container_claims(spec: Mapping[str, Any], container: Mapping[str, Any], path
     pod_claims = _pod_claims(spec)
     refs = []
     for index, entry in enumerate(raw):
-        name = entry.get("name") if isinstance(entry, Mapping) else None
-        if not isinstance(name, str) or name not in pod_claims:
+        if not isinstance(entry, Mapping) or entry.get("name") not in pod_claims:
             raise ClaimError(f"{path}.resources.claims[{index}]: names no entry of spec.resourceClaims")
-        assert isinstance(entry, Mapping)
+        name = entry["name"]
         request = entry.get("request")
         kind, object_name = pod_claims[name]
         refs.append(ClaimRef(kind, object_name, request if isinstance(request, str) and request else None))
@@ -339,3 +342,45 @@ def claimed_gpus(refs: Sequence[ClaimRef], namespace: str, lookup: ClaimLookup |
             count += request.count or 0
             selections.append(request.selection)
     return ClaimedGpus(count, every, tuple(unknown), _merge(selections))
+
+
+def claimed_container(
+    spec: Mapping[str, Any],
+    containers: Sequence[Mapping[str, Any]],
+    namespace: str,
+    lookup: ClaimLookup | None,
+    where: str,
+) -> tuple[int, ClaimedGpus] | None:
+    """The NIM container among those that use resource claims (an nvcr.io/nim image first) and the GPUs its
+    claims give it; None when no container uses a claim. `RequirementError` for malformed claim references."""
+    try:
+        refs = [container_claims(spec, c, f"spec.containers[{i}]") for i, c in enumerate(containers)]
+    except ClaimError as exc:
+        raise RequirementError(f"{where}: {exc}") from None
+    if not any(refs):
+        return None
+    index = nim_container(containers, [len(r) for r in refs])
+    return index, claimed_gpus(refs[index], namespace, lookup)
+
+
+def gpu_count(claimed: ClaimedGpus, node_gpus: int | None, *, tp_fixed: bool) -> int | None:
+    """The GPU count to judge a pod by: the claims' exact count; every GPU of the node for `All`; for an
+    unknown count, at most the node's GPUs (None, the least its layout needs, when its TP is fixed or no
+    node is given)."""
+    if claimed.mode == "count":
+        return claimed.count
+    if claimed.mode == "all" or not tp_fixed:
+        return node_gpus
+    return None
+
+
+def with_claims(requirement: Requirement, claimed: ClaimedGpus) -> Requirement:
+    """`requirement` marked with how its GPU count came from claims, and what their selectors ask for."""
+    selection = claimed.selection
+    return msgspec.structs.replace(
+        requirement,
+        claims=claimed.mode,
+        claim_gpu=selection.product,
+        claim_min_memory_bytes=selection.min_memory_bytes,
+        claim_max_memory_bytes=selection.max_memory_bytes,
+    )
