@@ -320,6 +320,7 @@ class Requirement(Base, frozen=True, kw_only=True):
     claim_gpu: str | None = None  # the GPU product a claim's selector asks for, e.g. "H100-SXM"
     claim_min_memory_bytes: int | None = None  # a claim's selector on the GPU's memory
     claim_max_memory_bytes: int | None = None
+    claim_unevaluable: tuple[str, ...] = ()  # selector expressions nimdoctor did not read (never guessed)
 
 
 class Reason(Base, frozen=True, kw_only=True):

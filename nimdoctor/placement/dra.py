@@ -383,4 +383,5 @@ def with_claims(requirement: Requirement, claimed: ClaimedGpus) -> Requirement:
         claim_gpu=selection.product,
         claim_min_memory_bytes=selection.min_memory_bytes,
         claim_max_memory_bytes=selection.max_memory_bytes,
+        claim_unevaluable=selection.unevaluable,
     )
