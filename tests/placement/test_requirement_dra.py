@@ -23,8 +23,8 @@ from tests.placement import nodes
 from tests.placement.pods import claim_spec, claim_template, dra_pod, nim_pod
 
 H100_NAME = "NVIDIA H100 80GB HBM3"  # NVML's name: the DRA driver's productName attribute
-# [NVIDIA] What the NIM Operator renders from draResources claimSpec selectors (internal/k8sutil/cel BuildExpr)
-# and its sample config/samples/nim/serving/advanced/dra/auto-creation/example2 (celExpressions).
+# [NVIDIA] What the NIM Operator renders from draResources claimSpec selectors
+# (internal/k8sutil/cel BuildExpr) and its sample config/samples/nim/serving/advanced/dra/auto-creation/example2 (celExpressions).
 OPERATOR_PRODUCT = f'device.attributes["gpu.nvidia.com"].productName == "{H100_NAME}"'
 OPERATOR_MEMORY = '(device.capacity["gpu.nvidia.com"].memory).compareTo(quantity("80Gi")) >= 0'
 PLAIN_MEMORY = 'device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("80Gi")) >= 0'
@@ -79,7 +79,7 @@ def test_a_template_not_seen_leaves_the_count_unknown(catalog: Catalog) -> None:
 def test_a_claim_reference_to_no_pod_claim_is_malformed(catalog: Catalog) -> None:
     pod = dra_pod(MODEL_70B)
     pod["spec"]["containers"][0]["resources"]["claims"] = [{"name": "other"}]
-    with pytest.raises(RequirementError, match="names no entry of spec.resourceClaims"):
+    with pytest.raises(RequirementError, match=r"names no entry of spec\.resourceClaims"):
         requirement_from_pod(pod, catalog)
 
 
@@ -91,7 +91,8 @@ def test_the_operators_selectors_are_read_and_anything_else_is_said_unread() -> 
         assert read.unevaluable == ()
     sample = read_selectors([{"cel": {"expression": SAMPLE_REGEX}}], "x")
     assert (sample.product, sample.min_memory_bytes) == (None, None)  # an || is not narrowed
-    assert sample.unevaluable and "lowerAscii" in sample.unevaluable[0]
+    assert len(sample.unevaluable) == 1
+    assert "lowerAscii" in sample.unevaluable[0]
     part = read_selectors(
         [{"cel": {"expression": f'{OPERATOR_MEMORY} && device.attributes["x"].y == 1'}}], "x"
     )
@@ -123,7 +124,8 @@ def test_allocation_mode_all_takes_every_gpu_of_the_node(catalog: Catalog) -> No
     req, verdict = judge(catalog, dra_pod(MODEL_70B), nodes.MACHINES["dgx-h100"], lookup)
     assert (req.gpus, req.tensor_parallel, verdict.fits) == (8, 8, True)
     req, verdict = judge(catalog, dra_pod(MODEL_70B), nodes.MACHINES["l40s-vgpu-2x"], lookup)
-    assert req.gpus == 2 and verdict.fits is False
+    assert req.gpus == 2
+    assert verdict.fits is False
 
 
 def test_an_unknown_count_admits_where_some_tp_up_to_all_gpus_fits(catalog: Catalog) -> None:
