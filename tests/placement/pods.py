@@ -109,8 +109,8 @@ def dra_pod(
     request: str | None = None,
 ) -> dict[str, Any]:
     """A standalone NIMService pod whose GPUs come from a DRA resource claim, as NIM Operator 3.x makes it
-    from `spec.draResources`: no `nvidia.com/gpu`; a pod claim naming the ResourceClaimTemplate `template` (or the
-    ResourceClaim `claim`), used by the NIM container (limited to `request` when given)."""
+    from `spec.draResources`: no `nvidia.com/gpu`; a pod claim naming the ResourceClaimTemplate `template`
+    (or the ResourceClaim `claim`), used by the NIM container (limited to `request` when given)."""
     pod = nim_pod(model, gpus=None, env=env)
     source = {"resourceClaimName": claim} if claim else {"resourceClaimTemplateName": template}
     pod["spec"]["resourceClaims"] = [{"name": "gpu", **source}]

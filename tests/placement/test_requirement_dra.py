@@ -24,7 +24,8 @@ from tests.placement.pods import claim_spec, claim_template, dra_pod, nim_pod
 
 H100_NAME = "NVIDIA H100 80GB HBM3"  # NVML's name: the DRA driver's productName attribute
 # [NVIDIA] What the NIM Operator renders from draResources claimSpec selectors
-# (internal/k8sutil/cel BuildExpr) and its sample config/samples/nim/serving/advanced/dra/auto-creation/example2 (celExpressions).
+# (internal/k8sutil/cel BuildExpr) and its sample
+# config/samples/nim/serving/advanced/dra/auto-creation/example2 (celExpressions).
 OPERATOR_PRODUCT = f'device.attributes["gpu.nvidia.com"].productName == "{H100_NAME}"'
 OPERATOR_MEMORY = '(device.capacity["gpu.nvidia.com"].memory).compareTo(quantity("80Gi")) >= 0'
 PLAIN_MEMORY = 'device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("80Gi")) >= 0'
