@@ -385,3 +385,69 @@ def with_claims(requirement: Requirement, claimed: ClaimedGpus) -> Requirement:
         claim_max_memory_bytes=selection.max_memory_bytes,
         claim_unevaluable=selection.unevaluable,
     )
+
+
+def _creation_spec(entry: Mapping[str, Any], path: str) -> ClaimedGpus:
+    """The GPUs a NIMService `draResources[].claimSpec` (`claimCreationSpec` in older docs) asks for: devices
+    of class `gpu.nvidia.com` (the default), `count` each (default 1); a `productName` Equal selector."""
+    devices = entry.get("devices")
+    if not isinstance(devices, list) or len(devices) > MAX_REQUESTS:
+        raise ClaimError(f"{path}.devices: must be a list of at most {MAX_REQUESTS}")
+    count, products, unevaluable = 0, set(), []
+    for index, device in enumerate(devices):
+        if not isinstance(device, Mapping):
+            raise ClaimError(f"{path}.devices[{index}]: must be a mapping")
+        if (device.get("deviceClassName") or GPU_CLASS) != GPU_CLASS:
+            continue
+        number = device.get("count", 1)
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise ClaimError(
+                f"{path}.devices[{index}].count: {clean_line(repr(number))} is not a positive integer"
+            )
+        count += number
+        for selector in device.get("attributeSelectors") or []:
+            key = str(selector.get("key", "")) if isinstance(selector, Mapping) else ""
+            value = selector.get("value") if isinstance(selector, Mapping) else None
+            text = value.get("stringValue") if isinstance(value, Mapping) else None
+            op = selector.get("op", "Equal") if isinstance(selector, Mapping) else None
+            if key.rsplit("/", 1)[-1] == "productName" and op == "Equal" and isinstance(text, str):
+                products.add(gpu_models.product(text))
+            else:
+                unevaluable.append(_shown(f"attributeSelector {key} {op}"))
+        unevaluable.extend(_shown(str(text)) for text in device.get("celExpressions") or [])
+    product = products.pop() if len(products) == 1 else None
+    return ClaimedGpus(count, selection=Selection(product=product, unevaluable=tuple(unevaluable)))
+
+
+def nimservice_claims(spec: Mapping[str, Any], where: str) -> ClaimedGpus | None:
+    """The GPUs a NIMService's `spec.draResources` give its pods, as far as the manifest says: counted from a
+    `claimSpec`; unknown for a `resourceClaimName` or `resourceClaimTemplateName` (the count is in that
+    object). None when the service has no draResources. `RequirementError` when malformed."""
+    entries = spec.get("draResources")
+    if not entries:
+        return None
+    if not isinstance(entries, list) or len(entries) > MAX_REQUESTS:
+        raise RequirementError(f"{where}: spec.draResources: must be a list of at most {MAX_REQUESTS}")
+    found: list[ClaimedGpus] = []
+    unknown: list[str] = []
+    try:
+        for index, entry in enumerate(entries):
+            path = f"spec.draResources[{index}]"
+            if not isinstance(entry, Mapping):
+                raise ClaimError(f"{path}: must be a mapping")
+            creation = entry.get("claimSpec") or entry.get("claimCreationSpec")
+            if isinstance(creation, Mapping):
+                found.append(_creation_spec(creation, f"{path}.claimSpec"))
+                continue
+            named = entry.get("resourceClaimTemplateName") or entry.get("resourceClaimName")
+            kind = TEMPLATE if entry.get("resourceClaimTemplateName") else CLAIM
+            unknown.append(
+                f"{kind} {clean_line(str(named))}: its GPU count is in that object, not the manifest"
+            )
+    except ClaimError as exc:
+        raise RequirementError(f"{where}: {exc}") from None
+    return ClaimedGpus(
+        count=sum(c.count for c in found),
+        unknown=tuple(unknown),
+        selection=_merge([c.selection for c in found]),
+    )

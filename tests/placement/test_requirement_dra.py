@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.placement import NoGpuRequested, RequirementError, fit_claimed, requirement_from_pod
+from nimdoctor.placement import (
+    NoGpuRequested,
+    RequirementError,
+    fit_claimed,
+    requirement_from_manifest,
+    requirement_from_pod,
+)
 from nimdoctor.placement.dra import (
     TEMPLATE,
     ClaimError,
@@ -140,3 +146,37 @@ def test_an_unknown_count_admits_where_some_tp_up_to_all_gpus_fits(catalog: Cata
     _, verdict = judge(catalog, dra_pod(MODEL_70B), nodes.MACHINES["dgx-h100-containerd2"])
     assert verdict.fits is False
     assert [r.id for r in verdict.reasons if r.status.value == "fail"] == ["NIM-FIT-005"]
+
+
+def nimservice(dra: list[dict[str, Any]], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """A NIMService with `spec.draResources` and no `nvidia.com/gpu`, shaped like the NIM Operator's DRA
+    samples (config/samples/nim/serving/advanced/dra: an empty profile, the GPUs from the claims)."""
+    return {
+        "apiVersion": "apps.nvidia.com/v1alpha1",
+        "kind": "NIMService",
+        "metadata": {"name": "llm", "namespace": "nim-service"},
+        "spec": {
+            "image": {"repository": f"nvcr.io/nim/{MODEL_70B}", "tag": "1.12.0"},
+            "storage": {"nimCache": {"name": "llm", "profile": ""}},
+            "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+            "draResources": dra,
+        },
+    }
+
+
+def test_the_nimservice_reader_counts_a_claim_spec_and_its_product_selector(catalog: Catalog) -> None:
+    device = {
+        "name": "gpu",
+        "count": 4,
+        "attributeSelectors": [{"key": "productName", "op": "Equal", "value": {"stringValue": H100_NAME}}],
+    }
+    req = requirement_from_manifest(nimservice([{"claimSpec": {"devices": [device]}}]), catalog)
+    assert (req.gpus, req.tensor_parallel, req.claims, req.claim_gpu) == (4, 4, "count", "H100-SXM")
+
+
+def test_the_nimservice_reader_says_a_template_holds_the_count(catalog: Catalog) -> None:
+    by_template = [{"resourceClaimTemplateName": "gpu-resourceclaimtemplate"}]
+    with pytest.raises(RequirementError, match="ResourceClaimTemplate gpu-resourceclaimtemplate"):
+        requirement_from_manifest(nimservice(by_template), catalog)
+    fixed = requirement_from_manifest(nimservice(by_template, {"NIM_TENSOR_PARALLEL_SIZE": "4"}), catalog)
+    assert (fixed.gpus, fixed.claims) == (4, "unknown")
