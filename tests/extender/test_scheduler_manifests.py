@@ -219,7 +219,7 @@ def test_two_replicas_elect_a_leader_on_their_own_lease(
     ]
 
 
-def test_the_service_account_has_the_scheduler_roles_and_reads_nodereports(
+def test_the_service_account_has_the_scheduler_roles_and_reads_nodereports_and_claims(
     rendered: list[dict[str, Any]], pod: dict[str, Any]
 ) -> None:
     account = one(rendered, "ServiceAccount")
@@ -243,7 +243,12 @@ def test_the_service_account_has_the_scheduler_roles_and_reads_nodereports(
     }
     reader = one(rendered, "ClusterRole", "nimdoctor-extender")
     assert reader["rules"] == [
-        {"apiGroups": ["nimdoctor.io"], "resources": ["nodereports"], "verbs": ["get", "list", "watch"]}
+        {"apiGroups": ["nimdoctor.io"], "resources": ["nodereports"], "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": ["resource.k8s.io"],
+            "resources": ["resourceclaimtemplates", "resourceclaims"],
+            "verbs": ["get", "list", "watch"],
+        },
     ]
 
 
