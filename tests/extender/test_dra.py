@@ -113,6 +113,14 @@ def failed(client: Client, pod: dict[str, Any], names: list[str] | None = None) 
     return result
 
 
+def scores(client: Client, pod: dict[str, Any]) -> list[Any]:
+    """The prioritize answer for `pod` over every node."""
+    status, body = client.post("/prioritize", {"Pod": pod, "Nodes": None, "NodeNames": list(NODES)})
+    assert status == 200, body
+    result: list[Any] = json.loads(body)
+    return result
+
+
 def metric(client: Client, name: str) -> float:
     """One sample's value from the webhook's /metrics (0 when absent)."""
     text = client.get("/metrics")[1].decode()
@@ -131,6 +139,7 @@ def test_a_template_of_four_gpus_is_judged_as_four_nvidia_gpus(
     assert "h100-8" not in answer  # 4 GPUs fit there
     assert answer["h100-2"].startswith("NIM-FIT-002 node has fewer GPUs than the pod requests")
     assert answer == failed(client, nim_pod(MODEL_70B, gpus=4))  # the same admissions, the same reasons
+    assert scores(client, pod) == scores(client, nim_pod(MODEL_70B, gpus=4))  # and the same scores
     assert metric(client, 'nimdoctor_extender_claim_pods_total{count="count"}') >= 1
 
 
