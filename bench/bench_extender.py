@@ -38,7 +38,8 @@ from nimdoctor.extender.decide import Decider, Outcome
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.protocol import Candidates, HostPriority, decode_args, filter_result
 from nimdoctor.extender.serve import Address, Servers, serve
-from nimdoctor.placement.dra import ClaimLookup, ClaimSpec, GpuRequest
+from nimdoctor.placement.claim_specs import ClaimSpec, GpuRequest
+from nimdoctor.placement.dra import ClaimLookup
 from nimdoctor.report import Capabilities
 
 MIB = 2**20

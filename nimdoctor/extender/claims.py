@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nimdoctor.placement.dra import CLAIM, TEMPLATE, ClaimError, ClaimSpec, claim_spec_of
+from nimdoctor.placement.claim_specs import CLAIM, TEMPLATE, ClaimError, ClaimSpec, claim_spec_of
 from nimdoctor.sanitize import clean_line
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from typing import Any
 from nimdoctor import gpus as gpu_models
 from nimdoctor.catalog import Catalog
 from nimdoctor.placement.assemble import build
-from nimdoctor.placement.dra import GPU_CLASS, ClaimedGpus, nimservice_claims, with_claims
+from nimdoctor.placement.claim_specs import GPU_CLASS
+from nimdoctor.placement.dra import ClaimedGpus, nimservice_claims, with_claims
 from nimdoctor.placement.errors import NoGpuRequested, RequirementError
 from nimdoctor.placement.model_names import declared_params
 from nimdoctor.placement.pod_fields import (

@@ -12,8 +12,8 @@ from typing import Any
 
 from nimdoctor.catalog import Catalog
 from nimdoctor.placement.assemble import build, cache_pvc_bytes
+from nimdoctor.placement.claim_specs import GPU_CLASS
 from nimdoctor.placement.dra import (
-    GPU_CLASS,
     ClaimedGpus,
     ClaimLookup,
     claimed_container,

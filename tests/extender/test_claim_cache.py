@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
 from nimdoctor.extender.claims import ClaimCache
-from nimdoctor.placement.dra import CLAIM, TEMPLATE
+from nimdoctor.placement.claim_specs import CLAIM, TEMPLATE
 from tests.placement.pods import claim_spec, claim_template
 
 
@@ -52,7 +54,9 @@ def test_an_unreadable_claim_counts_as_not_seen_and_is_logged(caplog: pytest.Log
 def test_the_cache_holds_at_most_max_objects() -> None:
     cache = ClaimCache(max_objects=2)
     on_list, on_event = cache.handlers(CLAIM)
-    claims = [{**claim_template(f"c{i}", claim_spec(1)), "spec": claim_spec(1)} for i in range(3)]
+    claims: list[Mapping[str, Any]] = [
+        {**claim_template(f"c{i}", claim_spec(1)), "spec": claim_spec(1)} for i in range(3)
+    ]
     on_list(claims)
     assert cache.counts()[CLAIM] == 2
     on_event("ADDED", {**claim_template("c9", claim_spec(1)), "spec": claim_spec(1)})

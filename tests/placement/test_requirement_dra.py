@@ -16,7 +16,7 @@ from nimdoctor.placement import (
     requirement_from_manifest,
     requirement_from_pod,
 )
-from nimdoctor.placement.dra import (
+from nimdoctor.placement.claim_specs import (
     TEMPLATE,
     ClaimError,
     ClaimSpec,
