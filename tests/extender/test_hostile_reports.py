@@ -12,17 +12,14 @@ import msgspec
 import pytest
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.cluster.nodereport import InvalidReport, parse_node_document
+from nimdoctor.cluster.nodereport import GROUP, PLURAL, VERSION, InvalidReport, parse_node_document
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import UNJUDGED, Decider, Outcome
 from nimdoctor.extender.protocol import Candidates, HostPriority
 from nimdoctor.extender.run import Extender
 from tests.extender.live import Client, LiveExtender, record
 from tests.extender.test_watch import (
-    GROUP,
-    PLURAL,
     POD_70B,
-    VERSION,
     custom_objects,
     declare,
     eventually,
