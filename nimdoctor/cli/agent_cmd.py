@@ -144,7 +144,7 @@ def agent_cmd(
     log.info("nimdoctor agent %s on node %s: %s, publishing to %s", __version__, node, cadence, target)
     if once:
         sys.exit(_run_once(agent))
-    sys.exit(_serve(agent, state, catalog, listen, interval))
+    sys.exit(_serve(agent, state, catalog, listen, interval, publishing=not no_publish))
 
 
 def _configure_logging() -> None:
@@ -188,7 +188,9 @@ def _run_once(agent: Any) -> int:
     return _until_signal(lambda: result.append(agent.once()), lambda: result[0], interrupted=130)
 
 
-def _serve(agent: Any, state: Any, catalog: Any, listen: tuple[str, int], interval: float) -> int:
+def _serve(
+    agent: Any, state: Any, catalog: Any, listen: tuple[str, int], interval: float, publishing: bool
+) -> int:
     from prometheus_client import CollectorRegistry
     from prometheus_client.process_collector import ProcessCollector
 
@@ -196,7 +198,7 @@ def _serve(agent: Any, state: Any, catalog: Any, listen: tuple[str, int], interv
     from nimdoctor.agent.server import HttpServer, ListenError, health_app
 
     registry = CollectorRegistry(auto_describe=False)
-    AgentCollector(state, catalog_checks(catalog), registry=registry)
+    AgentCollector(state, catalog_checks(catalog), registry=registry, publishing=publishing)
     ProcessCollector(registry=registry)
     window = 2 * interval
     try:
