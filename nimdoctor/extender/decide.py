@@ -5,11 +5,14 @@ Filter, per candidate node:
   every node passes, untouched;
 - the pod's requirement cannot be read (its spec contradicts itself): every node is rejected with the
   problem, so the pod's event says what to fix in the pod;
-- no report for the node, or a stale one: the `--on-missing-report` policy (reject with NIM-FIT-008, or
-  admit);
+- no report for the node, a stale one, or one that is not used (invalid, or simulated without
+  `--trust-simulated`): the `--on-missing-report` policy (reject with NIM-FIT-008 naming why, or admit);
 - otherwise `placement.fit`: a fit (warnings allowed) passes; a misfit is rejected with its first failing
   reason (`<check id> <short text>`, the same words on every node that fails the same way); an unknown fit
   (`Verdict.fits is None`) goes by the same policy as a missing report.
+
+Judging one node shape can never fail the request for the others: an unexpected exception there is
+counted and logged (`Faults`) and costs only the nodes of that shape an unknown answer (the same policy).
 
 Rejections go in `FailedAndUnresolvableNodes`: evicting pods (preemption) cannot fix any of them.
 
@@ -38,7 +41,8 @@ from itertools import compress
 from typing import Generic, TypeVar
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.extender.cache import ReportCache, Snapshot
+from nimdoctor.extender.cache import ReportCache, Snapshot, Unusable
+from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.pods import judged
 from nimdoctor.extender.protocol import Candidates, HostPriority
 from nimdoctor.extender.scoring import score
@@ -47,12 +51,12 @@ from nimdoctor.placement import (
     RequirementError,
     Verdict,
     first_failure,
+    fit,
     fit_claimed,
-    fit_nodes,
     requirement_from_pod,
 )
 from nimdoctor.placement.dra import ClaimLookup
-from nimdoctor.report import Requirement
+from nimdoctor.report import Capabilities, Requirement
 from nimdoctor.sanitize import clean_line
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,11 @@ NOT_READY_ID = "NIM-FIT-008"
 MISSING = f"{NOT_READY_ID} no nimdoctor report for this node; run the nimdoctor agent there"
 STALE = f"{NOT_READY_ID} the node's nimdoctor report is stale; check the nimdoctor agent there"
 UNKNOWN = f"{NOT_READY_ID} fit unknown: the node's report lacks a capability the model needs"
+UNJUDGED = f"{NOT_READY_ID} fit unknown: nimdoctor failed to judge this node; see the extender's log"
+SIMULATED = (
+    f"{NOT_READY_ID} the node's nimdoctor report is simulated, not measured; run the nimdoctor agent there "
+    "without --simulate"
+)
 POD_CHECK = "pod"  # the `check` label of rejections caused by the pod itself
 MAX_REASON = 300  # characters: the scheduler's event is cut at 1024 bytes
 # Answer tables kept, one per pod requirement (distinct models and layouts being scheduled at once).
@@ -71,6 +80,14 @@ def clean_reason(text: str) -> str:
     """A reason the scheduler can show: no `%` (it is used as a format string), one line, bounded."""
     text = " ".join(text.replace("%", " percent").split())
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
+
+def unusable_reason(why: Unusable) -> str:
+    """The rejection of a node whose report is not used: simulated, or invalid (naming the field)."""
+    if why.kind == "simulated":
+        return SIMULATED
+    detail = f"the node's nimdoctor report is invalid ({why.detail}); check the nimdoctor agent there"
+    return clean_reason(f"{NOT_READY_ID} {detail}")
 
 
 def rejection(verdict: Verdict, *, admit_unknown: bool) -> str | None:
@@ -169,7 +186,8 @@ class Decider:
     """Answers filter and prioritize for `cache`'s reports with the placement `catalog`.
 
     `admit_missing` is the `--on-missing-report=admit` policy; `clock` gives epoch seconds (for staleness);
-    `claims` looks up resource claims for DRA pods (None: none known, every DRA pod's count is unknown).
+    `faults` counts and logs what raised while judging a node; `claims` looks up resource claims for DRA pods
+    (None: none known, every DRA pod's count is unknown).
     """
 
     def __init__(
@@ -179,12 +197,14 @@ class Decider:
         *,
         admit_missing: bool = False,
         clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
         claims: ClaimLookup | None = None,
     ) -> None:
         self.cache = cache
         self.catalog = catalog
         self.admit_missing = admit_missing
         self.clock = clock
+        self.faults = faults or Faults()
         self.claims = claims
         self._tables_by_requirement: dict[Need, _Tables] = {}
         self._said: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -242,28 +262,44 @@ class Decider:
         found = known[requirement] = self._build(requirement, snapshot, now)
         return found
 
+    def _judge(self, capabilities: Capabilities, requirement: Need) -> tuple[str, int]:
+        """One shape's reason ("" admits) and score; an exception costs only this shape an unknown. A DRA pod
+        whose count depends on the node is judged with the GPUs this shape offers (`fit_claimed`)."""
+        try:
+            if isinstance(requirement, PerNode):
+                served, verdict = fit_claimed(capabilities, requirement.base, requirement.at, self.catalog)
+            else:
+                served, verdict = requirement, fit(capabilities, requirement, self.catalog)
+            return rejection(verdict, admit_unknown=self.admit_missing) or "", score(
+                capabilities, served, verdict
+            )
+        except Exception as exc:  # a bug must cost its own nodes, never the answer for the others
+            self.faults.record("judge", exc)
+            return ("" if self.admit_missing else UNJUDGED), 0
+
     def _build(self, requirement: Need, snapshot: Snapshot, now: float) -> _Tables:
-        shapes = snapshot.shapes
-        if isinstance(requirement, PerNode):
-            judged_shapes = [fit_claimed(c, requirement.base, requirement.at, self.catalog) for c in shapes]
-            served = [r for r, _ in judged_shapes]
-            verdicts = [v for _, v in judged_shapes]
-        else:
-            served = [requirement] * len(shapes)
-            verdicts = fit_nodes(shapes, requirement, self.catalog)
-        reason_of = [rejection(v, admit_unknown=self.admit_missing) or "" for v in verdicts]
-        score_of = [score(c, r, v) for c, r, v in zip(shapes, served, verdicts, strict=True)]
+        judged_shapes = [self._judge(caps, requirement) for caps in snapshot.shapes]
+        reason_of = [reason for reason, _ in judged_shapes]
+        score_of = [points for _, points in judged_shapes]
         shape_of = snapshot.shape_of
         reasons = _Table(zip(shape_of, map(reason_of.__getitem__, shape_of.values()), strict=True), MISSING)
         scores = _Table(zip(shape_of, map(score_of.__getitem__, shape_of.values()), strict=True), 0)
         stale = snapshot.stale(now)
         reasons.update(dict.fromkeys(stale, STALE))
         scores.update(dict.fromkeys(stale, 0))
+        unusable = {name: unusable_reason(why) for name, why in snapshot.unusable.items()}
+        reasons.update(unusable)
         if self.admit_missing:
             reasons.absent = ""
             reasons.update(dict.fromkeys(stale, ""))
+            reasons.update(dict.fromkeys(unusable, ""))
         until = min((e.expires for e in snapshot.nodes.values() if e.expires >= now), default=math.inf)
-        possible = {*reason_of, reasons.absent, *(reasons[name] for name in stale[:1])}
+        possible = {
+            *reason_of,
+            reasons.absent,
+            *(reasons[name] for name in stale[:1]),
+            *(reasons[name] for name in unusable),
+        }
         possible.discard("")
         return _Tables(requirement, snapshot, reasons, scores, now, until, bool(stale), tuple(possible))
 

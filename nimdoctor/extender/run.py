@@ -17,6 +17,7 @@ from nimdoctor.extender.claims import GROUP as CLAIM_GROUP
 from nimdoctor.extender.claims import PLURALS, ClaimCache
 from nimdoctor.extender.claims import VERSION as CLAIM_VERSION
 from nimdoctor.extender.decide import Decider
+from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.reports import ReportFileError, load_reports
 from nimdoctor.extender.serve import Servers, Tls, serve
@@ -55,18 +56,20 @@ class Extender:
         stale_after: float | None,
         admit_missing: bool = False,
         max_body: int = MAX_BODY,
+        trust_simulated: bool = False,
     ) -> Extender:
         """Load report files (synced at once) or prepare the NodeReport watch (synced after its first list).
 
         Raises `ExtenderSetupError` for an unreadable report file or missing cluster credentials.
         """
-        cache = ReportCache(stale_after)
+        cache = ReportCache(stale_after, trust_simulated=trust_simulated)
         watch = None
         claims: ClaimCache | None = None
         claim_watches: tuple[ListWatch, ...] = ()
         if reports is not None:
             try:
-                cache.replace(load_reports(reports))
+                loaded = load_reports(reports)
+                cache.replace(loaded.records, loaded.invalid)
             except ReportFileError as exc:
                 raise ExtenderSetupError(str(exc)) from exc
         else:
@@ -105,10 +108,11 @@ class Extender:
     ) -> Extender:
         """The decider, metrics and webhook over `cache` (filled by `watch`, or by the caller) and `claims`
         (filled by `claim_watches`, or by the caller; None: every DRA pod's GPU count is unknown)."""
+        faults = Faults()
         lookup = claims.lookup if claims is not None else None
-        decider = Decider(cache, catalog, admit_missing=admit_missing, claims=lookup)
-        metrics = ExtenderMetrics(cache, claims=claims)
-        webhook = Webhook(decider, cache, metrics, max_body=max_body, healthy=_alive(watch))
+        decider = Decider(cache, catalog, admit_missing=admit_missing, faults=faults, claims=lookup)
+        metrics = ExtenderMetrics(cache, faults=faults, claims=claims)
+        webhook = Webhook(decider, cache, metrics, max_body=max_body, healthy=_alive(watch), faults=faults)
         return cls(cache, decider, metrics, webhook, watch, claims, claim_watches)
 
     def servers(self, listen: socket.socket, metrics_listen: socket.socket, tls: Tls | None) -> Servers:

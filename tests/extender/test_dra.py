@@ -219,7 +219,9 @@ def test_with_reports_only_each_node_is_judged_with_all_its_gpus(tmp_path: Path,
         tmp_path / "reports",
         {"gpu-h100": "dgx-h100", "gpu-vgpu": "l40s-vgpu-2x", "gpu-nofile": "dgx-h100-containerd2"},
     )
-    extender = Extender.create(catalog, reports=reports, kubeconfig=None, stale_after=None)
+    extender = Extender.create(
+        catalog, reports=reports, kubeconfig=None, stale_after=None, trust_simulated=True
+    )
     running = LiveExtender(extender).start()
     names = ["gpu-h100", "gpu-vgpu", "gpu-nofile"]
     try:
