@@ -24,7 +24,7 @@ from nimdoctor.workloads.model import (
 )
 from nimdoctor.workloads.readers import mapping
 from nimdoctor.workloads.rules.names import LABEL_MAX, SUBDOMAIN_MAX, printable_name, shell, valid_name
-from nimdoctor.workloads.rules.shape import GPU, MIG_PREFIX, dra_gpus, gpu_count
+from nimdoctor.workloads.rules.shape import GPU, PGPU, dra_gpus, gpu_count
 
 WorkloadRule = Callable[[Subject, World, Check], Judged]
 WORKLOAD_RULES: dict[str, WorkloadRule] = {}
@@ -99,24 +99,36 @@ def skip_unless(subject: Subject, kind: str, check: Check) -> Judged | None:
 
 
 def requirement(subject: Subject, world: World) -> tuple[Requirement | None, str | None]:
-    """What the subject's model needs (placement), or why that cannot be derived."""
+    """What the subject's model needs (placement), or why that cannot be derived.
+
+    Placement reads nvidia.com/gpu, MIG resources and the draResources it can count; a passed-through GPU
+    (nvidia.com/pgpu) is a whole GPU, and a DRA claim or template placement cannot count (it is in another
+    object) gets the device count of the lint input's copy, else 1, as the operator's default.
+    """
     from nimdoctor.placement import RequirementError, requirement_from_manifest
 
-    manifest = subject.manifest()
     count, field = gpu_count(subject.spec)
-    resource = str(field[-1]) if field is not None else ""
-    if resource != GPU and not resource.startswith(MIG_PREFIX):
-        # Placement reads nvidia.com/gpu and MIG resources; a pGPU or DRA device is a whole GPU too.
-        devices = count if field is not None else dra_gpus(subject, world)[0]
-        if devices:
-            spec = dict(manifest["spec"])
-            resources = dict(mapping(spec.get("resources")))
-            resources["limits"] = {**mapping(resources.get("limits")), GPU: devices}
-            manifest["spec"] = {**spec, "resources": resources}
+    manifest = subject.manifest()
+    if field is not None and field[-1] == PGPU and count:
+        manifest = _with_gpus(manifest, count)
     try:
         return requirement_from_manifest(manifest, world.catalog), None
     except RequirementError as exc:
+        devices, _ = dra_gpus(subject, world) if field is None else (None, "")
+        if not devices:
+            return None, str(exc)
+    try:
+        return requirement_from_manifest(_with_gpus(manifest, devices), world.catalog), None
+    except RequirementError as exc:
         return None, str(exc)
+
+
+def _with_gpus(manifest: dict[str, Any], count: int) -> dict[str, Any]:
+    """The manifest asking for `count` whole GPUs as nvidia.com/gpu (a copy; draResources left out)."""
+    spec = {k: v for k, v in manifest["spec"].items() if k != "draResources"}
+    resources = dict(mapping(spec.get("resources")))
+    resources["limits"] = {**mapping(resources.get("limits")), GPU: count}
+    return {**manifest, "spec": {**spec, "resources": resources}}
 
 
 def weights_bytes(req: Requirement) -> int | None:
