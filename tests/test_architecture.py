@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nimdoctor"
 CLUSTER_HALF = ("cli", "agent", "extender", "cluster")
-MAY_IMPORT_KUBERNETES = ("cluster", "agent", "extender", "workloads")
+MAY_IMPORT_KUBERNETES = ("cluster", "agent", "extender", "workloads", "capacity")
 IO_MODULES = ("os", "subprocess", "socket", "urllib", "http", "pathlib", "shutil", "kubernetes")
 
 

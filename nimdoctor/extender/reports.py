@@ -9,9 +9,9 @@ prints). Anything unreadable is an error naming the file; nothing is skipped sil
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -21,6 +21,7 @@ from nimdoctor.cluster.nodereport import NodeRecord, NodeReportError, parse_node
 SUFFIXES = (".json", ".yaml", ".yml")
 # Bounded reads: a report is tens of kilobytes, a list of 5,000 a few hundred megabytes at most.
 MAX_FILE_BYTES = 512 * 2**20
+_T = TypeVar("_T")
 
 
 class ReportFileError(ValueError):
@@ -65,17 +66,23 @@ def _flatten(doc: Any) -> Iterator[Any]:
 def load_reports(path: Path) -> list[NodeRecord]:
     """Every report under `path`; raises `ReportFileError` for an unreadable file or document, or for a node
     reported twice."""
-    records: dict[str, tuple[NodeRecord, Path]] = {}
+    return [record for record, _ in load_reports_with(path, lambda _doc: None)]
+
+
+def load_reports_with(path: Path, extract: Callable[[Any], _T]) -> list[tuple[NodeRecord, _T]]:
+    """`load_reports`, each record with what `extract` takes from its document (a reader that needs more
+    than a record, e.g. capacity's GPU layout, reads it here, while the document is at hand)."""
+    records: dict[str, tuple[NodeRecord, _T, Path]] = {}
     for file in report_files(path):
         for number, doc in enumerate(_documents(file), start=1):
             try:
-                found = [parse_node_document(item) for item in _flatten(doc)]
+                found = [(parse_node_document(item), item) for item in _flatten(doc)]
             except NodeReportError as exc:
                 raise ReportFileError(f"{file}: document {number}: {exc}") from exc
-            for record in found:
+            for record, item in found:
                 if record.node in records:
                     raise ReportFileError(
-                        f"{file}: node {record.node!r} is already reported in {records[record.node][1]}"
+                        f"{file}: node {record.node!r} is already reported in {records[record.node][2]}"
                     )
-                records[record.node] = (record, file)
-    return [record for record, _ in records.values()]
+                records[record.node] = (record, extract(item), file)
+    return [(record, extracted) for record, extracted, _ in records.values()]

@@ -1,0 +1,204 @@
+"""The devices pods hold: `nvidia.com/gpu` and `nvidia.com/mig-<profile>` requests per node.
+
+A pod holds its devices from the moment it is bound to a node (`spec.nodeName`) until it ends: pods in phase
+`Succeeded` or `Failed` hold none (the kubelet has released their devices), every other bound pod holds what
+kube-scheduler counts for it, its effective request: the larger of its containers' sum (restartable init
+containers, sidecars, included) and its largest plain init container. A request given only as a limit counts
+as the limit (extended resources cannot be overcommitted: the API server defaults the request to the limit).
+
+Input is `kubectl get pods -A -o json` (a file) or pages of the same list from the API. Pods are decoded
+one by one into small structs that keep only what is counted here, so 50,000 pods cost little memory; a pod
+that cannot be read costs its own node an "unknown", never the whole answer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+GPU = "nvidia.com/gpu"
+MIG_PREFIX = "nvidia.com/mig-"
+ENDED = frozenset({"Succeeded", "Failed"})
+_MAX_DEVICES = 1 << 16  # no node holds more devices; a larger count is a broken pod, not a request
+
+
+class _Resources(msgspec.Struct, kw_only=True):
+    requests: Any = None
+    limits: Any = None
+
+
+class _Container(msgspec.Struct, kw_only=True, rename="camel"):
+    resources: _Resources | None = None
+    restart_policy: Any = None
+
+
+class _Spec(msgspec.Struct, kw_only=True, rename="camel"):
+    node_name: Any = None
+    containers: list[_Container] | None = None
+    init_containers: list[_Container] | None = None
+
+
+class _Status(msgspec.Struct, kw_only=True):
+    phase: Any = None
+
+
+class _Metadata(msgspec.Struct, kw_only=True):
+    name: Any = None
+    namespace: Any = None
+
+
+class _Pod(msgspec.Struct, kw_only=True):
+    metadata: _Metadata | None = None
+    spec: _Spec | None = None
+    status: _Status | None = None
+
+
+class _Bound(msgspec.Struct, kw_only=True):
+    """What is left of a pod that does not decode: where it is bound, to blame the right node."""
+
+    spec: Any = None
+
+
+class PodListError(ValueError):
+    """A pod list that is not a list of pods at all (not JSON, no `items`)."""
+
+
+class _List(msgspec.Struct, kw_only=True):
+    items: list[msgspec.Raw] | None = None
+
+
+@dataclass
+class Held:
+    """Devices held per node, and the nodes whose count is unknown (a pod on them could not be read)."""
+
+    devices: dict[str, Counter[str]] = field(default_factory=dict)
+    unknown: dict[str, str] = field(default_factory=dict)  # node -> why
+    pods: int = 0  # pods read
+    unplaced_errors: list[str] = field(default_factory=list)  # unreadable pods whose node is unknown too
+
+    def add(self, item: msgspec.Raw | Mapping[str, Any]) -> None:
+        """Count one pod (raw JSON, or a decoded object from an API page)."""
+        self.pods += 1
+        try:
+            pod = msgspec.json.decode(item, type=_Pod) if isinstance(item, msgspec.Raw) else _convert(item)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            self._unreadable(item, f"pod {self.pods}: {exc}")
+            return
+        spec = pod.spec
+        node = spec.node_name if spec is not None else None
+        if spec is None or not node:
+            return  # not bound: holds nothing yet
+        if not isinstance(node, str):
+            self._unreadable(item, f"pod {self.pods}: spec.nodeName is not a string")
+            return
+        if pod.status is not None and pod.status.phase in ENDED:
+            return
+        try:
+            held = effective_request(spec)
+        except ValueError as exc:
+            self.unknown.setdefault(node, f"{_name(pod)}: {exc}")
+            return
+        if held:
+            self.devices.setdefault(node, Counter()).update(held)
+
+    def _unreadable(self, item: msgspec.Raw | Mapping[str, Any], why: str) -> None:
+        node = _bound_node(item)
+        if node is None:
+            self.unplaced_errors.append(why)
+        else:
+            self.unknown.setdefault(node, why)
+
+
+def _convert(item: Mapping[str, Any]) -> _Pod:
+    if not isinstance(item, Mapping):
+        raise msgspec.ValidationError("not an object")
+    return msgspec.convert(item, _Pod)
+
+
+def _bound_node(item: msgspec.Raw | Mapping[str, Any]) -> str | None:
+    try:
+        spec = (
+            msgspec.json.decode(item, type=_Bound).spec if isinstance(item, msgspec.Raw) else item.get("spec")
+        )
+    except (msgspec.ValidationError, msgspec.DecodeError, AttributeError):
+        return None
+    node = spec.get("nodeName") if isinstance(spec, Mapping) else None
+    return node if isinstance(node, str) and node else None
+
+
+def _name(pod: _Pod) -> str:
+    meta = pod.metadata or _Metadata()
+    return f"pod {str(meta.namespace)[:63]}/{str(meta.name)[:253]}"
+
+
+def device_count(value: Any) -> int:
+    """An extended-resource quantity: a whole number of devices (`1`, `"2"`); `ValueError` otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"device count {value!r} is not a whole number")
+    if isinstance(value, int):
+        count = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        count = int(value.strip())
+    else:
+        raise ValueError(f"device count {str(value)[:40]!r} is not a whole number")
+    if not 0 <= count <= _MAX_DEVICES:
+        raise ValueError(f"device count {count} is out of range")
+    return count
+
+
+def _devices(container: _Container) -> Counter[str]:
+    resources = container.resources
+    if resources is None:
+        return Counter()
+    found: Counter[str] = Counter()
+    for part in (resources.limits, resources.requests):  # a request, when given, is what counts
+        if part is None:
+            continue
+        if not isinstance(part, Mapping):
+            raise ValueError("resources must be a mapping")
+        for name, value in part.items():
+            if name == GPU or (isinstance(name, str) and name.startswith(MIG_PREFIX)):
+                found[name] = device_count(value)
+    return +found
+
+
+def effective_request(spec: _Spec) -> Counter[str]:
+    """kube-scheduler's effective request of a pod, device resources only (see the module docstring)."""
+    total: Counter[str] = Counter()
+    for container in spec.containers or ():
+        total.update(_devices(container))
+    largest_init: Counter[str] = Counter()
+    sidecars: Counter[str] = Counter()
+    for container in spec.init_containers or ():
+        devices = _devices(container)
+        if container.restart_policy == "Always":
+            sidecars.update(devices)
+            continue
+        # A plain init container runs beside the sidecars started before it.
+        largest_init |= devices + sidecars
+    return (total + sidecars) | largest_init
+
+
+def held_by_pods(data: bytes) -> Held:
+    """The devices held per node in a `kubectl get pods -A -o json` document; `PodListError` when it is not
+    a pod list at all."""
+    try:
+        items = msgspec.json.decode(data, type=_List).items
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise PodListError(f"not a JSON pod list: {exc}") from exc
+    if items is None:
+        raise PodListError("not a pod list: no items (expected `kubectl get pods -A -o json`)")
+    held = Held()
+    for item in items:
+        held.add(item)
+    return held
+
+
+def add_page(held: Held, items: Iterable[Any]) -> None:
+    """Count one page of pods from the API."""
+    for item in items:
+        held.add(item)
