@@ -132,7 +132,10 @@ def _resource(caps: Capabilities, served: Requirement) -> tuple[str, int | None]
 
 
 def _taken(layout: GpuLayout, held: int, devices: int, gpu_count: int) -> frozenset[int] | None:
-    """The GPUs pods hold, when the report says which: none held, or as many in use as the pods hold."""
+    """The GPUs pods hold, when the report says which: none held, or as many in use as the pods hold; or
+    when it does not matter, all of them in one clique (an NVSwitch node)."""
+    if any(len(clique) >= gpu_count for clique in layout.cliques):
+        return frozenset(range(gpu_count - devices + held))  # any of them: every free GPU is in the clique
     if devices != gpu_count:
         return None  # the Node advertises fewer GPUs than the report counts: which ones is unknown
     if held == 0:
