@@ -103,7 +103,11 @@ class Held:
             self.unknown.setdefault(node, f"{_name(pod)}: {exc}")
             return
         if held:
-            self.devices.setdefault(node, Counter()).update(held)
+            on_node = self.devices.get(node)
+            if on_node is None:
+                self.devices[node] = held
+            else:
+                on_node.update(held)
 
     def _unreadable(self, item: msgspec.Raw | Mapping[str, Any], why: str) -> None:
         node = _bound_node(item)
@@ -150,11 +154,11 @@ def device_count(value: Any) -> int:
     return count
 
 
-def _devices(container: _Container) -> Counter[str]:
+def _devices(container: _Container) -> dict[str, int]:
     resources = container.resources
     if resources is None:
-        return Counter()
-    found: Counter[str] = Counter()
+        return {}
+    found: dict[str, int] = {}
     for part in (resources.limits, resources.requests):  # a request, when given, is what counts
         if part is None:
             continue
@@ -163,18 +167,21 @@ def _devices(container: _Container) -> Counter[str]:
         for name, value in part.items():
             if name == GPU or (isinstance(name, str) and name.startswith(MIG_PREFIX)):
                 found[name] = device_count(value)
-    return +found
+    return found
 
 
 def effective_request(spec: _Spec) -> Counter[str]:
     """kube-scheduler's effective request of a pod, device resources only (see the module docstring)."""
     total: Counter[str] = Counter()
     for container in spec.containers or ():
-        total.update(_devices(container))
+        for name, count in _devices(container).items():
+            total[name] += count
+    if not spec.init_containers:
+        return +total
     largest_init: Counter[str] = Counter()
     sidecars: Counter[str] = Counter()
-    for container in spec.init_containers or ():
-        devices = _devices(container)
+    for container in spec.init_containers:
+        devices = Counter(_devices(container))
         if container.restart_policy == "Always":
             sidecars.update(devices)
             continue
