@@ -36,8 +36,9 @@ from nimdoctor.capacity.layout import GpuLayout
 from nimdoctor.capacity.pods import GPU, MIG_PREFIX, Held
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import NodeRecord
-from nimdoctor.placement import ModelRequest, first_failure, place
-from nimdoctor.placement.variants import mig_slice, single_strategy_slice
+from nimdoctor.placement import ModelRequest, first_failure, fit, place
+from nimdoctor.placement.settings import settings
+from nimdoctor.placement.variants import for_node, mig_slice, single_strategy_slice
 from nimdoctor.report import Capabilities, Placement, Requirement, Status
 
 
@@ -177,21 +178,42 @@ def _pods_in(
     return min(_clique_slots(layout.cliques, taken, tp) // stages, free // per_pod), "exact"
 
 
-class NodeCounter:
-    """Counts nodes for one model request; placements are memoised per capabilities value (a fleet has a
-    few node shapes)."""
+Placer = Callable[[Capabilities], Placement]
 
-    def __init__(self, request: ModelRequest, catalog: Catalog, held: Held | None) -> None:
-        self.request = request
-        self.catalog = catalog
+
+def model_placer(request: ModelRequest, catalog: Catalog) -> Placer:
+    """A model by name: `place` chooses the TP per node (as `run --model` and `plan` do)."""
+    return lambda caps: place(caps, request, catalog)
+
+
+def requirement_placer(requirement: Requirement, catalog: Catalog) -> Placer:
+    """A fixed requirement (a NIMService's, its TP set by its profile or resources): `fit` judges it."""
+    limits = settings(catalog)
+
+    def placer(caps: Capabilities) -> Placement:
+        verdict = fit(caps, requirement, catalog)
+        served = for_node(requirement, caps, limits)
+        return Placement(
+            model=requirement.model, fits=verdict.fits, requirement=served, reasons=list(verdict.reasons)
+        )
+
+    return placer
+
+
+class NodeCounter:
+    """Counts nodes for one model; placements are memoised per capabilities value (a fleet has a few node
+    shapes)."""
+
+    def __init__(self, placer: Placer, held: Held | None) -> None:
+        self.placer = placer
         self.held = held
         self._placements: dict[Capabilities, Placement] = {}
 
     def placement(self, caps: Capabilities) -> Placement:
-        """`place` for these capabilities (memoised)."""
+        """The placement of the model on these capabilities (memoised)."""
         found = self._placements.get(caps)
         if found is None:
-            found = self._placements[caps] = place(caps, self.request, self.catalog)
+            found = self._placements[caps] = self.placer(caps)
         return found
 
     def count(self, node: NodeInput, caps: Capabilities, *, allocatable: bool = True) -> _Count:
@@ -252,10 +274,18 @@ def groups(pods: list[int], size: int) -> int:
     return low
 
 
-def capacity(fleet: Fleet, request: ModelRequest, catalog: Catalog) -> Capacity:
-    """The `Capacity` document of `request` over `fleet`."""
-    requirement = request.requirement(catalog, request.tp)
-    counter = NodeCounter(request, catalog, fleet.held)
+@dataclass(frozen=True)
+class FleetCount:
+    """A model's count over a fleet: whole replicas now, each node's row, and the unlock table."""
+
+    replicas: int
+    nodes: list[CapacityNode]
+    unlock: list[Unlock]
+
+
+def count_fleet(fleet: Fleet, requirement: Requirement, placer: Placer) -> FleetCount:
+    """Count `requirement` (placed per node by `placer`) over `fleet`: see the module docstring."""
+    counter = NodeCounter(placer, fleet.held)
     group = 1 if requirement.single_node else requirement.pipeline_parallel
     whole_gpus = requirement.mig_profile is None
     rows: list[CapacityNode] = []
@@ -298,6 +328,13 @@ def capacity(fleet: Fleet, request: ModelRequest, catalog: Catalog) -> Capacity:
                 )
             )
     unlock.sort(key=lambda u: (-u.replicas, u.check))
+    return FleetCount(replicas=total, nodes=rows, unlock=unlock)
+
+
+def capacity(fleet: Fleet, request: ModelRequest, catalog: Catalog) -> Capacity:
+    """The `Capacity` document of `request` over `fleet`."""
+    requirement = request.requirement(catalog, request.tp)
+    counted = count_fleet(fleet, requirement, model_placer(request, catalog))
     notes = list(fleet.notes)
     if fleet.held is None:
         notes.insert(0, "pods were not read (no --pods): every GPU counts as free")
@@ -312,11 +349,11 @@ def capacity(fleet: Fleet, request: ModelRequest, catalog: Catalog) -> Capacity:
         requirement=requirement,
         source=fleet.source,
         pods_counted=fleet.held is not None,
-        replicas=total,
-        pods_per_replica=group,
-        nodes=rows,
-        unlock=unlock,
-        unjudged=sum(1 for r in rows if r.status == "unknown"),
+        replicas=counted.replicas,
+        pods_per_replica=1 if requirement.single_node else requirement.pipeline_parallel,
+        nodes=counted.nodes,
+        unlock=counted.unlock,
+        unjudged=sum(1 for r in counted.nodes if r.status == "unknown"),
         notes=notes,
     )
 

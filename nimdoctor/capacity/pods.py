@@ -23,6 +23,8 @@ import msgspec
 GPU = "nvidia.com/gpu"
 MIG_PREFIX = "nvidia.com/mig-"
 ENDED = frozenset({"Succeeded", "Failed"})
+PART_OF, NIM_SERVICE = "app.kubernetes.io/part-of", "nim-service"
+INSTANCE = "app.kubernetes.io/instance"  # the NIMService's name, on its pods
 _MAX_DEVICES = 1 << 16  # no node holds more devices; a larger count is a broken pod, not a request
 
 
@@ -49,6 +51,7 @@ class _Status(msgspec.Struct, kw_only=True):
 class _Metadata(msgspec.Struct, kw_only=True):
     name: Any = None
     namespace: Any = None
+    labels: Any = None
 
 
 class _Pod(msgspec.Struct, kw_only=True):
@@ -76,6 +79,9 @@ class Held:
     """Devices held per node, and the nodes whose count is unknown (a pod on them could not be read)."""
 
     devices: dict[str, Counter[str]] = field(default_factory=dict)
+    # Replicas of each NIMService (namespace, name) that hold their devices now: the NIM Operator's pods,
+    # standalone or multi-node leaders (workers carry no operator labels).
+    services: Counter[tuple[str, str]] = field(default_factory=Counter)
     unknown: dict[str, str] = field(default_factory=dict)  # node -> why
     pods: int = 0  # pods read
     unplaced_errors: list[str] = field(default_factory=list)  # unreadable pods whose node is unknown too
@@ -102,12 +108,21 @@ class Held:
         except ValueError as exc:
             self.unknown.setdefault(node, f"{_name(pod)}: {exc}")
             return
+        self._count_service(pod.metadata)
         if held:
             on_node = self.devices.get(node)
             if on_node is None:
                 self.devices[node] = held
             else:
                 on_node.update(held)
+
+    def _count_service(self, metadata: _Metadata | None) -> None:
+        labels = metadata.labels if metadata is not None else None
+        if not isinstance(labels, Mapping) or labels.get(PART_OF) != NIM_SERVICE:
+            return
+        instance, namespace = labels.get(INSTANCE), metadata.namespace if metadata is not None else None
+        if isinstance(instance, str) and isinstance(namespace, str):
+            self.services[namespace, instance] += 1
 
     def _unreadable(self, item: msgspec.Raw | Mapping[str, Any], why: str) -> None:
         node = _bound_node(item)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nimdoctor.capacity.compute import Fleet
+from nimdoctor.capacity.sources import FleetError, cluster_fleet
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster import nodereport
 from nimdoctor.cluster.client import SERVICE_ACCOUNT_TOKEN, in_cluster
@@ -140,7 +142,8 @@ def collect(
                 name = at(obj, "metadata", "name")
                 notes.append(f"{kind} {name}: cannot be read: {exc}")
     errors: dict[str, str] = {}
-    reports, stale = _reports(api, catalog, now or dt.datetime.now(dt.UTC), errors)
+    now = now or dt.datetime.now(dt.UTC)
+    reports, stale = _reports(api, catalog, now, errors)
     cluster = Cluster(
         secrets=_secrets(api, subjects, catalog),
         pvcs=_pvcs(api, subjects),
@@ -150,6 +153,7 @@ def collect(
         stale_reports=stale,
         version=_version(api, errors),
         scheduler_installed=_scheduler(api, catalog),
+        fleet=_fleet(api_client, subjects, catalog, now, errors),
         errors=errors,
     )
     for what, reason in sorted(errors.items()):
@@ -365,6 +369,19 @@ def _reports(
         else:
             fresh[record.node] = record
     return fresh, stale
+
+
+def _fleet(
+    api_client: Any, subjects: list[Subject], catalog: Catalog, now: dt.datetime, errors: dict[str, str]
+) -> Fleet | None:
+    """The fleet NIM-WL-019 counts capacity in; read only when a NIMService autoscales (it lists all pods)."""
+    if not any(s.kind == "NIMService" and at(s.spec, "scale", "enabled") is True for s in subjects):
+        return None
+    try:
+        return cluster_fleet(api_client, float(catalog.get("NIM-WL-011").params["staleAfterSeconds"]), now)
+    except FleetError as exc:
+        errors["fleet"] = str(exc)
+        return None
 
 
 def _version(api: _Api, errors: dict[str, str]) -> tuple[int, int] | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from nimdoctor.capacity.compute import Fleet
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import NodeRecord
 from nimdoctor.report import Finding
@@ -235,6 +236,9 @@ class Cluster(msgspec.Struct, frozen=True):
     stale_reports: int = 0
     version: tuple[int, int] | None = None
     scheduler_installed: bool | None = None
+    # The fleet capacity counts in (NodeReports with GPU layouts, Nodes' devices, pods); read only when a
+    # NIMService autoscales, None otherwise or when it could not be read (`errors["fleet"]`).
+    fleet: Fleet | None = None
     errors: Mapping[str, str] = msgspec.field(default_factory=dict)  # "nodes", ... -> the reason
 
 
