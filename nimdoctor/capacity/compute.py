@@ -253,8 +253,8 @@ def _shortage(served: Requirement, resource: str, devices: int, free: int, cliqu
     per_pod = max(served.gpus, 1)
     if free >= per_pod and clique_check == "exact":
         return (
-            f"needs {served.tensor_parallel} free GPUs in one NVLink clique; {free} free, in no clique "
-            f"{served.tensor_parallel} together"
+            f"needs {served.tensor_parallel} free GPUs in one NVLink clique; {free} free, but no "
+            f"{served.tensor_parallel} of them share one"
         )
     return f"needs {per_pod} {resource} per pod; {free} of {devices} free"
 
