@@ -133,10 +133,7 @@ def _resource(caps: Capabilities, served: Requirement) -> tuple[str, int | None]
 
 
 def _taken(layout: GpuLayout, held: int, devices: int, gpu_count: int) -> frozenset[int] | None:
-    """The GPUs pods hold, when the report says which: none held, or as many in use as the pods hold; or
-    when it does not matter, all of them in one clique (an NVSwitch node)."""
-    if any(len(clique) >= gpu_count for clique in layout.cliques):
-        return frozenset(range(gpu_count - devices + held))  # any of them: every free GPU is in the clique
+    """The GPUs pods hold, when the report says which: none held, or as many in use as the pods hold."""
     if devices != gpu_count:
         return None  # the Node advertises fewer GPUs than the report counts: which ones is unknown
     if held == 0:
@@ -171,6 +168,8 @@ def _pods_in(
         return free // per_pod, "assumed"
     if clique < tp:
         return free // per_pod, "pcie"
+    if any(len(members) >= caps.gpu_count for members in layout.cliques):
+        return free // per_pod, "exact"  # one clique holds every GPU (NVSwitch): any free GPUs share it
     taken = _taken(layout, held, devices, caps.gpu_count)
     if taken is None:
         return free // per_pod, "assumed"

@@ -23,6 +23,7 @@ class GpuLayout:
 
 
 _interned: dict[GpuLayout, GpuLayout] = {}
+_MAX_INTERNED = 4096  # a fleet has a few shapes; past this many the table starts over (a leak guard)
 
 
 def _get(value: Any, *keys: str) -> Any:
@@ -69,4 +70,6 @@ def gpu_layout(doc: Any) -> GpuLayout | None:
         if members:
             found.append(members)
     layout = GpuLayout(tuple(found), None if in_use is None else frozenset(in_use))
+    if len(_interned) >= _MAX_INTERNED:
+        _interned.clear()
     return _interned.setdefault(layout, layout)

@@ -103,9 +103,7 @@ def test_the_same_fleet_through_the_cluster_gives_the_same_document(kube: Emulat
     assert {r.method for r in kube.requests()} == {"GET"}  # read-only
 
 
-def test_stale_reports_missing_nodes_and_unreported_gpu_nodes_are_unknown(
-    kube: Emulator, tmp_path: Path
-) -> None:
+def test_stale_broken_and_missing_reports_and_gone_nodes_are_unknown(kube: Emulator, tmp_path: Path) -> None:
     now = dt.datetime.now(dt.UTC)
     put(
         kube,
@@ -114,15 +112,18 @@ def test_stale_reports_missing_nodes_and_unreported_gpu_nodes_are_unknown(
         node_report("gone", FLEET["dgx-1"], now),  # its Node was deleted
         node("unreported", 8),
         node("cpu-only", 0),
+        {**nodereport_object("broken", None), "status": {"ready": "yes"}},
+        node("broken", 8),
     )
     code, document = live(write_kubeconfig(tmp_path / "kubeconfig", kube.url))
     nodes = by_node(document)
-    assert set(nodes) == {"stale", "gone", "unreported"}
+    assert set(nodes) == {"stale", "gone", "unreported", "broken"}
+    assert "unreadable NodeReport" in nodes["broken"]["reason"]
     assert "stale" in nodes["stale"]["reason"]
     assert "no Node" in nodes["gone"]["reason"]
     assert "no NodeReport" in nodes["unreported"]["reason"]
     assert {n["status"] for n in nodes.values()} == {"unknown"}
-    assert (code, document["unjudged"]) == (3, 3)
+    assert (code, document["unjudged"]) == (3, 4)
 
 
 def test_an_unreachable_api_exits_3_naming_it(tmp_path: Path) -> None:

@@ -128,3 +128,14 @@ def test_the_audit_exports_capacity_beside_max_replicas(live: Emulator, catalog:
         == 4
     )
     assert samples["nimdoctor_nimservice_hpa_max_replicas", (("namespace", NS), ("nimservice", "llm"))] == 10
+
+
+def test_only_the_nodes_its_node_selector_allows_count(live: Emulator, catalog: Catalog) -> None:
+    fleet(live)
+    service = autoscaled(4)
+    service["spec"]["nodeSelector"] = {"pool": "b"}
+    put(live, service, {**gpu_node("gpu-2"), "metadata": {"name": "gpu-2", "labels": {**NFD, "pool": "b"}}})
+    finding = judge(live, catalog)["llm", "NIM-WL-019"]
+    # gpu-1's free GPUs are outside the selector; gpu-2 needs its open-file limit raised first.
+    assert (finding.evidence["running"], finding.evidence["fitNow"], finding.status.value) == (2, 0, "warn")
+    assert finding.evidence["unlock"]["nodes"] == ["gpu-2"]
