@@ -9,7 +9,6 @@ where it agrees with the pods (see `nimdoctor.capacity.compute`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,7 @@ _MAX_INTERNED = 4096  # a fleet has a few shapes; past this many the table start
 
 def _get(value: Any, *keys: str) -> Any:
     for key in keys:
-        value = value.get(key) if isinstance(value, Mapping) else None
+        value = value.get(key) if isinstance(value, dict) else None  # decoded JSON: dicts (no ABC check)
     return value
 
 

@@ -118,7 +118,7 @@ class Held:
 
     def _count_service(self, metadata: _Metadata | None) -> None:
         labels = metadata.labels if metadata is not None else None
-        if not isinstance(labels, Mapping) or labels.get(PART_OF) != NIM_SERVICE:
+        if not isinstance(labels, dict) or labels.get(PART_OF) != NIM_SERVICE:
             return
         instance, namespace = labels.get(INSTANCE), metadata.namespace if metadata is not None else None
         if isinstance(instance, str) and isinstance(namespace, str):
@@ -177,7 +177,7 @@ def _devices(container: _Container) -> dict[str, int]:
     for part in (resources.limits, resources.requests):  # a request, when given, is what counts
         if part is None:
             continue
-        if not isinstance(part, Mapping):
+        if not isinstance(part, dict):
             raise ValueError("resources must be a mapping")
         for name, value in part.items():
             if name == GPU or (isinstance(name, str) and name.startswith(MIG_PREFIX)):
@@ -189,10 +189,11 @@ def effective_request(spec: _Spec) -> Counter[str]:
     """kube-scheduler's effective request of a pod, device resources only (see the module docstring)."""
     total: Counter[str] = Counter()
     for container in spec.containers or ():
-        for name, count in _devices(container).items():
-            total[name] += count
+        if container.resources is not None:
+            for name, count in _devices(container).items():
+                total[name] += count
     if not spec.init_containers:
-        return +total
+        return total
     largest_init: Counter[str] = Counter()
     sidecars: Counter[str] = Counter()
     for container in spec.init_containers:
@@ -202,7 +203,7 @@ def effective_request(spec: _Spec) -> Counter[str]:
             continue
         # A plain init container runs beside the sidecars started before it.
         largest_init |= devices + sidecars
-    return (total + sidecars) | largest_init
+    return +((total + sidecars) | largest_init)
 
 
 def held_by_pods(data: bytes) -> Held:
