@@ -14,7 +14,7 @@ that cannot be read costs its own node an "unknown", never the whole answer.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,10 @@ class _List(msgspec.Struct, kw_only=True):
     items: list[msgspec.Raw] | None = None
 
 
+class _Pods(msgspec.Struct, kw_only=True):
+    items: list[_Pod]  # required: a document without items goes the slow way, which says so
+
+
 @dataclass
 class Held:
     """Devices held per node, and the nodes whose count is unknown (a pod on them could not be read)."""
@@ -88,18 +92,23 @@ class Held:
 
     def add(self, item: msgspec.Raw | Mapping[str, Any]) -> None:
         """Count one pod (raw JSON, or a decoded object from an API page)."""
-        self.pods += 1
         try:
             pod = msgspec.json.decode(item, type=_Pod) if isinstance(item, msgspec.Raw) else _convert(item)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            self.pods += 1
             self._unreadable(item, f"pod {self.pods}: {exc}")
             return
+        self.count(pod)
+
+    def count(self, pod: _Pod) -> None:
+        """Count one decoded pod."""
+        self.pods += 1
         spec = pod.spec
         node = spec.node_name if spec is not None else None
         if spec is None or not node:
             return  # not bound: holds nothing yet
         if not isinstance(node, str):
-            self._unreadable(item, f"pod {self.pods}: spec.nodeName is not a string")
+            self.unplaced_errors.append(f"pod {self.pods}: spec.nodeName is not a string")
             return
         if pod.status is not None and pod.status.phase in ENDED:
             return
@@ -208,20 +217,27 @@ def effective_request(spec: _Spec) -> Counter[str]:
 
 def held_by_pods(data: bytes) -> Held:
     """The devices held per node in a `kubectl get pods -A -o json` document; `PodListError` when it is not
-    a pod list at all."""
+    a pod list at all.
+
+    Well-formed pods decode in one pass; when one does not, the list is read again pod by pod, so that the
+    bad one costs only its node."""
+    held = Held()
+    try:
+        pods = msgspec.json.decode(data, type=_Pods).items
+    except msgspec.ValidationError:
+        pods = None
+    except msgspec.DecodeError as exc:
+        raise PodListError(f"not a JSON pod list: {exc}") from exc
+    if pods is not None:
+        for pod in pods:
+            held.count(pod)
+        return held
     try:
         items = msgspec.json.decode(data, type=_List).items
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise PodListError(f"not a JSON pod list: {exc}") from exc
     if items is None:
         raise PodListError("not a pod list: no items (expected `kubectl get pods -A -o json`)")
-    held = Held()
     for item in items:
         held.add(item)
     return held
-
-
-def add_page(held: Held, items: Iterable[Any]) -> None:
-    """Count one page of pods from the API."""
-    for item in items:
-        held.add(item)
