@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -80,10 +82,12 @@ def write_fleet(directory: Path, nodes: int, pods: int) -> tuple[Path, Path]:
     return reports, pods_file
 
 
-def run(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB, polled with psutil every 5 ms) of `python -m nimdoctor capacity
-    ARGS` as a child process (a child's own ru_maxrss would count pages it shared with this one)."""
+def run(args: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system: what a busy shared machine inflates less) and peak RSS
+    (MiB, polled with psutil every 5 ms) of `python -m nimdoctor capacity ARGS` as a child process (a
+    child's own ru_maxrss would count pages it shared with this one)."""
     command = [sys.executable, "-m", "nimdoctor", "capacity", "--model", LLAMA_70B, *args, "-o", "json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
@@ -92,8 +96,10 @@ def run(args: list[str]) -> tuple[float, float]:
             peak = max(peak, proc.memory_info().rss)
         time.sleep(0.005)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     assert proc.returncode in (0, 1, 3), proc.stderr.read() if proc.stderr else ""
-    return wall, peak / 2**20
+    return wall, cpu, peak / 2**20
 
 
 def main() -> None:
@@ -108,12 +114,16 @@ def main() -> None:
         one.mkdir()
         first = sorted(reports.iterdir())[0]
         (one / first.name).write_bytes(first.read_bytes())
-        base_wall, base_rss = run(["--reports", str(one)])
-        wall, rss = run(["--reports", str(reports), "--pods", str(pods)])
-        print(f"baseline (1 report, no pods): {base_wall:.2f} s, peak RSS {base_rss:.0f} MiB")
+        base_wall, base_cpu, base_rss = run(["--reports", str(one)])
+        wall, cpu, rss = run(["--reports", str(reports), "--pods", str(pods)])
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(
-            f"capacity over {options.nodes} reports and {options.pods} pods: {wall:.2f} s "
-            f"({wall / base_wall:.1f}x the baseline), peak RSS {rss:.0f} MiB; "
+            f"baseline (1 report, no pods): {base_wall:.2f} s wall, {base_cpu:.2f} s CPU, "
+            f"peak RSS {base_rss:.0f} MiB"
+        )
+        print(
+            f"capacity over {options.nodes} reports and {options.pods} pods: {wall:.2f} s wall, "
+            f"{cpu:.2f} s CPU ({wall / base_wall:.1f}x the baseline's wall), peak RSS {rss:.0f} MiB; "
             f"targets {TARGET_S:g} s, {TARGET_MB:g} MB"
         )
         catalog = load_catalog()
