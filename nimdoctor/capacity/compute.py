@@ -2,7 +2,7 @@
 
 Per node, in this order:
 1. placement decides: `placement.place` for a model by name (the TP search over `fit`, the function the
-   extender calls), `fit` itself for a fixed requirement (a NIMService's, NIM-WL-019): the TP, the
+   extender calls), `fit` itself for a fixed requirement (a NIMService's, NIM-WL-020): the TP, the
    precision and, when the model does not fit, the first failing reason;
 2. the node's devices of the kind a pod asks for (`nvidia.com/gpu`, or `nvidia.com/mig-<profile>` for a MIG
    request under the mixed strategy): the report's count, capped by the Node's allocatable when it is known,

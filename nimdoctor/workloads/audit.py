@@ -142,12 +142,12 @@ class Auditor:
         return self.state.last_success is not None
 
 
-CAPACITY_CHECK = "NIM-WL-019"
+CAPACITY_CHECK = "NIM-WL-020"
 
 
 def capacity_families(findings: list[WorkloadFinding]) -> Iterator[Any]:
     """`nimdoctor_model_capacity_replicas` and `nimdoctor_nimservice_hpa_max_replicas`, per autoscaled
-    NIMService whose capacity NIM-WL-019 counted (its evidence), for the NimDoctorHpaMaxUnreachable alert."""
+    NIMService whose capacity NIM-WL-020 counted (its evidence), for the NimDoctorHpaMaxUnreachable alert."""
     from prometheus_client.core import GaugeMetricFamily
 
     capacity = GaugeMetricFamily(

@@ -374,7 +374,7 @@ def _reports(
 def _fleet(
     api_client: Any, subjects: list[Subject], catalog: Catalog, now: dt.datetime, errors: dict[str, str]
 ) -> Fleet | None:
-    """The fleet NIM-WL-019 counts capacity in; read only when a NIMService autoscales (it lists all pods)."""
+    """The fleet NIM-WL-020 counts capacity in; read only when a NIMService autoscales (it lists all pods)."""
     if not any(s.kind == "NIMService" and at(s.spec, "scale", "enabled") is True for s in subjects):
         return None
     try:

@@ -48,7 +48,7 @@ ALLOWED: dict[str, dict[Grant, set[str]]] = {
         ("storage.k8s.io", "storageclasses"): {"get", "list", "watch"},
         ("", "nodes"): {"get", "list", "watch"},
         (GROUP, PLURAL): {"get", "list", "watch"},
-        # NIM-WL-019: the GPUs pods hold, when a NIMService autoscales.
+        # NIM-WL-020: the GPUs pods hold, when a NIMService autoscales.
         ("", "pods"): {"list"},
         ("", "events"): {"create"},
         # NIM-WL-018: whether nim-scheduler runs, from its leader-election Lease (by name; checked below).

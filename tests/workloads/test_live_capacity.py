@@ -1,4 +1,4 @@
-"""NIM-WL-019 in a live cluster (kmock): an autoscaled NIMService whose maxReplicas exceeds the replicas
+"""NIM-WL-020 in a live cluster (kmock): an autoscaled NIMService whose maxReplicas exceeds the replicas
 that could ever run (running + what the free GPUs fit), the fix that would close the gap, and the audit's
 capacity metrics."""
 
@@ -76,7 +76,7 @@ def test_a_max_beyond_what_can_run_warns_naming_the_gap_and_the_unlock(
 ) -> None:
     fleet(live)
     put(live, autoscaled(10))
-    finding = judge(live, catalog)["llm", "NIM-WL-019"]
+    finding = judge(live, catalog)["llm", "NIM-WL-020"]
     assert finding.status.value == "warn"
     assert finding.message == (
         "scale.hpa.maxReplicas 10 but at most 4 replica(s) of meta/llama-3.1-70b-instruct can run "
@@ -90,14 +90,14 @@ def test_a_max_beyond_what_can_run_warns_naming_the_gap_and_the_unlock(
 def test_the_unlock_that_closes_the_gap_is_named(live: Emulator, catalog: Catalog) -> None:
     fleet(live)
     put(live, autoscaled(8))
-    finding = judge(live, catalog)["llm", "NIM-WL-019"]
+    finding = judge(live, catalog)["llm", "NIM-WL-020"]
     assert "would add 4, which closes the gap" in str(finding.fix)
 
 
 def test_a_max_that_can_run_passes(live: Emulator, catalog: Catalog) -> None:
     fleet(live)
     put(live, autoscaled(4))
-    finding = judge(live, catalog)["llm", "NIM-WL-019"]
+    finding = judge(live, catalog)["llm", "NIM-WL-020"]
     assert (finding.status.value, finding.message) == (
         "pass",
         "maxReplicas 4 can run: 2 running + 2 more fit",
@@ -105,7 +105,7 @@ def test_a_max_that_can_run_passes(live: Emulator, catalog: Catalog) -> None:
 
 
 def test_without_autoscaling_or_offline_it_skips(live: Emulator, catalog: Catalog) -> None:
-    assert judge(live, catalog)["llm", "NIM-WL-019"].status.value == "skip"
+    assert judge(live, catalog)["llm", "NIM-WL-020"].status.value == "skip"
 
 
 def test_the_audit_exports_capacity_beside_max_replicas(live: Emulator, catalog: Catalog) -> None:
@@ -135,7 +135,7 @@ def test_only_the_nodes_its_node_selector_allows_count(live: Emulator, catalog: 
     service = autoscaled(4)
     service["spec"]["nodeSelector"] = {"pool": "b"}
     put(live, service, {**gpu_node("gpu-2"), "metadata": {"name": "gpu-2", "labels": {**NFD, "pool": "b"}}})
-    finding = judge(live, catalog)["llm", "NIM-WL-019"]
+    finding = judge(live, catalog)["llm", "NIM-WL-020"]
     # gpu-1's free GPUs are outside the selector; gpu-2 needs its open-file limit raised first.
     assert (finding.evidence["running"], finding.evidence["fitNow"], finding.status.value) == (2, 0, "warn")
     assert finding.evidence["unlock"]["nodes"] == ["gpu-2"]

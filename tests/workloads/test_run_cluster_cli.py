@@ -44,7 +44,7 @@ def test_misconfigured_namespace_names_each_problem_with_its_fix(live: Emulator,
         "NIM-WL-007",  # the auth secret has no NGC_API_KEY
         "NIM-WL-008",  # the pull secret is not a registry login
         "NIM-WL-009",  # swapped
-        "NIM-WL-019",  # HPA maxReplicas above what the nodes can run (they advertise no GPUs)
+        "NIM-WL-020",  # HPA maxReplicas above what the nodes can run (they advertise no GPUs)
     }
     assert all(f.get("field") for f in report["findings"])
     assert "file" not in report["findings"][0]

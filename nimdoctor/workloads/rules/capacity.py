@@ -1,4 +1,4 @@
-"""NIM-WL-019: an autoscaled NIMService's `scale.hpa.maxReplicas` against the replicas that could ever run.
+"""NIM-WL-020: an autoscaled NIMService's `scale.hpa.maxReplicas` against the replicas that could ever run.
 
 Those are the service's replicas running now (its pods hold their GPUs, so the fleet does not count them
 free) plus what `nimdoctor.capacity` counts for its requirement in the nodes its node selector allows. The
@@ -21,7 +21,7 @@ from nimdoctor.workloads.rules.shape import matching_nodes, node_selector
 MAX_REPLICAS: tuple[str, ...] = ("scale", "hpa", "maxReplicas")
 
 
-@workload_rule("NIM-WL-019")
+@workload_rule("NIM-WL-020")
 def max_replicas_can_run(subject: Subject, world: World, check: Check) -> Judged:
     """`scale.hpa.maxReplicas` is at most the replicas running plus those the fleet can still take."""
     if (skip := skip_unless(subject, "NIMService", check)) is not None:
