@@ -17,10 +17,10 @@ from typing import Any
 
 from nimdoctor import files
 from nimdoctor.capacity.compute import Fleet, NodeInput
-from nimdoctor.capacity.layout import gpu_layout
+from nimdoctor.capacity.layout import GpuLayout, gpu_layout
 from nimdoctor.capacity.pods import GPU, MIG_PREFIX, Held, PodListError, device_count, held_by_pods
 from nimdoctor.cluster import nodereport
-from nimdoctor.extender.reports import ReportFileError, load_reports_with
+from nimdoctor.extender.reports import ReportFileError, load_reports
 
 # `kubectl get pods -A -o json` of 50,000 pods is a few hundred MiB; more is not a pod list.
 MAX_PODS_BYTES = 1024 * files.MiB
@@ -41,7 +41,7 @@ class FleetError(Exception):
 def offline_fleet(reports: Path, pods: Path | None) -> Fleet:
     """The fleet in report files (`--reports`) and, when given, a pods file (`--pods`)."""
     try:
-        loaded = load_reports_with(reports, gpu_layout)
+        loaded = load_reports(reports, gpu_layout)
     except ReportFileError as exc:
         raise FleetError(str(exc)) from exc
     held = None
@@ -54,8 +54,19 @@ def offline_fleet(reports: Path, pods: Path | None) -> Fleet:
             raise FleetError(f"--pods {pods}: cannot read: {exc}") from exc
         except PodListError as exc:
             raise FleetError(f"--pods {pods}: {exc}") from exc
-    nodes = [NodeInput(name=record.node, record=record, layout=layout) for record, layout in loaded]
+    nodes = [
+        NodeInput(name=record.node, record=record, layout=_layout(loaded.extracted.get(record.node)))
+        for record in loaded.records
+    ]
+    nodes += [
+        NodeInput(name=node, record=None, problem=f"invalid report: {problem}")
+        for node, problem in loaded.invalid.items()
+    ]
     return Fleet(nodes=nodes, held=held, source="reports")
+
+
+def _layout(extracted: object) -> GpuLayout | None:
+    return extracted if isinstance(extracted, GpuLayout) else None
 
 
 def _pages(api: Any, path: str) -> Iterator[list[Any]]:

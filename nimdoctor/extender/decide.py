@@ -4,11 +4,14 @@ Filter, per candidate node:
 - not a NIM pod, or no GPU asked for: every node passes, untouched;
 - the pod's requirement cannot be read (its spec contradicts itself): every node is rejected with the
   problem, so the pod's event says what to fix in the pod;
-- no report for the node, or a stale one: the `--on-missing-report` policy (reject with NIM-FIT-008, or
-  admit);
+- no report for the node, a stale one, or one that is not used (invalid, or simulated without
+  `--trust-simulated`): the `--on-missing-report` policy (reject with NIM-FIT-008 naming why, or admit);
 - otherwise `placement.fit`: a fit (warnings allowed) passes; a misfit is rejected with its first failing
   reason (`<check id> <short text>`, the same words on every node that fails the same way); an unknown fit
   (`Verdict.fits is None`) goes by the same policy as a missing report.
+
+Judging one node shape can never fail the request for the others: an unexpected exception there is
+counted and logged (`Faults`) and costs only the nodes of that shape an unknown answer (the same policy).
 
 Rejections go in `FailedAndUnresolvableNodes`: evicting pods (preemption) cannot fix any of them.
 
@@ -29,17 +32,23 @@ from itertools import compress
 from typing import Generic, TypeVar
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.extender.cache import ReportCache, Snapshot
+from nimdoctor.extender.cache import ReportCache, Snapshot, Unusable
+from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.pods import judged
 from nimdoctor.extender.protocol import Candidates, HostPriority
 from nimdoctor.extender.scoring import score
-from nimdoctor.placement import RequirementError, Verdict, first_failure, fit_nodes, requirement_from_pod
-from nimdoctor.report import Requirement
+from nimdoctor.placement import RequirementError, Verdict, first_failure, fit, requirement_from_pod
+from nimdoctor.report import Capabilities, Requirement
 
 NOT_READY_ID = "NIM-FIT-008"
 MISSING = f"{NOT_READY_ID} no nimdoctor report for this node; run the nimdoctor agent there"
 STALE = f"{NOT_READY_ID} the node's nimdoctor report is stale; check the nimdoctor agent there"
 UNKNOWN = f"{NOT_READY_ID} fit unknown: the node's report lacks a capability the model needs"
+UNJUDGED = f"{NOT_READY_ID} fit unknown: nimdoctor failed to judge this node; see the extender's log"
+SIMULATED = (
+    f"{NOT_READY_ID} the node's nimdoctor report is simulated, not measured; run the nimdoctor agent there "
+    "without --simulate"
+)
 POD_CHECK = "pod"  # the `check` label of rejections caused by the pod itself
 MAX_REASON = 300  # characters: the scheduler's event is cut at 1024 bytes
 # Answer tables kept, one per pod requirement (distinct models and layouts being scheduled at once).
@@ -50,6 +59,14 @@ def clean_reason(text: str) -> str:
     """A reason the scheduler can show: no `%` (it is used as a format string), one line, bounded."""
     text = " ".join(text.replace("%", " percent").split())
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
+
+def unusable_reason(why: Unusable) -> str:
+    """The rejection of a node whose report is not used: simulated, or invalid (naming the field)."""
+    if why.kind == "simulated":
+        return SIMULATED
+    detail = f"the node's nimdoctor report is invalid ({why.detail}); check the nimdoctor agent there"
+    return clean_reason(f"{NOT_READY_ID} {detail}")
 
 
 def rejection(verdict: Verdict, *, admit_unknown: bool) -> str | None:
@@ -126,7 +143,8 @@ class _Tables:
 class Decider:
     """Answers filter and prioritize for `cache`'s reports with the placement `catalog`.
 
-    `admit_missing` is the `--on-missing-report=admit` policy; `clock` gives epoch seconds (for staleness).
+    `admit_missing` is the `--on-missing-report=admit` policy; `clock` gives epoch seconds (for staleness);
+    `faults` counts and logs what raised while judging a node.
     """
 
     def __init__(
@@ -136,11 +154,13 @@ class Decider:
         *,
         admit_missing: bool = False,
         clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
     ) -> None:
         self.cache = cache
         self.catalog = catalog
         self.admit_missing = admit_missing
         self.clock = clock
+        self.faults = faults or Faults()
         self._tables_by_requirement: dict[Requirement, _Tables] = {}
 
     def requirement(self, candidates: Candidates) -> Requirement | str | None:
@@ -166,21 +186,40 @@ class Decider:
         found = known[requirement] = self._build(requirement, snapshot, now)
         return found
 
+    def _judge(self, capabilities: Capabilities, requirement: Requirement) -> tuple[str, int]:
+        """One shape's reason ("" admits) and score; an exception costs only this shape an unknown."""
+        try:
+            verdict = fit(capabilities, requirement, self.catalog)
+            return rejection(verdict, admit_unknown=self.admit_missing) or "", score(
+                capabilities, requirement, verdict
+            )
+        except Exception as exc:  # a bug must cost its own nodes, never the answer for the others
+            self.faults.record("judge", exc)
+            return ("" if self.admit_missing else UNJUDGED), 0
+
     def _build(self, requirement: Requirement, snapshot: Snapshot, now: float) -> _Tables:
-        verdicts = fit_nodes(snapshot.shapes, requirement, self.catalog)
-        reason_of = [rejection(v, admit_unknown=self.admit_missing) or "" for v in verdicts]
-        score_of = [score(c, requirement, v) for c, v in zip(snapshot.shapes, verdicts, strict=True)]
+        judged_shapes = [self._judge(caps, requirement) for caps in snapshot.shapes]
+        reason_of = [reason for reason, _ in judged_shapes]
+        score_of = [points for _, points in judged_shapes]
         shape_of = snapshot.shape_of
         reasons = _Table(zip(shape_of, map(reason_of.__getitem__, shape_of.values()), strict=True), MISSING)
         scores = _Table(zip(shape_of, map(score_of.__getitem__, shape_of.values()), strict=True), 0)
         stale = snapshot.stale(now)
         reasons.update(dict.fromkeys(stale, STALE))
         scores.update(dict.fromkeys(stale, 0))
+        unusable = {name: unusable_reason(why) for name, why in snapshot.unusable.items()}
+        reasons.update(unusable)
         if self.admit_missing:
             reasons.absent = ""
             reasons.update(dict.fromkeys(stale, ""))
+            reasons.update(dict.fromkeys(unusable, ""))
         until = min((e.expires for e in snapshot.nodes.values() if e.expires >= now), default=math.inf)
-        possible = {*reason_of, reasons.absent, *(reasons[name] for name in stale[:1])}
+        possible = {
+            *reason_of,
+            reasons.absent,
+            *(reasons[name] for name in stale[:1]),
+            *(reasons[name] for name in unusable),
+        }
         possible.discard("")
         return _Tables(requirement, snapshot, reasons, scores, now, until, bool(stale), tuple(possible))
 

@@ -11,24 +11,27 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from nimdoctor.build_info import build_info
-from nimdoctor.extender.cache import ReportCache
+from nimdoctor.extender.cache import UNUSABLE_KINDS, ReportCache
+from nimdoctor.extender.faults import Faults
 from nimdoctor.placement import PRECEDENCE
 
 VERBS = ("filter", "prioritize")
+FAULT_PLACES = (*VERBS, "judge")  # where an unexpected exception can happen (`judge`: one node shape)
 # The extender answers in well under 5 ms; the scheduler gives up at its httpTimeout (seconds).
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class _CacheCollector(Collector):
-    """Cache size, staleness and sync state, read at scrape time."""
+    """Cache size, staleness, unusable reports and sync state, and internal errors, read at scrape time."""
 
-    def __init__(self, cache: ReportCache, clock: Callable[[], float]) -> None:
+    def __init__(self, cache: ReportCache, clock: Callable[[], float], faults: Faults) -> None:
         self.cache = cache
         self.clock = clock
+        self.faults = faults
 
     def collect(self) -> Iterator[Metric]:
         stats = self.cache.stats(self.clock())
@@ -50,13 +53,38 @@ class _CacheCollector(Collector):
             "1 once the report cache holds a full list (until then /filter answers 503).",
             1 if self.cache.synced else 0,
         )
+        unusable = GaugeMetricFamily(
+            "nimdoctor_extender_unusable_reports",
+            "Nodes whose report is held but not used (answered by --on-missing-report), by kind: invalid "
+            "(failed validation) or simulated (without --trust-simulated).",
+            labels=["kind"],
+        )
+        refused = CounterMetricFamily(
+            "nimdoctor_extender_refused_reports",
+            "Unusable reports received, by kind; each node and cause counted once, however often repeated.",
+            labels=["kind"],
+        )
+        for kind in UNUSABLE_KINDS:
+            unusable.add_metric([kind], stats.unusable.get(kind, 0))
+            refused.add_metric([kind], self.cache.refused[kind])
+        errors = CounterMetricFamily(
+            "nimdoctor_extender_internal_errors",
+            "Unexpected exceptions while answering, by where: filter or prioritize (answered 500, also in "
+            "request_failures) or judge (one node shape, answered by --on-missing-report).",
+            labels=["where"],
+        )
+        for where in FAULT_PLACES:
+            errors.add_metric([where], self.faults.counts[where])
+        yield from (unusable, refused, errors)
         yield build_info()
 
 
 class ExtenderMetrics:
     """The metrics of one extender process, in their own registry."""
 
-    def __init__(self, cache: ReportCache, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, cache: ReportCache, clock: Callable[[], float] = time.time, faults: Faults | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "nimdoctor_extender_requests",
@@ -66,7 +94,8 @@ class ExtenderMetrics:
         )
         self.failures = Counter(
             "nimdoctor_extender_request_failures",
-            "Scheduler calls answered with anything but 200 (bad input, cache not synced), by verb.",
+            "Scheduler calls answered with anything but 200 (bad input, cache not synced, internal error), "
+            "by verb.",
             ["verb"],
             registry=self.registry,
         )
@@ -90,7 +119,7 @@ class ExtenderMetrics:
         }
         for check in (*PRECEDENCE, "pod"):
             self.rejected.labels(check)
-        self.registry.register(_CacheCollector(cache, clock))
+        self.registry.register(_CacheCollector(cache, clock, faults or Faults()))
 
     def observe(self, verb: str, seconds: float, ok: bool) -> None:
         """Count one answered call."""

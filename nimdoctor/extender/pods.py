@@ -51,11 +51,8 @@ def is_nim_pod(pod: Mapping[str, Any]) -> bool:
     """A NIM inference pod: made by the NIM Operator for a NIMService, or annotated for nimdoctor."""
     if is_cache_job(pod):
         return False
-    try:
-        if pod_role(pod) is not None:
-            return True
-    except TypeError:  # an unhashable container name: not a pod the NIM Operator made
-        pass
+    if pod_role(pod) is not None:
+        return True
     annotations = _get(_get(pod, "metadata"), "annotations")
     return isinstance(annotations, Mapping) and (
         ANNOTATION_PARAMS in annotations or ANNOTATION_PRECISION in annotations

@@ -13,6 +13,7 @@ from nimdoctor.cluster.watch import ListWatch, nodereport_lister
 from nimdoctor.extender.app import MAX_BODY, Webhook
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import Decider
+from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.reports import ReportFileError, load_reports
 from nimdoctor.extender.serve import Servers, Tls, serve
@@ -48,16 +49,18 @@ class Extender:
         stale_after: float | None,
         admit_missing: bool = False,
         max_body: int = MAX_BODY,
+        trust_simulated: bool = False,
     ) -> Extender:
         """Load report files (synced at once) or prepare the NodeReport watch (synced after its first list).
 
         Raises `ExtenderSetupError` for an unreadable report file or missing cluster credentials.
         """
-        cache = ReportCache(stale_after)
+        cache = ReportCache(stale_after, trust_simulated=trust_simulated)
         watch = None
         if reports is not None:
             try:
-                cache.replace(load_reports(reports))
+                loaded = load_reports(reports)
+                cache.replace(loaded.records, loaded.invalid)
             except ReportFileError as exc:
                 raise ExtenderSetupError(str(exc)) from exc
         else:
@@ -83,9 +86,10 @@ class Extender:
         watch: ListWatch | None = None,
     ) -> Extender:
         """The decider, metrics and webhook over `cache` (filled by `watch`, or by the caller)."""
-        decider = Decider(cache, catalog, admit_missing=admit_missing)
-        metrics = ExtenderMetrics(cache)
-        webhook = Webhook(decider, cache, metrics, max_body=max_body, healthy=_alive(watch))
+        faults = Faults()
+        decider = Decider(cache, catalog, admit_missing=admit_missing, faults=faults)
+        metrics = ExtenderMetrics(cache, faults=faults)
+        webhook = Webhook(decider, cache, metrics, max_body=max_body, healthy=_alive(watch), faults=faults)
         return cls(cache, decider, metrics, webhook, watch)
 
     def servers(self, listen: socket.socket, metrics_listen: socket.socket, tls: Tls | None) -> Servers:

@@ -13,6 +13,7 @@ from nimdoctor.placement.model_names import declared_params
 from nimdoctor.placement.pod_fields import (
     ANNOTATION_PRECISION,
     GPU_RESOURCE,
+    MAX_CONTEXT,
     MAX_MODEL_LEN_ENV,
     annotated_precision,
     env_values,
@@ -136,7 +137,7 @@ def _from_nimservice(
         gpus=gpus,
         single_node=multi is None,
         source="NIMService",
-        context=int_env(env, MAX_MODEL_LEN_ENV, where, "spec"),
+        context=int_env(env, MAX_MODEL_LEN_ENV, where, "spec", MAX_CONTEXT),
         context_from=f"spec.env {MAX_MODEL_LEN_ENV}",
         mig_profile=mig_profile,
     )

@@ -18,6 +18,8 @@ from nimdoctor.placement.nim_resources import requirement_from_manifest, require
 from nimdoctor.placement.pod_fields import (
     ANNOTATION_PRECISION,
     GPU_RESOURCE,
+    MAX_CONTEXT,
+    MAX_DEVICES,
     MAX_MODEL_LEN_ENV,
     MIG_RESOURCE_PREFIX,
     annotated_precision,
@@ -73,9 +75,14 @@ def requirement_from_model(
     of that profile (`3g.40gb`) instead of whole GPUs.
     """
     where = f"model {name!r}"
-    for label, value in (("tp", tp), ("pp", pp), ("gpus", gpus), ("max-model-len", max_model_len)):
+    for label, value, high in (
+        ("tp", tp, MAX_DEVICES),
+        ("pp", pp, MAX_DEVICES),
+        ("gpus", gpus, MAX_DEVICES),
+        ("max-model-len", max_model_len, MAX_CONTEXT),
+    ):
         if value is not None:
-            positive(value, where, label)
+            positive(value, where, label, high)
     if params_b is not None and not (math.isfinite(params_b) and params_b > 0):
         raise RequirementError(f"{where}: params: {params_b!r} is not a positive number of billions")
     return build(
@@ -155,7 +162,7 @@ def requirement_from_pod(pod: Mapping[str, Any], catalog: Catalog) -> Requiremen
         gpus=pod_gpus,
         single_node=not multi_node,
         source="pod",
-        context=int_env(env, MAX_MODEL_LEN_ENV, where, path),
+        context=int_env(env, MAX_MODEL_LEN_ENV, where, path, MAX_CONTEXT),
         context_from=f"{path}.env {MAX_MODEL_LEN_ENV}",
         mig_profile=mig_profile,
     )

@@ -1,12 +1,12 @@
 """The workload rules (`NIM-WL-*`), one module per concern; importing the package registers them all.
 
 `base` holds the registry and what every rule shares; `shape` reads a service's shape (pods, cache, PVC,
-GPUs); `storage`, `secrets`, `scaling`, `exposure`, `gpus`, `nodes` and `capacity` hold the rules. The rules
-import the model (`workloads.model`, `workloads.readers`) and never what feeds them (manifests, collect,
-evaluate).
+GPUs); `storage`, `secrets`, `scaling`, `exposure`, `gpus`, `nodes`, `inputs` and `capacity` hold the rules;
+`names` validates, quotes and resolves the names rules print. The rules import the model (`workloads.model`,
+`workloads.readers`) and never what feeds them (manifests, collect, evaluate).
 """
 
-from nimdoctor.workloads.rules import capacity, exposure, gpus, nodes, scaling, secrets, storage
+from nimdoctor.workloads.rules import capacity, exposure, gpus, inputs, nodes, scaling, secrets, storage
 from nimdoctor.workloads.rules.base import WORKLOAD_RULES, WorkloadRule, workload_rule
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "capacity",
     "exposure",
     "gpus",
+    "inputs",
     "nodes",
     "scaling",
     "secrets",

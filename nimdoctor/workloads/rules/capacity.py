@@ -15,7 +15,8 @@ from nimdoctor.catalog import Check
 from nimdoctor.report import Status
 from nimdoctor.workloads.model import Judged, Subject, World
 from nimdoctor.workloads.readers import at, whole
-from nimdoctor.workloads.rules.base import LIVE_ONLY, judged, requirement, skip_unless, workload_rule
+from nimdoctor.workloads.rules.base import judged, requirement, skip_unless, workload_rule
+from nimdoctor.workloads.rules.names import LIVE_ONLY
 from nimdoctor.workloads.rules.shape import matching_nodes, node_selector
 
 MAX_REPLICAS: tuple[str, ...] = ("scale", "hpa", "maxReplicas")
