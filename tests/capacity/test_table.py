@@ -69,3 +69,18 @@ def test_an_unreadable_report_is_an_input_error_naming_the_file(tmp_path: Path) 
     code, text = table("--model", LLAMA_70B, "--reports", reports)
     assert code == 2
     assert "gpu-1.json: not valid JSON" in text
+
+
+def test_an_invalid_report_of_a_named_node_costs_that_node_only(tmp_path: Path) -> None:
+    reports = write_reports(tmp_path / "r", {"dgx-1": machine("dgx-h100"), "bad": machine("dgx-h100")})
+    bad = json.loads((reports / "bad.json").read_text())
+    bad["capabilities"]["gpuCount"] = "eight"
+    (reports / "bad.json").write_text(json.dumps(bad))
+    result = CliRunner().invoke(
+        cli, ["capacity", "--model", LLAMA_70B, "--reports", str(reports), "-o", "json"]
+    )
+    document = json.loads(result.stdout)
+    [entry] = [n for n in document["nodes"] if n["node"] == "bad"]
+    assert entry["status"] == "unknown"
+    assert entry["reason"].startswith("invalid report: capabilities")
+    assert (document["replicas"], document["unjudged"], result.exit_code) == (4, 1, 0)
