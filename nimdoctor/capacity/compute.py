@@ -25,7 +25,6 @@ fixes appears under neither: each row is that one fix alone.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -224,7 +223,7 @@ class NodeCounter:
         if devices is not None and allocatable and node.allocatable is not None:
             devices = min(devices, node.allocatable.get(resource, 0))
         unknown_pods = self.held.unknown.get(node.name) if self.held is not None else None
-        held = self.held.devices.get(node.name, Counter())[resource] if self.held is not None else 0
+        held = self.held.devices.get(node.name, {}).get(resource, 0) if self.held is not None else 0
         free = None if devices is None or unknown_pods else max(devices - held, 0)
         counted = _Count(placement, "unknown", devices=devices, free=free, resource=resource)
         if placement.fits is not True:
