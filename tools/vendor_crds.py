@@ -51,7 +51,9 @@ def strip(schema: Any) -> Any:
 
 def git(git_dir: str, *args: str) -> str:
     """The output of a git command on the clone."""
-    return subprocess.run(["git", "--git-dir", git_dir, *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "--git-dir", git_dir, *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def main(git_dir: str, ref: str, version: str) -> None:

@@ -20,6 +20,7 @@ from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import NodeRecord
 from nimdoctor.report import Finding
 from nimdoctor.workloads.readers import at, text
+from nimdoctor.workloads.schema.crds import SchemaSet
 
 GROUP = "apps.nvidia.com"
 VERSION = "v1alpha1"
@@ -245,6 +246,9 @@ class World(msgspec.Struct, frozen=True):
     operator_version: tuple[int, int, int] = NEWEST_OPERATOR
     caches: Mapping[tuple[str | None, str], Subject] = msgspec.field(default_factory=dict)
     cluster: Cluster | None = None  # None: offline (lint)
+    crd_schemas: SchemaSet | None = (
+        None  # the cluster's installed NIM CRDs; None: vendored per operator_version
+    )
 
     def cache(self, namespace: str | None, name: str) -> Subject | None:
         """The NIMCache `name` in `namespace`, when known."""
@@ -270,6 +274,7 @@ class Judged(msgspec.Struct, frozen=True):
 
     finding: Finding
     field: FieldPath | None = None
+    also: tuple[Judged, ...] = ()  # more findings of the same check (one per schema problem, say)
 
 
 # --- small parsers ----------------------------------------------------------------------------------------

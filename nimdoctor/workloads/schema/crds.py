@@ -69,7 +69,8 @@ def vendored(version: tuple[int, ...]) -> SchemaSet:
     chosen = ".".join(map(str, pick(version)))
     raw = resources.files(__package__).joinpath(_DATA, f"{chosen}.json.gz").read_bytes()
     document = json.loads(gzip.decompress(raw))
-    source = f"NIM Operator {chosen} CRDs ({document['ref']}, commit {document['commit'][:8]})"
+    ref = document["ref"] if document["ref"] != document["commit"] else "main"
+    source = f"the NIM Operator {chosen} CRDs ({ref} @ {document['commit'][:8]})"
     return SchemaSet(source=source, kinds=document["kinds"])
 
 

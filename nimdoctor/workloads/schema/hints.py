@@ -107,7 +107,10 @@ def explain_type(name: str, value: Any, expected: Any) -> tuple[str, str]:
             f'quote it as written: {name}: "{value}" (unquoted, YAML turns 1.10 into 1.1)',
         )
     if isinstance(value, str) and ("integer" in wanted or "number" in wanted or "boolean" in wanted):
-        return (f"{value!r} is a string; the CRD wants {wanted_text}", f"remove the quotes around {name}'s value")
+        return (
+            f"{value!r} is a string; the CRD wants {wanted_text}",
+            f"remove the quotes around {name}'s value",
+        )
     return (f"{_kind(value)} where the CRD wants {wanted_text}", f"make {name} {_article(wanted_text)}")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,6 +29,7 @@ CEL = "x-kubernetes-validations"
 _EMBEDDED = ("apiVersion", "kind", "metadata")
 # `properties` first (it prunes and defaults), CEL rules last (they read the defaulted fields).
 _ORDER = {"properties": 0, CEL: 2}
+_NAMED = re.compile(r"\.?spec\.([A-Za-z0-9_.]+[A-Za-z0-9_])")
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,28 @@ class Problem:
     hint: FieldPath | None = None  # for an unknown field: where it probably belongs
 
 
-def problems(schema: Mapping[str, Any], spec: Mapping[str, Any]) -> list[Problem]:
+@dataclass(frozen=True)
+class Outcome:
+    """A spec's problems, and the spec as the API server would store it (nulls pruned, defaults filled in)."""
+
+    problems: list[Problem]
+    defaulted: Mapping[str, Any]
+
+
+# The NIM-OP rules ask in turn about the same spec: the last answer is kept (the objects are held, so an
+# identity match cannot be a recycled id).
+_LAST: list[tuple[Mapping[str, Any], Mapping[str, Any], Outcome]] = []
+
+
+def check(schema: Mapping[str, Any], spec: Mapping[str, Any]) -> Outcome:
     """Every schema, unknown-field and CEL problem of `spec` under `schema` (a CRD's spec schema)."""
+    if _LAST and _LAST[0][0] is schema and _LAST[0][1] is spec:
+        return _LAST[0][2]
     instance = copy.deepcopy(dict(spec))
     found = [_problem(error, schema) for error in _validator_class()(schema).iter_errors(instance)]
-    return sorted(found, key=lambda p: [str(part) for part in p.path])
+    outcome = Outcome(sorted(found, key=lambda p: [str(part) for part in p.path]), instance)
+    _LAST[:] = [(schema, spec, outcome)]
+    return outcome
 
 
 def _problem(error: Any, root: Mapping[str, Any]) -> Problem:
@@ -57,21 +76,36 @@ def _problem(error: Any, root: Mapping[str, Any]) -> Problem:
         return Problem("unknown", path, f"unknown field {name!r}", _unknown_fix(name, hint), hint)
     if keyword == CEL:
         rule = error.validator_value.get("rule")
-        return Problem("cel", path, error.message, f"the API server rejects the object while this holds (CEL: {rule})")
+        path = path or _named_field(error.message, error.instance)
+        return Problem("cel", path, error.message, f"change the object so that the CRD's rule holds: {rule}")
     if keyword == "required":
         return Problem("schema", path, "required field is missing", f"set {name}")
     if keyword == "type":
         message, fix = explain_type(name, error.instance, error.validator_value)
         return Problem("schema", path, message, fix)
     if keyword == "enum":
-        hint = suggest_value(error.instance, error.validator_value)
         allowed = ", ".join(map(str, error.validator_value))
         message = f"{error.instance!r} is not one of: {allowed}"
-        return Problem("schema", path, message, hint or f"use one of {allowed}")
+        advice = suggest_value(error.instance, error.validator_value) or f"use one of {allowed}"
+        return Problem("schema", path, message, advice)
     if keyword == "anyOf" and error.schema.get("x-kubernetes-int-or-string"):
         message = f"{error.instance!r} is neither an integer nor a string"
         return Problem("schema", path, message, "use a number or a quantity such as 10Gi")
     return Problem("schema", path, error.message, f"fix {name} ({keyword}: {error.validator_value!r})")
+
+
+def _named_field(message: str, spec: Any) -> FieldPath:
+    """The field a spec-level rule's message names (`spec.replicas cannot be set...`), when the spec has it:
+    a finding there points at the line to change rather than at `spec:`."""
+    match = _NAMED.search(message)
+    node = spec
+    path: list[str] = []
+    for part in match.group(1).split(".") if match else []:
+        if not isinstance(node, dict) or part not in node:
+            break
+        node = node[part]
+        path.append(part)
+    return tuple(path)
 
 
 def _unknown_fix(name: str, hint: FieldPath | None) -> str:
@@ -80,12 +114,18 @@ def _unknown_fix(name: str, hint: FieldPath | None) -> str:
     return f"delete {name}: the CRD has no such field"
 
 
+def _in_order(schema: Any) -> Any:
+    return sorted(schema.items(), key=lambda item: _ORDER.get(item[0], 1))
+
+
 @functools.cache
 def _validator_class() -> Any:
     from jsonschema import Draft4Validator, validators
     from jsonschema.exceptions import ValidationError
 
-    def properties(validator: Any, props: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    def properties(
+        validator: Any, props: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]
+    ) -> Iterator[Any]:
         if not isinstance(instance, dict):
             return
         for name in [k for k, v in instance.items() if v is None and k in props]:
@@ -115,7 +155,9 @@ def _validator_class() -> Any:
             return
         yield from Draft4Validator.VALIDATORS["type"](validator, types, instance, schema)
 
-    def rules(validator: Any, entries: list[Mapping[str, Any]], instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    def rules(
+        validator: Any, entries: list[Mapping[str, Any]], instance: Any, schema: Mapping[str, Any]
+    ) -> Iterator[Any]:
         for rule in entries:
             try:
                 if cel.holds(rule, instance):
@@ -135,6 +177,5 @@ def _validator_class() -> Any:
             CEL: rules,
         },
         type_checker=Draft4Validator.TYPE_CHECKER,
-        applicable_validators=lambda schema: sorted(schema.items(), key=lambda kv: _ORDER.get(kv[0], 1)),
+        applicable_validators=_in_order,
     )
-

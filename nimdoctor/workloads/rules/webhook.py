@@ -80,7 +80,9 @@ def _image(spec: Mapping[str, Any], out: list[Violation]) -> None:
     image = _map(spec.get("image"))
     for name in ("repository", "tag"):
         if not _text(image.get(name)):
-            out.append(Violation(("image", name), "is required", f"{SERVICE_HELPER} validateImageConfiguration"))
+            out.append(
+                Violation(("image", name), "is required", f"{SERVICE_HELPER} validateImageConfiguration")
+            )
 
 
 def _auth_secret(spec: Mapping[str, Any], version: tuple[int, int, int], out: list[Violation]) -> None:
@@ -125,9 +127,16 @@ def _service_storage(spec: Mapping[str, Any], out: list[Violation]) -> None:
     if not defined:
         out.append(Violation(("storage",), f"one of {choices}, must be defined", source))
     elif len(defined) > 1:
-        out.append(Violation(("storage",), f"multiple storage sources defined ({', '.join(defined)}): only one of {choices} must be defined", source))
+        several = (
+            f"multiple storage sources defined ({', '.join(defined)}): only one of {choices} must be defined"
+        )
+        out.append(Violation(("storage",), several, source))
     if _text(cache.get("profile")) and not _text(cache.get("name")):
-        out.append(Violation(("storage", "nimCache", "name"), "is required when spec.storage.nimCache is defined", source))
+        out.append(
+            Violation(
+                ("storage", "nimCache", "name"), "is required when spec.storage.nimCache is defined", source
+            )
+        )
     if _pvc_defined(pvc):
         out.extend(pvc_rules(pvc, ("storage", "pvc"), "spec.storage.pvc"))
 
@@ -163,20 +172,37 @@ def _router(spec: Mapping[str, Any], out: list[Violation]) -> None:
     gateway = _map(router.get("gateway"))
     if gateway.get("grpcRoutesEnabled") is True and service.get("grpcPort") is None:
         message = "must be set when .spec.expose.router.gateway.grpcRoutesEnabled is true"
-        out.append(Violation(("expose", "service", "grpcPort"), message, f"{SERVICE_HELPER} validateExposeRouterConfiguration"))
+        out.append(
+            Violation(
+                ("expose", "service", "grpcPort"),
+                message,
+                f"{SERVICE_HELPER} validateExposeRouterConfiguration",
+            )
+        )
     if service.get("type") == "LoadBalancer" and routed:
         message = (
             "spec.expose.service.type is set to LoadBalancer, but spec.expose.router.gateway or "
             "spec.expose.router.ingress is also set. This creates two entry points for the service."
         )
-        out.append(Violation(("expose", "service", "type"), message, f"{SERVICE_HELPER} validateExposeRouterConfiguration", warning=True))
+        out.append(
+            Violation(
+                ("expose", "service", "type"),
+                message,
+                f"{SERVICE_HELPER} validateExposeRouterConfiguration",
+                warning=True,
+            )
+        )
 
 
 def _metrics_and_scale(spec: Mapping[str, Any], out: list[Violation]) -> None:
     metrics = _map(spec.get("metrics"))
     if metrics.get("enabled") is True and not _map(metrics.get("serviceMonitor")):
         message = "must be defined if spec.metrics.enabled is true"
-        out.append(Violation(("metrics", "serviceMonitor"), message, f"{SERVICE_HELPER} validateMetricsConfiguration"))
+        out.append(
+            Violation(
+                ("metrics", "serviceMonitor"), message, f"{SERVICE_HELPER} validateMetricsConfiguration"
+            )
+        )
     scale = _map(spec.get("scale"))
     if scale.get("enabled") is True and not _map(scale.get("hpa")):
         message = "must be defined if spec.scale.enabled is true"
@@ -202,7 +228,9 @@ def _dra(spec: Mapping[str, Any], out: list[Violation]) -> None:
                 message = "must not be set when spec.replicas > 1, use resourceClaimTemplateName instead"
                 out.append(Violation((*where, "resourceClaimName"), message, source))
             if scaled:
-                message = "must not be set when spec.scale.enabled is true, use resourceClaimTemplateName instead"
+                message = (
+                    "must not be set when spec.scale.enabled is true, use resourceClaimTemplateName instead"
+                )
                 out.append(Violation((*where, "resourceClaimName"), message, source))
             if claim in seen:
                 out.append(Violation((*where, "resourceClaimName"), f"duplicate value {claim!r}", source))
@@ -243,7 +271,11 @@ def _selectors(device: Mapping[str, Any], at: FieldPath) -> list[Violation]:
             key = _text(selector.get("key"))
             qualified = key if "/" in key else f"{driver}/{key}"
             if qualified in seen:
-                out.append(Violation(where, f"duplicate key {qualified!r}", f"{SERVICE_HELPER} validateDRADeviceSpec"))
+                out.append(
+                    Violation(
+                        where, f"duplicate key {qualified!r}", f"{SERVICE_HELPER} validateDRADeviceSpec"
+                    )
+                )
             seen.add(qualified)
             if family == "attributeSelectors":
                 out.extend(_attribute_value(_map(selector.get("value")), (*where, "value")))
@@ -262,7 +294,9 @@ def _attribute_value(value: Mapping[str, Any], where: FieldPath) -> list[Violati
         out.append(Violation(where, message + (f" (has {', '.join(kinds)})" if kinds else ""), source))
     version = value.get("versionValue")
     if version is not None and not _SEMVER.match(str(version)):
-        out.append(Violation((*where, "versionValue"), f"{version!r} must be a valid semantic version", source))
+        out.append(
+            Violation((*where, "versionValue"), f"{version!r} must be a valid semantic version", source)
+        )
     return out
 
 
@@ -303,7 +337,13 @@ def nimcache(spec: Mapping[str, Any]) -> list[Violation]:
             out.extend(_model(ngc["model"], ("source", "ngc", "model")))
     pvc = _map(_map(spec.get("storage")).get("pvc"))
     if not pvc:
-        out.append(Violation(("storage", "pvc"), "must not be empty", f"{CACHE_HELPER} validateNIMCacheStorageConfiguration"))
+        out.append(
+            Violation(
+                ("storage", "pvc"),
+                "must not be empty",
+                f"{CACHE_HELPER} validateNIMCacheStorageConfiguration",
+            )
+        )
     else:
         out.extend(pvc_rules(pvc, ("storage", "pvc"), "spec.storage.pvc"))
     out.extend(_proxy(_map(spec.get("proxy"))))
@@ -316,14 +356,26 @@ def _model(model: Mapping[str, Any], where: FieldPath) -> list[Violation]:
     profiles = model.get("profiles")
     if isinstance(profiles, list) and profiles:
         if "all" in profiles and len(profiles) != 1:
-            out.append(Violation((*where, "profiles"), "must only have a single entry when it contains 'all'", source))
+            out.append(
+                Violation(
+                    (*where, "profiles"), "must only have a single entry when it contains 'all'", source
+                )
+            )
         for name in PROFILE_EXCLUDES:
             value = model.get(name)
             if value not in (None, "", []):
-                out.append(Violation((*where, name), f"must be empty if {'.'.join(map(str, where))}.profiles is provided", source))
+                out.append(
+                    Violation(
+                        (*where, name),
+                        f"must be empty if {'.'.join(map(str, where))}.profiles is provided",
+                        source,
+                    )
+                )
     qos = model.get("qosProfile")
     if qos not in (None, "") and qos not in QOS_PROFILES:
-        out.append(Violation((*where, "qosProfile"), f"{qos!r} is not supported: use latency or throughput", source))
+        out.append(
+            Violation((*where, "qosProfile"), f"{qos!r} is not supported: use latency or throughput", source)
+        )
     return out
 
 
