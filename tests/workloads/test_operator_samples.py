@@ -25,6 +25,8 @@ MUST = {
         # HPA maxReplicas 2 on a ReadWriteOnce cache; replicas together with scale.enabled.
         ("meta-llama-3-2-1b-instruct", "NIM-WL-003"): ("fail", 43),
         ("meta-llama-3-2-1b-instruct", "NIM-WL-005"): ("fail", 45),
+        # The same, from the CRD's own CEL rule (3.1.0 on): the API server rejects the sample.
+        ("meta-llama-3-2-1b-instruct", "NIM-OP-003"): ("fail", 45),
     },
     "serving__standalone__basic__llm": {},
     "serving__standalone__no-precaching__llm": {

@@ -33,8 +33,10 @@ def test_sarif_of_every_sample_validates_against_the_official_schema() -> None:
     validate(log)
     run = log["runs"][0]  # type: ignore[index]
     rules = run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == [f"NIM-WL-{n:03d}" for n in range(1, 19)]
-    assert {r["ruleId"] for r in run["results"]} == {"NIM-WL-001", "NIM-WL-003", "NIM-WL-004", "NIM-WL-005"}
+    operator = [f"NIM-OP-{n:03d}" for n in range(1, 6)]
+    assert [r["id"] for r in rules] == [*operator, *(f"NIM-WL-{n:03d}" for n in range(1, 19))]
+    fired = {r["ruleId"] for r in run["results"]}
+    assert fired == {"NIM-OP-003", "NIM-WL-001", "NIM-WL-003", "NIM-WL-004", "NIM-WL-005"}
 
 
 def test_results_carry_relative_uri_line_column_and_level() -> None:
