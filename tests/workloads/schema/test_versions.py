@@ -18,7 +18,7 @@ from tests.kube import Emulator
 from tests.workloads.cluster import NS, kubeconfig, nimservice, put
 from tests.workloads.schema.objects import brief, lint_objects, manifest
 
-ROUTER = {"expose": {"router": {"hostDomainName": "example.com", "ingress": {"ingressClass": "nginx"}}}}
+ROUTER: dict[str, Any] = {"expose": {"router": {"hostDomainName": "example.com", "ingress": {"ingressClass": "nginx"}}}}
 CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
@@ -95,7 +95,7 @@ def run_cluster(config: Path, *args: str) -> dict[str, Any]:
 
 def test_run_cluster_judges_with_the_installed_crds(live: Emulator, tmp_path: Path) -> None:
     config = kubeconfig(tmp_path / "kubeconfig", live.url)
-    put(live, nimservice("routed", **ROUTER))
+    put(live, nimservice("routed", expose=ROUTER["expose"]))
     vendored = run_cluster(config)
     assert any("judged with the vendored CRD schemas" in note for note in vendored["notes"])
     assert not [f for f in vendored["findings"] if f["id"] == "NIM-OP-002" and f["status"] == "fail"]
