@@ -18,7 +18,8 @@ from tests.kube import Emulator
 from tests.workloads.cluster import NS, kubeconfig, nimservice, put
 from tests.workloads.schema.objects import brief, lint_objects, manifest
 
-ROUTER: dict[str, Any] = {"expose": {"router": {"hostDomainName": "example.com", "ingress": {"ingressClass": "nginx"}}}}
+INGRESS = {"ingressClass": "nginx"}
+ROUTER: dict[str, Any] = {"expose": {"router": {"hostDomainName": "example.com", "ingress": INGRESS}}}
 CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
