@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Mapping
 from typing import Any
@@ -100,6 +101,11 @@ def explain_type(name: str, value: Any, expected: Any) -> tuple[str, str]:
         return (
             f"YAML reads {value!r} as a boolean (yes/no/on/off/true/false); the CRD wants a string",
             f'quote it: {name}: "{str(value).lower()}" (or the word as written)',
+        )
+    if "string" in wanted and isinstance(value, dt.date):
+        return (
+            f"YAML reads {value.isoformat()} as a date; the CRD wants a string",
+            f'quote it: {name}: "{value.isoformat()}"',
         )
     if "string" in wanted and isinstance(value, int | float):
         return (

@@ -129,3 +129,35 @@ def test_a_pipeline_service_is_checked_at_its_place_in_the_pipeline(tmp_path: Pa
     [finding] = lint_objects(tmp_path, pipeline)
     assert finding["field"] == "spec.services[0].spec.router"
     assert "did you mean spec.services[0].spec.expose.router?" in finding["message"]
+
+
+MESSY = textwrap.dedent(
+    """\
+    apiVersion: apps.nvidia.com/v1alpha1
+    kind: NIMService
+    metadata: {name: llm, namespace: nim}
+    spec:
+      image: {repository: nvcr.io/nim/x, tag: 2024-01-01}
+      authSecret: ngc-api-secret
+      storage: {emptyDir: {sizeLimit: [1]}}
+      multiNode: {parallelism: {tensor: 2024-01-01}, mpi: {}, ray: {}}
+      scale: {enabled: "yes"}
+      draResources: [null, 5]
+    """
+)
+
+
+def test_values_of_every_wrong_type_are_findings_never_a_crash(tmp_path: Path) -> None:
+    found = {f["field"]: f for f in lint_text(tmp_path, MESSY)}
+    assert set(found) == {
+        "spec.image.tag",
+        "spec.storage.emptyDir.sizeLimit",
+        "spec.multiNode.parallelism.tensor",
+        "spec.scale.enabled",
+        "spec.draResources[0]",
+        "spec.draResources[1]",
+    }
+    assert {f["id"] for f in found.values()} == {"NIM-OP-001"}
+    assert found["spec.image.tag"]["fix"] == 'spec.image.tag: quote it: tag: "2024-01-01"'
+    assert "remove the quotes" in found["spec.scale.enabled"]["fix"]
+    assert "neither an integer nor a string" in found["spec.storage.emptyDir.sizeLimit"]["message"]
