@@ -239,6 +239,23 @@ class Cluster(msgspec.Struct, frozen=True):
     errors: Mapping[str, str] = msgspec.field(default_factory=dict)  # "nodes", ... -> the reason
 
 
+ObjectKey = tuple[str, str | None, str]  # (kind, namespace, name)
+
+
+class Inputs(msgspec.Struct, frozen=True):
+    """What a lint input holds besides its NIM subjects, so that names resolve offline.
+
+    Secrets are reduced to type and key names (and a docker config's registries), as in a live cluster;
+    `claims` holds the device requests of DRA ResourceClaims and ResourceClaimTemplates; `places` says where
+    each object of the input is defined ("file:line"), once per definition: two places are a duplicate.
+    """
+
+    secrets: Mapping[tuple[str | None, str], SecretInfo] = msgspec.field(default_factory=dict)
+    pvcs: Mapping[tuple[str | None, str], PvcInfo] = msgspec.field(default_factory=dict)
+    claims: Mapping[ObjectKey, tuple[Mapping[str, Any], ...]] = msgspec.field(default_factory=dict)
+    places: Mapping[ObjectKey, tuple[str, ...]] = msgspec.field(default_factory=dict)
+
+
 class World(msgspec.Struct, frozen=True):
     """Everything a workload rule may read besides its subject."""
 
@@ -246,9 +263,8 @@ class World(msgspec.Struct, frozen=True):
     operator_version: tuple[int, int, int] = NEWEST_OPERATOR
     caches: Mapping[tuple[str | None, str], Subject] = msgspec.field(default_factory=dict)
     cluster: Cluster | None = None  # None: offline (lint)
-    crd_schemas: SchemaSet | None = (
-        None  # the cluster's installed NIM CRDs; None: vendored per operator_version
-    )
+    inputs: Inputs | None = None  # lint: the other objects of the same input
+    crd_schemas: SchemaSet | None = None  # the installed NIM CRDs; None: vendored per operator_version
 
     def cache(self, namespace: str | None, name: str) -> Subject | None:
         """The NIMCache `name` in `namespace`, when known."""
@@ -265,8 +281,12 @@ def pvc_name(subject: Subject) -> str:
 
 
 def cache_index(subjects: list[Subject]) -> dict[tuple[str | None, str], Subject]:
-    """NIMCache subjects by (namespace, name)."""
-    return {(s.ref.namespace, s.ref.name): s for s in subjects if s.kind == "NIMCache"}
+    """NIMCache subjects by (namespace, name); of two with one name the first (the other is a finding)."""
+    index: dict[tuple[str | None, str], Subject] = {}
+    for s in subjects:
+        if s.kind == "NIMCache":
+            index.setdefault((s.ref.namespace, s.ref.name), s)
+    return index
 
 
 class Judged(msgspec.Struct, frozen=True):

@@ -81,7 +81,8 @@ def test_events_only_when_a_finding_first_appears(live: Emulator, catalog: Catal
     assert service_event["type"] == "Warning"
     assert (
         service_event["message"]
-        == "NIM-WL-007 fail: secret ngc-api-secret has no key NGC_API_KEY (keys: API_KEY)"
+        == "NIM-WL-007 fail: secret ngc-api-secret has no key NGC_API_KEY (keys: API_KEY): the NIM container "
+        "reads NGC_API_KEY through a secretKeyRef"
     )
     creates = [r for r in live.requests() if r.method == "POST" and "/events" in str(r.url)]
     assert len(creates) == 2

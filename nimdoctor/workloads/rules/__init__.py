@@ -1,13 +1,13 @@
 """The workload rules (`NIM-WL-*`), one module per concern; importing the package registers them all.
 
 `base` holds the registry and what every rule shares; `shape` reads a service's shape (pods, cache, PVC,
-GPUs); `storage`, `secrets`, `scaling`, `exposure`, `gpus` and `nodes` hold the rules; `admission` holds the
-NIM Operator's own admission rules (`NIM-OP-*`: CRD schema, CEL, its webhook's rules ported in `webhook`).
-The rules import the model (`workloads.model`, `workloads.readers`) and never what feeds them (manifests,
-collect, evaluate).
+GPUs); `storage`, `secrets`, `scaling`, `exposure`, `gpus`, `nodes` and `inputs` hold the rules; `names`
+validates, quotes and resolves the names rules print; `admission` holds the NIM Operator's own admission
+rules (`NIM-OP-*`: CRD schema, CEL, its webhook's rules ported in `webhook`). The rules import the model
+(`workloads.model`, `workloads.readers`) and never what feeds them (manifests, collect, evaluate).
 """
 
-from nimdoctor.workloads.rules import admission, exposure, gpus, nodes, scaling, secrets, storage
+from nimdoctor.workloads.rules import admission, exposure, gpus, inputs, nodes, scaling, secrets, storage
 from nimdoctor.workloads.rules.base import WORKLOAD_RULES, WorkloadRule, workload_rule
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "admission",
     "exposure",
     "gpus",
+    "inputs",
     "nodes",
     "scaling",
     "secrets",

@@ -10,20 +10,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from nimdoctor.catalog import Check
-from nimdoctor.report import Requirement, Status
+from nimdoctor.report import Requirement, Severity, Status
 from nimdoctor.rules.registry import finding, register
+from nimdoctor.sanitize import clean_line, clean_text
 from nimdoctor.workloads.model import (
     FieldPath,
     Judged,
     Subject,
     World,
 )
+from nimdoctor.workloads.readers import mapping
+from nimdoctor.workloads.rules.names import LABEL_MAX, SUBDOMAIN_MAX, shell, valid_name
+from nimdoctor.workloads.rules.shape import GPU, MIG_PREFIX, dra_gpus, gpu_count
 
 WorkloadRule = Callable[[Subject, World, Check], Judged]
 WORKLOAD_RULES: dict[str, WorkloadRule] = {}
 
-LIVE_ONLY = "checked against a live cluster only (nimdoctor run --cluster)"
+# Fix values that are Kubernetes names (printed inside commands), and those that are whole sentences.
+NAME_VALUES = frozenset({"cache", "namespace", "secret", "pull_secret", "auth_secret"})
+MULTILINE_VALUES = frozenset({"remedy", "detail", "extra_selector", "fields"})
 
 
 def workload_rule(check_id: str) -> Callable[[WorkloadRule], WorkloadRule]:
@@ -43,10 +51,33 @@ def judged(
     message: str,
     field: FieldPath | None = None,
     evidence: dict[str, Any] | None = None,
+    advice: bool = False,
     **fix: Any,
 ) -> Judged:
-    """A finding for `check` about `field`, the fix template filled in for fail and warn."""
-    return Judged(finding(check, status, message, evidence, **fix), field)
+    """A finding for `check` about `field`, the fix template filled in for fail and warn.
+
+    The message becomes one line and every fix value is made safe to print (control characters escaped;
+    names, which reach shell commands, quoted unless valid). `advice`: a recommendation, not a defect,
+    reported with severity info whatever the check's severity.
+    """
+    values = {
+        key: (shell(value) if key in NAME_VALUES else _clean(key, value)) if isinstance(value, str) else value
+        for key, value in fix.items()
+    }
+    result = finding(check, status, clean_line(message), evidence, **values)
+    if advice:
+        result = msgspec.structs.replace(result, severity=Severity.INFO)
+    return Judged(result, field)
+
+
+def _clean(key: str, value: str) -> str:
+    return clean_text(value) if key in MULTILINE_VALUES else clean_line(value)
+
+
+def judged_plain(check: Check, status: Status, message: str, field: FieldPath | None, fix: str) -> Judged:
+    """A finding whose fix is `fix` itself rather than the catalog's template (no command in it)."""
+    result = finding(check, status, clean_line(message))
+    return Judged(msgspec.structs.replace(result, fix=clean_text(fix)), field)
 
 
 def skip_unless(subject: Subject, kind: str, check: Check) -> Judged | None:
@@ -60,8 +91,19 @@ def requirement(subject: Subject, world: World) -> tuple[Requirement | None, str
     """What the subject's model needs (placement), or why that cannot be derived."""
     from nimdoctor.placement import RequirementError, requirement_from_manifest
 
+    manifest = subject.manifest()
+    count, field = gpu_count(subject.spec)
+    resource = str(field[-1]) if field is not None else ""
+    if resource != GPU and not resource.startswith(MIG_PREFIX):
+        # Placement reads nvidia.com/gpu and MIG resources; a pGPU or DRA device is a whole GPU too.
+        devices = count if field is not None else dra_gpus(subject, world)[0]
+        if devices:
+            spec = dict(manifest["spec"])
+            resources = dict(mapping(spec.get("resources")))
+            resources["limits"] = {**mapping(resources.get("limits")), GPU: devices}
+            manifest["spec"] = {**spec, "resources": resources}
     try:
-        return requirement_from_manifest(subject.manifest(), world.catalog), None
+        return requirement_from_manifest(manifest, world.catalog), None
     except RequirementError as exc:
         return None, str(exc)
 
@@ -79,3 +121,19 @@ def gb(nbytes: float) -> str:
 def check_with_keys(world: World) -> Check:
     """NIM-WL-007, whose params name the auth secret's keys (other rules read them too)."""
     return world.catalog.get("NIM-WL-007")
+
+
+def invalid_name(
+    check: Check, name: str, what: str, field: FieldPath, *, label: bool = False
+) -> Judged | None:
+    """A failing finding when `name` is not a valid `what` name; None when it is."""
+    if valid_name(name, label=label):
+        return None
+    rule = "a DNS-1123 label" if label else "a DNS-1123 subdomain"
+    limit = LABEL_MAX if label else SUBDOMAIN_MAX
+    message = f"{shell(name)} is not a valid {what} name: the API server rejects it"
+    fix = (
+        f"Rename it to {rule}: lower-case letters, digits and '-'{'' if label else ' and .'}, starting and "
+        f"ending with a letter or digit, at most {limit} characters."
+    )
+    return judged_plain(check, Status.FAIL, message, field, fix)

@@ -34,20 +34,20 @@ def replicas_with_autoscaling(subject: Subject, world: World, check: Check) -> J
         return judged(check, Status.PASS, "replicas and scale.enabled are not both set")
     since = operator_version(str(check.params["rejectedSince"]))
     operator = version_text(world.operator_version)
-    where = ""
+    replicas_field = "spec.replicas"
     if subject.origin is not None and subject.origin.kind == "NIMPipeline":
-        where = f" from service {subject.ref.name} of NIMPipeline {subject.origin.name}"
+        replicas_field = f"replicas from service {subject.ref.name} of NIMPipeline {subject.origin.name}"
     if world.operator_version >= since:
         message = (
             f"replicas {subject.spec['replicas']} with scale.enabled: the NIM Operator {operator} API "
             "server rejects this (spec.replicas cannot be set when spec.scale.enabled is true)"
         )
-        return judged(check, Status.FAIL, message, ("replicas",), where=where)
+        return judged(check, Status.FAIL, message, ("replicas",), replicas_field=replicas_field)
     message = (
         f"replicas {subject.spec['replicas']} with scale.enabled: operator {operator} ignores it, "
         f"{version_text(since)} and later reject it"
     )
-    return judged(check, Status.WARN, message, ("replicas",), where=where)
+    return judged(check, Status.WARN, message, ("replicas",), replicas_field=replicas_field)
 
 
 @workload_rule("NIM-WL-015")
@@ -66,4 +66,4 @@ def multi_llm_in_production(subject: Subject, world: World, check: Check) -> Jud
     req, _ = requirement(subject, world)
     model = req.model if req is not None else cache_name(subject) or "the model"
     message = f"the Multi-LLM NIM serves {model} with {why}: production traffic wants a model-specific NIM"
-    return judged(check, Status.WARN, message, ("image", "repository"), model=model)
+    return judged(check, Status.WARN, message, ("image", "repository"), advice=True, model=model)
