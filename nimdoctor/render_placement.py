@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nimdoctor.placement.rules import gpu_memory
+from nimdoctor.placement.variants import gpu_memory
 from nimdoctor.render_base import STATUS_STYLE, fix_block, make_table, paragraph, styled
 from nimdoctor.report import Capabilities, Placement, Requirement, Status
 from nimdoctor.sanitize import clean_line

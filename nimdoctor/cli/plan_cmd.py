@@ -14,7 +14,7 @@ from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option
 from nimdoctor.diagnose import diagnose
 from nimdoctor.documents import Plan, PlanMachine
 from nimdoctor.placement import ModelRequest, RequirementError, first_failure
-from nimdoctor.placement.rules import gpu_memory
+from nimdoctor.placement.variants import gpu_memory
 from nimdoctor.render_base import console_text, make_console, make_table, render_data, styled
 from nimdoctor.render_placement import FITS, memory_need
 from nimdoctor.report import Placement, Report, Status

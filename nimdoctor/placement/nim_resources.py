@@ -9,7 +9,7 @@ from nimdoctor import gpus as gpu_models
 from nimdoctor.catalog import Catalog
 from nimdoctor.placement.assemble import build
 from nimdoctor.placement.errors import RequirementError
-from nimdoctor.placement.model_names import declared_params
+from nimdoctor.placement.model_names import declared_params, image_tag, nim_version
 from nimdoctor.placement.pod_fields import (
     ANNOTATION_PRECISION,
     GPU_RESOURCE,
@@ -139,6 +139,7 @@ def _from_nimservice(
         context=int_env(env, MAX_MODEL_LEN_ENV, where, "spec"),
         context_from=f"spec.env {MAX_MODEL_LEN_ENV}",
         mig_profile=mig_profile,
+        nim_version=nim_version(str(image["tag"]) if image.get("tag") is not None else image_tag(repository)),
     )
 
 
@@ -199,4 +200,5 @@ def _from_nimcache(
         single_node=True,
         source="NIMCache",
         profile_gpu=products.pop() if len(products) == 1 else None,
+        nim_version=nim_version(image_tag(names[0])) if kind == "ngc" else None,
     )
