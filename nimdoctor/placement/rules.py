@@ -261,9 +261,9 @@ def memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     if req.single_node and req.mig_profile is None and not fits_one_node(req, caps, s):
         return None
     values = _memory_values(req, caps, s, device, engine)
-    short = (
-        check if runs_fp8(caps, s) is not False or req.bytes_per_param <= 1 else variant(check, "noFp8Short")
-    )
+    # "or use fp8" only where it helps (16-bit weights) and the GPU runs it (not an A100).
+    fp8_helps = req.bytes_per_param > 1 and runs_fp8(caps, s) is not False
+    short = check if fp8_helps else variant(check, "noFp8Short")
     return reason(
         short, Status.FAIL, values.pop("message"), layout=_memory_layout(req, caps, s, device), **values
     )

@@ -10,6 +10,7 @@ import pytest
 
 from nimdoctor.catalog import Catalog, CatalogError, load_catalog
 from nimdoctor.placement import evaluate, fit, fit_nodes, requirement_from_model
+from nimdoctor.placement.settings import settings
 from tests.placement import nodes
 
 LLAMA_70B = "meta/llama-3.1-70b-instruct"
@@ -105,3 +106,16 @@ def test_a_compute_capability_that_is_not_major_minor_is_a_catalog_error(tmp_pat
         CatalogError, match=r"params.minComputeCapability': fp8: expected a compute capability"
     ):
         load_catalog(overlay)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('{"0": 3}', "key '0' is not a tensor-parallel size"),
+        ('{"two": 3}', "is not a tensor-parallel size"),
+        ("{}", "expected a mapping of names to number"),
+    ],
+)
+def test_the_overhead_table_is_validated(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        settings(load_catalog(_overlay(tmp_path, f"{{runtimeOverheadGiBByTp: {value}}}")))

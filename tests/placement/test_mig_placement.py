@@ -6,7 +6,14 @@ import msgspec
 import pytest
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.placement import RequirementError, fit, requirement_from_model, requirement_from_pod
+from nimdoctor.placement import (
+    ModelRequest,
+    RequirementError,
+    fit,
+    place,
+    requirement_from_model,
+    requirement_from_pod,
+)
 from nimdoctor.report import MigSlice, Status
 from tests.placement import nodes
 from tests.placement.pods import nim_pod
@@ -120,3 +127,35 @@ def test_malformed_mig_requests_are_clear_errors(
     pod["spec"]["containers"][0]["resources"] = {"limits": resources}
     with pytest.raises(RequirementError, match=message):
         requirement_from_pod(pod, catalog)
+
+
+@pytest.mark.parametrize(
+    ("max_model_len", "expected"),
+    [
+        # Llama 3.2 1B bf16 (2.3 GiB of weights, 32 KiB of KV cache per token) plus 3 GiB within 0.9 of
+        # the device: its full 131072 tokens (4 GiB) need the 2g.20gb device, 32768 tokens fit 1g.10gb.
+        (None, "2g.20gb"),
+        (32768, "1g.10gb"),
+    ],
+)
+def test_a_model_question_on_mig_gpus_gets_the_smallest_mig_device_that_holds_it(
+    catalog: Catalog, max_model_len: int | None, expected: str
+) -> None:
+    request = ModelRequest("meta/llama-3.2-1b-instruct", max_model_len=max_model_len)
+    placement = place(nodes.A100_MIG, request, catalog)
+    assert placement.fits is True
+    assert (placement.requirement.mig_profile, placement.tried) == (expected, [1])
+    assert outcome(tuple(placement.reasons)) == [("NIM-FIT-009", Status.WARN)]
+    caution = placement.reasons[0]
+    assert f"request nvidia.com/mig-{expected}" in caution.message
+    assert f"nvidia.com/mig-{expected}: 1" in caution.fix
+
+
+def test_a_model_no_mig_device_holds_fails_naming_none(catalog: Catalog) -> None:
+    placement = place(nodes.A100_MIG, ModelRequest("meta/llama-3.1-70b-instruct"), catalog)
+    assert placement.fits is False
+    failure = next(r for r in placement.reasons if r.id == "NIM-FIT-009")
+    assert failure.status is Status.FAIL
+    assert "none holds the model" in failure.message
+    # No MIG message says "fits" beside a failing verdict.
+    assert all("fits" not in r.message for r in placement.reasons if r.id == "NIM-FIT-009")

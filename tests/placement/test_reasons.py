@@ -395,3 +395,18 @@ def test_cautions_beside_a_fit_never_read_as_failures(catalog: Catalog) -> None:
             )
             seen += 1
     assert seen > 5
+
+
+def test_memory_fix_never_suggests_fp8_where_the_gpu_cannot_run_it(catalog: Catalog) -> None:
+    # A100: compute capability 8.0, below fp8's 8.9 (NIM-FIT-010). 70B bf16 on one GPU does not fit.
+    pod = nim_pod(LLAMA_70B, gpus=1, annotations={"nimdoctor.io/precision": "bf16"})
+    verdict = fit(nodes.HGX_A100_80GB, requirement_from_pod(pod, catalog), catalog)
+    failure = verdict.reasons[0]
+    assert (failure.id, failure.status) == ("NIM-FIT-001", Status.FAIL)
+    assert "fp8" not in failure.short
+    assert "fp8 profile" not in failure.fix
+    assert "A100-SXM has no fp8 support (compute capability 8.0)" in failure.fix
+    # Where the GPU runs fp8 the advice stays.
+    on_h100 = fit(nodes.DGX_H100, requirement_from_pod(pod, catalog), catalog).reasons[0]
+    assert "use fp8" in on_h100.short
+    assert "Or serve an fp8 profile" in on_h100.fix
