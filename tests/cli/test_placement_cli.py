@@ -183,3 +183,21 @@ def test_topo_json_is_the_gpu_facts_and_the_matrix() -> None:
     assert facts["nvlink"]["maxClique"] == 8
     assert len(facts["pairs"]) == 28
     assert topology["matrix"] == gpu_matrix(invoke("topo", "--simulate", "dgx-h100").stdout)
+
+
+def test_nim_version_decides_the_engine_in_run_and_plan() -> None:
+    model = "nvidia/llama-3.3-nemotron-super-49b-v1"
+    code, report = run_model("dgx-h100", model)
+    requirement = report["placement"]["requirement"]
+    assert (code, requirement["tensorParallel"], requirement["engine"]) == (0, 1, "tensorrt_llm")
+    assert "newest 1.x profiles assumed" in requirement["engineReason"]
+    assert requirement["servedContext"] == 131072
+    code, report = run_model("dgx-h100", model, "--nim-version", "2.0.3")
+    requirement = report["placement"]["requirement"]
+    assert (code, requirement["tensorParallel"], requirement["engine"]) == (0, 2, "vllm")
+    assert requirement["nimVersion"] == "2.0.3"
+    plan = json.loads(invoke("plan", "--model", model, "--nim-version", "2.0.3", "-o", "json").stdout)
+    row = next(m for m in plan["machines"] if m["machine"] == "dgx-h100")
+    assert (row["tensorParallel"], row["engine"]) == (2, "vllm")
+    assert invoke("plan", "--model", model, "--nim-version", "latest").exit_code == 2
+    assert invoke("run", "--nim-version", "1.14.0").exit_code == 2
