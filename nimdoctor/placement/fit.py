@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import msgspec
 
 from nimdoctor.catalog import Catalog
+from nimdoctor.placement.layouts import node_max_tp, smallest_mig_slice, tp_candidates
 from nimdoctor.placement.profiles import parse_profile
 from nimdoctor.placement.requirement import requirement_from_model
-from nimdoctor.placement.rules import RULES, node_max_tp, smallest_mig_slice, tp_candidates
+from nimdoctor.placement.rules import RULES
 from nimdoctor.placement.settings import PerCatalog, Settings, settings
 from nimdoctor.placement.variants import for_node, single_strategy_slice
 from nimdoctor.report import Capabilities, Placement, Reason, Requirement, Status
