@@ -40,6 +40,10 @@ class PlanMachine(Base, frozen=True, kw_only=True):
     pipeline_parallel: int
     precision: str
     precision_reason: str | None
+    engine: str | None = None  # tensorrt_llm | vllm: what NIM runs there
+    engine_reason: str | None = None  # why, and which NIM version was assumed
+    served_context: int | None = None  # tokens of one sequence the engine serves on that GPU
+    max_context: int | None = None  # tokens the model is served with (default or requested)
     gpu_memory_need_bytes: int | None  # weights + KV cache + overhead, per GPU
     min_gpu_memory_bytes: int | None  # the need over the usable fraction: what the GPU must have
     gpu_memory_bytes: int | None  # what one GPU (or the requested MIG device) has

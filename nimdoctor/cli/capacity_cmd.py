@@ -44,6 +44,7 @@ def capacity_cmd(
     gpus: int | None,
     max_model_len: int | None,
     mig: str | None,
+    nim_version: str | None,
     reports: Path | None,
     pods_file: Path | None,
     cluster: bool,
@@ -68,7 +69,7 @@ def capacity_cmd(
     if kubeconfig is not None and not cluster:
         raise InputError("--kubeconfig goes with --cluster")
     catalog = catalog_or_exit(checks_dir)
-    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig)
+    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig, nim_version)
     assert request is not None  # --model is required
     did_you_mean(catalog, model)
     if reports is not None:

@@ -131,6 +131,7 @@ class Webhook:
     def _filter(self, candidates: Candidates) -> bytes:
         outcome = self.answers.filter(candidates)
         self.metrics.count_rejections(outcome.rejected_by_check)
+        self.metrics.count_claims(outcome.claims, outcome.unevaluable)
         return filter_result(candidates, outcome.survivors, outcome.failed)
 
     def _prioritize(self, candidates: Candidates) -> bytes:

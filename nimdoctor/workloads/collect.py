@@ -49,6 +49,7 @@ from nimdoctor.workloads.model import (
     subjects_of,
 )
 from nimdoctor.workloads.readers import at, text
+from nimdoctor.workloads.schema.crds import SchemaSet, from_crds
 
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
@@ -81,6 +82,7 @@ class _Api:
         self.storage = client.StorageV1Api(api_client)
         self.version = client.VersionApi(api_client)
         self.coordination = client.CoordinationV1Api(api_client)
+        self.extensions = client.ApiextensionsV1Api(api_client)
 
     @staticmethod
     def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int | None, str | None]:
@@ -163,8 +165,23 @@ def collect(
         operator_version=operator_version,
         caches=cache_index(subjects),
         cluster=cluster,
+        crd_schemas=_crd_schemas(api, notes) if subjects else None,
     )
     return Snapshot(subjects=subjects, world=world, notes=notes)
+
+
+def _crd_schemas(api: _Api, notes: list[str]) -> SchemaSet | None:
+    """The installed NIM CRDs' schemas, so that live objects are judged by what their cluster enforces; None
+    (the vendored schemas for --operator-version, with a note) when one cannot be read."""
+    crds = []
+    for plural in PLURALS.values():
+        name = f"{plural}.{GROUP}"
+        body, _, reason = api.call(api.extensions.read_custom_resource_definition, name)
+        if body is None:
+            notes.append(f"customresourcedefinition {name}: {reason}; judged with the vendored CRD schemas")
+            return None
+        crds.append(body)
+    return from_crds(crds)
 
 
 def _list_nim(api: _Api, kind: str, namespaces: list[str] | None, notes: list[str]) -> list[Any]:
