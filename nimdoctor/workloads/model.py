@@ -15,11 +15,13 @@ from typing import Any
 
 import msgspec
 
+from nimdoctor.capacity.compute import Fleet
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import NodeRecord
 from nimdoctor.report import Finding
 from nimdoctor.units import parse_quantity as parse_quantity  # re-exported: the workload rules read it here
 from nimdoctor.workloads.readers import at, text
+from nimdoctor.workloads.schema.crds import SchemaSet
 
 GROUP = "apps.nvidia.com"
 VERSION = "v1alpha1"
@@ -235,6 +237,9 @@ class Cluster(msgspec.Struct, frozen=True):
     stale_reports: int = 0
     version: tuple[int, int] | None = None
     scheduler_installed: bool | None = None
+    # The fleet capacity counts in (NodeReports with GPU layouts, Nodes' devices, pods); read only when a
+    # NIMService autoscales, None otherwise or when it could not be read (`errors["fleet"]`).
+    fleet: Fleet | None = None
     errors: Mapping[str, str] = msgspec.field(default_factory=dict)  # "nodes", ... -> the reason
 
 
@@ -263,6 +268,7 @@ class World(msgspec.Struct, frozen=True):
     caches: Mapping[tuple[str | None, str], Subject] = msgspec.field(default_factory=dict)
     cluster: Cluster | None = None  # None: offline (lint)
     inputs: Inputs | None = None  # lint: the other objects of the same input
+    crd_schemas: SchemaSet | None = None  # the installed NIM CRDs; None: vendored per operator_version
 
     def cache(self, namespace: str | None, name: str) -> Subject | None:
         """The NIMCache `name` in `namespace`, when known."""
@@ -292,6 +298,7 @@ class Judged(msgspec.Struct, frozen=True):
 
     finding: Finding
     field: FieldPath | None = None
+    also: tuple[Judged, ...] = ()  # more findings of the same check (one per schema problem, say)
 
 
 # --- small parsers ----------------------------------------------------------------------------------------
