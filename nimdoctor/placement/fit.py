@@ -18,19 +18,22 @@ version) share one evaluation.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import msgspec
 from msgspec import UNSET
 
 from nimdoctor.catalog import Catalog
+from nimdoctor.placement.errors import RequirementError
+from nimdoctor.placement.layouts import node_max_tp, smallest_mig_slice, tp_candidates
 from nimdoctor.placement.profiles import parse_profile
 from nimdoctor.placement.requirement import requirement_from_model
-from nimdoctor.placement.rules import RULES, node_max_tp
+from nimdoctor.placement.rules import RULES
 from nimdoctor.placement.settings import PerCatalog, Settings, settings
-from nimdoctor.placement.variants import for_node, shipped_tps
+from nimdoctor.placement.variants import for_node, single_strategy_slice
 from nimdoctor.report import Capabilities, Placement, Reason, Requirement, Status
 
 PRECEDENCE: tuple[str, ...] = (
@@ -202,6 +205,7 @@ class ModelRequest:
     params_b: float | None = None
     max_model_len: int | None = None
     mig: str | None = None
+    nim_version: str | None = None
 
     def requirement(self, catalog: Catalog, tp: int | None) -> Requirement:
         """What the model needs at tensor parallel `tp` (None: its default); `RequirementError` when the
@@ -217,7 +221,34 @@ class ModelRequest:
             params_b=self.params_b,
             max_model_len=self.max_model_len,
             mig=self.mig,
+            version=self.nim_version,
         )
+
+
+def fit_claimed(
+    capabilities: Capabilities, base: Requirement, at: Callable[[int], Requirement], catalog: Catalog
+) -> tuple[Requirement, Verdict]:
+    """Judge a pod whose GPU count from resource claims depends on the node (`base.claims`): `all` takes
+    every GPU the node has; `unknown` gets at most them, so the node fits when some TP up to its GPU count
+    fits (`search`), and is rejected only when none can. `at(gpus)` is the pod's requirement with that many
+    GPUs on offer; `base` the least it needs (what a node that did not report its GPU count is judged by,
+    and what a count the pod's layout cannot use falls back to, failing NIM-FIT-002)."""
+    count = capabilities.gpu_count
+    if base.claims not in ("all", "unknown") or count is UNSET:
+        return base, fit(capabilities, base, catalog)
+
+    def offered(gpus: int) -> Requirement:
+        try:
+            return at(gpus)
+        except RequirementError:  # fewer GPUs than the pod's own TP x PP: the base fails NIM-FIT-002
+            return base
+
+    if base.claims == "all":
+        requirement = offered(count)
+        return requirement, fit(capabilities, requirement, catalog)
+    sizes = tensor_parallel_candidates(capabilities, catalog) or [1]
+    _, requirement, verdict = search(capabilities, dict.fromkeys(map(offered, sizes)), catalog)
+    return requirement, verdict
 
 
 def tensor_parallel_candidates(capabilities: Capabilities, catalog: Catalog) -> list[int]:
@@ -226,27 +257,48 @@ def tensor_parallel_candidates(capabilities: Capabilities, catalog: Catalog) -> 
     return [1 << n for n in range(largest.bit_length())]
 
 
-def _candidates(served: Requirement, capabilities: Capabilities, catalog: Catalog) -> list[int]:
-    """The TPs `place` tries: NVIDIA's shipped ones for this GPU and precision if listed, else 1, 2, 4..."""
+def _candidates(served: Requirement, capabilities: Capabilities, limits: Settings) -> list[int]:
+    """The TPs `place` tries: NVIDIA's shipped ones for this GPU and precision first (TensorRT-LLM), then
+    the other powers of two (generic vLLM profiles): `rules.tp_candidates`."""
     if served.mig_profile is not None:
         return [1]  # MIG devices have no peer-to-peer path: one device per model
-    product = None if capabilities.gpu_product is UNSET else capabilities.gpu_product
-    shipped = shipped_tps(served, product)
-    every = tensor_parallel_candidates(capabilities, catalog)
-    if shipped is None:
-        return every
-    # None of the shipped sizes fits this node's GPUs: search them all, to say why it does not fit.
-    return [tp for tp in shipped if tp <= every[-1]] or every
+    return tp_candidates(served, capabilities, limits)
+
+
+def _mig_answer(
+    capabilities: Capabilities, request: ModelRequest, served: Requirement, catalog: Catalog
+) -> Placement | None:
+    """A model question on a node whose GPUs are split into several MIG profiles: the smallest MIG device
+    that serves the model (vLLM's rule at TP 1), with NIM-FIT-009's caution to request it. None when the
+    question fixes its devices, or no device here holds the model (whole GPUs then fail NIM-FIT-009)."""
+    if request.mig is not None or request.gpus is not None or request.tp not in (None, 1) or request.profile:
+        return None
+    if capabilities.mig_enabled is not True or single_strategy_slice(capabilities) is not None:
+        return None
+    found = smallest_mig_slice(served, capabilities, settings(catalog))
+    if found is None:
+        return None
+    requirement = dataclasses.replace(request, mig=found.profile).requirement(catalog, 1)
+    verdict = fit(capabilities, requirement, catalog)
+    return Placement(
+        model=requirement.model,
+        fits=verdict.fits,
+        requirement=for_node(requirement, capabilities, settings(catalog)),
+        reasons=list(verdict.reasons),
+        tried=[1],
+    )
 
 
 def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -> Placement:
     """Where `request` stands on this node: fits or not, at which TP, and why.
 
     With a TP fixed (by `tp`, `gpus` or the profile) it judges that requirement. Otherwise it tries the TPs
-    NVIDIA ships for this node's GPU and precision (1, 2, 4, 8 ... up to the node's GPU count when none
-    are listed) and keeps the smallest that fits (cautions allowed). When none fits, it reports the
-    smallest TP whose only failures a fix on the node removes (readiness, open files, NVLink), else the
-    largest TP tried. An unknown model, or a node whose GPU memory is unknown, is not searched.
+    NVIDIA ships for this node's GPU and precision, smallest first, as TensorRT-LLM engines; when none
+    passes (or none is shipped), the other sizes of 1, 2, 4, 8 ... up to the node's GPU count, as generic
+    vLLM profiles; it keeps the first that fits (cautions allowed). On GPUs split into several MIG profiles
+    a question without devices gets the smallest MIG device that holds the model. When none fits, it
+    reports the smallest TP whose only failures a fix on the node removes (readiness, open files, NVLink),
+    else the last TP tried. An unknown model, or a node whose GPU memory is unknown, is not searched.
     Raises `RequirementError` for a malformed request.
     """
     limits = settings(catalog)
@@ -254,13 +306,35 @@ def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -
     profile = parse_profile(request.profile) if request.profile else None
     fixed = request.tp is not None or request.gpus is not None or (profile is not None and profile.tp)
     served = for_node(base, capabilities, limits)
+    if base.params_b is not None and (on_mig := _mig_answer(capabilities, request, served, catalog)):
+        return on_mig
     if fixed or base.params_b is None:
         verdict = fit(capabilities, base, catalog)
         reasons = list(verdict.reasons)
         return Placement(model=base.model, fits=verdict.fits, requirement=served, reasons=reasons)
+    candidates = (
+        base if tp == base.tensor_parallel else request.requirement(catalog, tp)
+        for tp in _candidates(served, capabilities, limits)
+    )
+    tried, requirement, verdict = search(capabilities, candidates, catalog)
+    return Placement(
+        model=requirement.model,
+        fits=verdict.fits,
+        requirement=for_node(requirement, capabilities, limits),
+        reasons=list(verdict.reasons),
+        tried=[r.tensor_parallel for r, _ in tried],
+    )
+
+
+def search(
+    capabilities: Capabilities, candidates: Iterable[Requirement], catalog: Catalog
+) -> tuple[list[tuple[Requirement, Verdict]], Requirement, Verdict]:
+    """Judge `candidates` (one model at growing TP) in order until one fits (or cannot be judged), or fails
+    for a reason no TP changes. Returns what was tried and the answer: the first that fits; else the first
+    whose only failures a fix on the node removes (readiness, open files, NVLink); else the last tried.
+    At least one candidate is given."""
     tried: list[tuple[Requirement, Verdict]] = []
-    for tp in _candidates(served, capabilities, catalog):
-        requirement = base if tp == base.tensor_parallel else request.requirement(catalog, tp)
+    for requirement in candidates:
         verdict = fit(capabilities, requirement, catalog)
         tried.append((requirement, verdict))
         if verdict.fits is not False or any(
@@ -273,10 +347,4 @@ def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -
             (r, v) for r, v in tried if all(x.status is Status.WARN or x.id in REMOVABLE for x in v.reasons)
         )
         requirement, verdict = next(removable, tried[-1])
-    return Placement(
-        model=requirement.model,
-        fits=verdict.fits,
-        requirement=for_node(requirement, capabilities, limits),
-        reasons=list(verdict.reasons),
-        tried=[r.tensor_parallel for r, _ in tried],
-    )
+    return tried, requirement, verdict

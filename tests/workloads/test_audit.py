@@ -118,6 +118,7 @@ def test_metrics_health_and_readiness_over_http(live: Emulator, catalog: Catalog
         with pytest.raises(urllib.error.HTTPError) as unready:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)
         assert unready.value.code == 503
+        assert scrape(port)["nimdoctor_audit_last_success_timestamp_seconds", ()] == 0  # none yet: alertable
         put(live, api_key_secret(key="API_KEY"))
         audit.cycle()
         live.stop()  # the API goes away: the next cycle fails, the last results stay

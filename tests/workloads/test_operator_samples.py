@@ -25,6 +25,8 @@ MUST = {
         # HPA maxReplicas 2 on a ReadWriteOnce cache; replicas together with scale.enabled.
         ("meta-llama-3-2-1b-instruct", "NIM-WL-003"): ("fail", 43),
         ("meta-llama-3-2-1b-instruct", "NIM-WL-005"): ("fail", 45),
+        # The same, from the CRD's own CEL rule (3.1.0 on): the API server rejects the sample.
+        ("meta-llama-3-2-1b-instruct", "NIM-OP-003"): ("fail", 45),
     },
     "serving__standalone__basic__llm": {},
     # A PVC without a NIMCache downloads on its first start only: advice, not a defect; 10Gi holds a 1.24B
@@ -34,6 +36,7 @@ MUST = {
     "serving__standalone__autoscaling__multi-llm": {
         ("meta-llama-3-2-1b-instruct", "NIM-WL-003"): ("fail", 43),
         ("meta-llama-3-2-1b-instruct", "NIM-WL-005"): ("fail", 54),
+        ("meta-llama-3-2-1b-instruct", "NIM-OP-003"): ("fail", 54),
     },
     "caching__hf__nimcache": {},
     # GPUs from DRA: a ResourceClaimTemplate of the same file, or a claimCreationSpec.
@@ -111,3 +114,11 @@ def test_pipeline_services_are_judged_as_nimservices_of_their_pipeline() -> None
     assert names == {"meta-llama3-8b-instruct", "nv-embedqa-1b-v2", "nv-rerankqa-1b-v2"}
     assert {f["object"]["pipeline"] for f in report["findings"]} == {"rag-pipeline"}
     assert report["objects"] == 3
+
+
+def test_multi_llm_advice_names_the_model_it_serves_not_the_container() -> None:
+    sample = FIXTURES / "k8s-nim-operator__serving__standalone__autoscaling__multi-llm.yaml"
+    report = json.loads(lint(str(sample), "-o", "json").stdout)
+    advice = next(f for f in report["findings"] if f["id"] == "NIM-WL-015" and f["status"] == "warn")
+    assert advice["severity"] == "info"
+    assert advice["message"].startswith("the Multi-LLM NIM serves meta-llama/Llama-3.2-1B-Instruct with HPA")
