@@ -34,9 +34,12 @@ def imported(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", [("run", "--simulate", "dgx-h100"), ("plan",)])
-def test_a_typo_of_a_catalog_model_exits_2_with_the_suggestion(command: tuple[str, ...]) -> None:
-    result = invoke(*command, "--model", "meta/llama-3.1-70b-instruc", "-o", "json")
+@pytest.mark.parametrize("command", [("run", "--simulate", "dgx-h100"), ("plan",), ("capacity", "--reports")])
+def test_a_typo_of_a_catalog_model_exits_2_with_the_suggestion(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    where = (str(tmp_path),) if command[-1] == "--reports" else ()  # capacity: an empty folder of reports
+    result = invoke(*command, *where, "--model", "meta/llama-3.1-70b-instruc", "-o", "json")
     assert result.exit_code == 2
     assert result.stdout == ""  # no FITS answer from a guessed size
     assert "did you mean meta/llama-3.1-70b-instruct?" in result.stderr
