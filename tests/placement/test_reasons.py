@@ -118,7 +118,8 @@ def test_memory_fix_names_the_tensor_parallel_size_that_fits_this_node(catalog: 
     assert "the largest context that fits is 26,959 tokens" in reason.message
     # The pod's image tag (:1.3.3) gives the NIM version; NVIDIA ships no L40S fp8 engine at TP 2.
     assert (
-        "Engine: vLLM: NIM 1.3.3 ships no optimized profile for L40S fp8 at tensor parallel 2" in reason.fix
+        "Engine: vLLM: the NIM 1.14.0 manifest has no optimized profile for L40S fp8 at tensor parallel 2 "
+        "(NIM 1.3.3)" in reason.fix
     )
     assert "tensor parallel 4 on this node" in reason.fix
     assert "NIM_MAX_MODEL_LEN=26624 or less" in reason.fix
