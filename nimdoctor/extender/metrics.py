@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from nimdoctor.build_info import build_info
+from nimdoctor.extender.answers import AnswerCache
 from nimdoctor.extender.cache import UNUSABLE_KINDS, ReportCache
 from nimdoctor.extender.faults import Faults
 from nimdoctor.placement import PRECEDENCE
@@ -28,10 +29,13 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class _CacheCollector(Collector):
     """Cache size, staleness, unusable reports and sync state, and internal errors, read at scrape time."""
 
-    def __init__(self, cache: ReportCache, clock: Callable[[], float], faults: Faults) -> None:
+    def __init__(
+        self, cache: ReportCache, clock: Callable[[], float], faults: Faults, memo: AnswerCache | None
+    ) -> None:
         self.cache = cache
         self.clock = clock
         self.faults = faults
+        self.memo = memo
 
     def collect(self) -> Iterator[Metric]:
         stats = self.cache.stats(self.clock())
@@ -76,14 +80,40 @@ class _CacheCollector(Collector):
         for where in FAULT_PLACES:
             errors.add_metric([where], self.faults.counts[where])
         yield from (unusable, refused, errors)
+        if self.memo is not None:
+            yield from _memo_families(self.memo)
         yield build_info()
+
+
+def _memo_families(memo: AnswerCache) -> Iterator[Metric]:
+    hits = CounterMetricFamily(
+        "nimdoctor_extender_answer_cache_hits",
+        "Requests answered from a kept encoded answer (same request, reports unchanged), by verb.",
+        labels=["verb"],
+    )
+    misses = CounterMetricFamily(
+        "nimdoctor_extender_answer_cache_misses", "Requests answered by computing, by verb.", labels=["verb"]
+    )
+    for verb in VERBS:
+        hits.add_metric([verb], memo.stats.hits[verb])
+        misses.add_metric([verb], memo.stats.misses[verb])
+    yield from (hits, misses)
+    yield GaugeMetricFamily(
+        "nimdoctor_extender_answer_cache_bytes",
+        "Bytes of requests and answers kept (bounded by --answer-cache).",
+        memo.bytes,
+    )
 
 
 class ExtenderMetrics:
     """The metrics of one extender process, in their own registry."""
 
     def __init__(
-        self, cache: ReportCache, clock: Callable[[], float] = time.time, faults: Faults | None = None
+        self,
+        cache: ReportCache,
+        clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
+        memo: AnswerCache | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -119,7 +149,7 @@ class ExtenderMetrics:
         }
         for check in (*PRECEDENCE, "pod"):
             self.rejected.labels(check)
-        self.registry.register(_CacheCollector(cache, clock, faults or Faults()))
+        self.registry.register(_CacheCollector(cache, clock, faults or Faults(), memo))
 
     def observe(self, verb: str, seconds: float, ok: bool) -> None:
         """Count one answered call."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.client import ClusterConfigError, require_api_client
 from nimdoctor.cluster.watch import ListWatch, nodereport_lister
+from nimdoctor.extender.answers import DEFAULT_MAX_BYTES, AnswerCache
 from nimdoctor.extender.app import MAX_BODY, Webhook
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import Decider
@@ -50,6 +51,7 @@ class Extender:
         admit_missing: bool = False,
         max_body: int = MAX_BODY,
         trust_simulated: bool = False,
+        answer_cache_bytes: int = DEFAULT_MAX_BYTES,
     ) -> Extender:
         """Load report files (synced at once) or prepare the NodeReport watch (synced after its first list).
 
@@ -73,7 +75,14 @@ class Extender:
             watch = ListWatch(
                 nodereport_lister(client), cache.apply_list, cache.apply_event, name="nodereport-watch"
             )
-        return cls.assemble(cache, catalog, admit_missing=admit_missing, max_body=max_body, watch=watch)
+        return cls.assemble(
+            cache,
+            catalog,
+            admit_missing=admit_missing,
+            max_body=max_body,
+            watch=watch,
+            answer_cache_bytes=answer_cache_bytes,
+        )
 
     @classmethod
     def assemble(
@@ -84,12 +93,21 @@ class Extender:
         admit_missing: bool = False,
         max_body: int = MAX_BODY,
         watch: ListWatch | None = None,
+        answer_cache_bytes: int = DEFAULT_MAX_BYTES,
     ) -> Extender:
-        """The decider, metrics and webhook over `cache` (filled by `watch`, or by the caller)."""
+        """The decider, metrics and webhook over `cache` (filled by `watch`, or by the caller); encoded
+        answers kept up to `answer_cache_bytes` (0: none)."""
         faults = Faults()
         decider = Decider(cache, catalog, admit_missing=admit_missing, faults=faults)
-        metrics = ExtenderMetrics(cache, faults=faults)
-        webhook = Webhook(decider, cache, metrics, max_body=max_body, healthy=_alive(watch), faults=faults)
+        memo = None
+        if answer_cache_bytes > 0:
+            memo = AnswerCache(
+                cache, max_bytes=answer_cache_bytes, policy=lambda: decider.admit_missing, clock=decider.clock
+            )
+        metrics = ExtenderMetrics(cache, faults=faults, memo=memo)
+        webhook = Webhook(
+            decider, cache, metrics, max_body=max_body, healthy=_alive(watch), faults=faults, memo=memo
+        )
         return cls(cache, decider, metrics, webhook, watch)
 
     def servers(self, listen: socket.socket, metrics_listen: socket.socket, tls: Tls | None) -> Servers:

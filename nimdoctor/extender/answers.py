@@ -1,0 +1,109 @@
+"""Encoded answers kept for repeated requests: kube-scheduler asks the same question again and again (the
+replicas of one NIMService, every retry of a pending pod), and between two asks the report cache rarely
+changes.
+
+An answer is kept under its verb and the request body's exact bytes (no decoding on a hit), with the
+rejection tallies the metrics count per answer served. Every answer is valid for one state of the reports
+only: the report cache's `generation` (any report change, node added, removed or unusable, a stale report
+revived) and the decider's policy, until the next report goes stale by time. When any of those moves, every
+kept answer is dropped at once. The cache is bounded by bytes (request plus answer); the least recently used
+answers go first.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+
+from nimdoctor.extender.cache import ReportCache
+
+DEFAULT_MAX_BYTES = 32 * 2**20  # about twenty 20,000-node answers with their requests
+_ENTRY_OVERHEAD = 200  # bytes of bookkeeping per kept answer, roughly
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """One kept answer: its bytes, the rejections it counts each time it is served, its size."""
+
+    payload: bytes
+    rejected_by_check: Mapping[str, int]
+    size: int
+
+
+@dataclass
+class AnswerStats:
+    """Hits and misses by verb, and the bytes kept now."""
+
+    hits: Counter[str] = field(default_factory=Counter)
+    misses: Counter[str] = field(default_factory=Counter)
+
+
+class AnswerCache:
+    """Encoded answers by (verb, request body) for the current state of `reports` and `policy()`.
+
+    `clock` gives epoch seconds, as the decider's does (a report goes stale by time).
+    """
+
+    def __init__(
+        self,
+        reports: ReportCache,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        policy: Callable[[], Hashable] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.reports = reports
+        self.max_bytes = max_bytes
+        self.policy = policy
+        self.clock = clock
+        self.stats = AnswerStats()
+        self.bytes = 0
+        self._kept: dict[tuple[str, bytes], Kept] = {}
+        self._state: Hashable = None  # (generation, policy) the kept answers belong to
+        self._until = -math.inf  # when the next report goes stale: the kept answers expire then
+
+    def _current(self) -> Hashable:
+        """The state answers are computed for now; drops every kept answer when it moved on."""
+        snapshot = self.reports.snapshot
+        state = (snapshot.generation, self.policy())
+        now = self.clock()
+        if state != self._state or now > self._until:
+            self._kept.clear()
+            self.bytes = 0
+            self._state = state
+            self._until = min(
+                (e.expires for e in snapshot.nodes.values() if e.expires >= now), default=math.inf
+            )
+        return state
+
+    def get(self, verb: str, body: bytes) -> tuple[Kept | None, Hashable]:
+        """The kept answer to `body` (None on a miss), and the state a fresh answer is to be put under."""
+        state = self._current()
+        key = (verb, body)
+        kept = self._kept.pop(key, None)
+        if kept is None:
+            self.stats.misses[verb] += 1
+        else:
+            self._kept[key] = kept  # most recently used: last in order
+            self.stats.hits[verb] += 1
+        return kept, state
+
+    def put(
+        self, verb: str, body: bytes, payload: bytes, rejected_by_check: Mapping[str, int], state: Hashable
+    ) -> None:
+        """Keep an answer computed for `state` (as `get` returned it); ignored if the state moved on since."""
+        size = len(body) + len(payload) + _ENTRY_OVERHEAD
+        if state != self._state or size > self.max_bytes:
+            return
+        key = (verb, body)
+        previous = self._kept.pop(key, None)
+        if previous is not None:
+            self.bytes -= previous.size
+        self._kept[key] = Kept(payload, dict(rejected_by_check), size)
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            oldest = next(iter(self._kept))
+            self.bytes -= self._kept.pop(oldest).size
