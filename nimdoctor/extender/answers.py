@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 
@@ -61,7 +61,8 @@ class AnswerCache:
         self.clock = clock
         self.stats = AnswerStats()
         self.bytes = 0
-        self._kept: dict[tuple[str, bytes], Kept] = {}
+        # Least recently used first: OrderedDict pops its oldest in O(1) (a dict slows as its front empties).
+        self._kept: OrderedDict[tuple[str, bytes], Kept] = OrderedDict()
         self._state: Hashable = None  # (generation, policy) the kept answers belong to
         self._until = -math.inf  # when the next report goes stale: the kept answers expire then
 
@@ -83,11 +84,11 @@ class AnswerCache:
         """The kept answer to `body` (None on a miss), and the state a fresh answer is to be put under."""
         state = self._current()
         key = (verb, body)
-        kept = self._kept.pop(key, None)
+        kept = self._kept.get(key)
         if kept is None:
             self.stats.misses[verb] += 1
         else:
-            self._kept[key] = kept  # most recently used: last in order
+            self._kept.move_to_end(key)  # most recently used: last in order
             self.stats.hits[verb] += 1
         return kept, state
 
@@ -105,5 +106,4 @@ class AnswerCache:
         self._kept[key] = Kept(payload, dict(rejected_by_check), size)
         self.bytes += size
         while self.bytes > self.max_bytes:
-            oldest = next(iter(self._kept))
-            self.bytes -= self._kept.pop(oldest).size
+            self.bytes -= self._kept.popitem(last=False)[1].size
