@@ -333,6 +333,12 @@ class Requirement(Base, frozen=True, kw_only=True):
     mig_profile: str | None = None  # the MIG device a pod requests (nvidia.com/mig-<profile>), e.g. "3g.40gb"
     cache_pvc_bytes: int | None = None
     source: str = "name"  # name | pod | NIMService | NIMCache
+    # GPUs from DRA resource claims: count (exact), all (every matching GPU of a node), unknown (not seen)
+    claims: str | None = None
+    claim_gpu: str | None = None  # the GPU product a claim's selector asks for, e.g. "H100-SXM"
+    claim_min_memory_bytes: int | None = None  # a claim's selector on the GPU's memory
+    claim_max_memory_bytes: int | None = None
+    claim_unevaluable: tuple[str, ...] = ()  # selector expressions nimdoctor did not read (never guessed)
 
 
 class Reason(Base, frozen=True, kw_only=True):

@@ -3,9 +3,10 @@ replicas of one NIMService, every retry of a pending pod), and between two asks 
 changes.
 
 An answer is kept under its verb and the request body's exact bytes (no decoding on a hit), with the
-rejection tallies the metrics count per answer served. Every answer is valid for one state of the reports
-only: the report cache's `generation` (any report change, node added, removed or unusable, a stale report
-revived) and the decider's policy, until the next report goes stale by time. When any of those moves, every
+tallies the metrics count per answer served (rejections by check, DRA claim modes). Every answer is valid
+for one state of its inputs only: the report cache's `generation` (any report change, node added, removed or
+unusable, a stale report revived) and the other inputs (the decider's policy, the resource claims seen),
+until the next report goes stale by time. When any of those moves, every
 kept answer is dropped at once. The cache is bounded by bytes (request plus answer); the least recently used
 answers go first.
 """
@@ -17,6 +18,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nimdoctor.extender.cache import ReportCache
 
@@ -24,12 +26,24 @@ DEFAULT_MAX_BYTES = 32 * 2**20  # about twenty 20,000-node answers with their re
 _ENTRY_OVERHEAD = 200  # bytes of bookkeeping per kept answer, roughly
 
 
+class Tally(NamedTuple):
+    """What one answer adds to the metrics each time it is served: nodes rejected by check id, and for a
+    DRA pod how its GPU count was known (`claims`: count, all, unknown) and whether a selector went unread."""
+
+    rejected_by_check: Mapping[str, int]
+    claims: str | None = None
+    unevaluable: bool = False
+
+
+NOTHING = Tally({})
+
+
 @dataclass(frozen=True, slots=True)
 class Kept:
-    """One kept answer: its bytes, the rejections it counts each time it is served, its size."""
+    """One kept answer: its bytes, what it counts each time it is served, its size."""
 
     payload: bytes
-    rejected_by_check: Mapping[str, int]
+    tally: Tally
     size: int
 
 
@@ -42,7 +56,8 @@ class AnswerStats:
 
 
 class AnswerCache:
-    """Encoded answers by (verb, request body) for the current state of `reports` and `policy()`.
+    """Encoded answers by (verb, request body) for the current state of `reports` and `inputs()` (whatever
+    else answers depend on, e.g. the policy and the claim cache's generation).
 
     `clock` gives epoch seconds, as the decider's does (a report goes stale by time).
     """
@@ -52,24 +67,24 @@ class AnswerCache:
         reports: ReportCache,
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
-        policy: Callable[[], Hashable] = lambda: None,
+        inputs: Callable[[], Hashable] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.reports = reports
         self.max_bytes = max_bytes
-        self.policy = policy
+        self.inputs = inputs
         self.clock = clock
         self.stats = AnswerStats()
         self.bytes = 0
         # Least recently used first: OrderedDict pops its oldest in O(1) (a dict slows as its front empties).
         self._kept: OrderedDict[tuple[str, bytes], Kept] = OrderedDict()
-        self._state: Hashable = None  # (generation, policy) the kept answers belong to
+        self._state: Hashable = None  # (generation, inputs) the kept answers belong to
         self._until = -math.inf  # when the next report goes stale: the kept answers expire then
 
     def _current(self) -> Hashable:
         """The state answers are computed for now; drops every kept answer when it moved on."""
         snapshot = self.reports.snapshot
-        state = (snapshot.generation, self.policy())
+        state = (snapshot.generation, self.inputs())
         now = self.clock()
         if state != self._state or now > self._until:
             self._kept.clear()
@@ -92,9 +107,7 @@ class AnswerCache:
             self.stats.hits[verb] += 1
         return kept, state
 
-    def put(
-        self, verb: str, body: bytes, payload: bytes, rejected_by_check: Mapping[str, int], state: Hashable
-    ) -> None:
+    def put(self, verb: str, body: bytes, payload: bytes, tally: Tally, state: Hashable) -> None:
         """Keep an answer computed for `state` (as `get` returned it); ignored if the state moved on since."""
         size = len(body) + len(payload) + _ENTRY_OVERHEAD
         if state != self._state or size > self.max_bytes:
@@ -103,7 +116,7 @@ class AnswerCache:
         previous = self._kept.pop(key, None)
         if previous is not None:
             self.bytes -= previous.size
-        self._kept[key] = Kept(payload, dict(rejected_by_check), size)
+        self._kept[key] = Kept(payload, tally, size)
         self.bytes += size
         while self.bytes > self.max_bytes:
             self.bytes -= self._kept.popitem(last=False)[1].size

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Protocol
 
 from starlette.applications import Starlette
@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from nimdoctor.extender.answers import AnswerCache
+from nimdoctor.extender.answers import NOTHING, AnswerCache, Tally
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import Outcome
 from nimdoctor.extender.faults import Faults
@@ -57,8 +57,8 @@ class Answers(Protocol):
         ...
 
 
-# Computes one verb's encoded answer and the rejections it counts, by check id.
-Responder = Callable[[Candidates], tuple[bytes, Mapping[str, int]]]
+# Computes one verb's encoded answer and what it counts in the metrics.
+Responder = Callable[[Candidates], tuple[bytes, Tally]]
 
 
 class _TooLarge(Exception):
@@ -130,26 +130,27 @@ class Webhook:
         if memo is not None:
             kept, state = memo.get(verb, body)
             if kept is not None:  # the same question, nothing changed since: the same answer
-                self.metrics.count_rejections(kept.rejected_by_check)
+                self.metrics.count_answer(kept.tally)
                 return Response(kept.payload, media_type=JSON)
         try:
-            payload, rejected_by_check = respond(decode_args(body))
+            payload, tally = respond(decode_args(body))
         except ProtocolError as exc:
             return _error(400, str(exc))
         except Exception as exc:  # a bug: answered, counted and logged, never a dropped connection
             self.faults.record(verb, exc)
             return _error(500, "internal error in the nimdoctor extender; see its log")
-        self.metrics.count_rejections(rejected_by_check)
+        self.metrics.count_answer(tally)
         if memo is not None:
-            memo.put(verb, body, payload, rejected_by_check, state)
+            memo.put(verb, body, payload, tally, state)
         return Response(payload, media_type=JSON)
 
-    def _filter(self, candidates: Candidates) -> tuple[bytes, Mapping[str, int]]:
+    def _filter(self, candidates: Candidates) -> tuple[bytes, Tally]:
         outcome = self.answers.filter(candidates)
-        return filter_result(candidates, outcome.survivors, outcome.failed), outcome.rejected_by_check
+        tally = Tally(outcome.rejected_by_check, outcome.claims, outcome.unevaluable)
+        return filter_result(candidates, outcome.survivors, outcome.failed), tally
 
-    def _prioritize(self, candidates: Candidates) -> tuple[bytes, Mapping[str, int]]:
-        return encode(self.answers.prioritize(candidates)), {}
+    def _prioritize(self, candidates: Candidates) -> tuple[bytes, Tally]:
+        return encode(self.answers.prioritize(candidates)), NOTHING
 
     async def filter(self, request: Request) -> Response:
         """POST /filter."""

@@ -15,26 +15,35 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from nimdoctor.build_info import build_info
-from nimdoctor.extender.answers import AnswerCache
+from nimdoctor.extender.answers import AnswerCache, Tally
 from nimdoctor.extender.cache import UNUSABLE_KINDS, ReportCache
+from nimdoctor.extender.claims import ClaimCache
 from nimdoctor.extender.faults import Faults
 from nimdoctor.placement import PRECEDENCE
 
 VERBS = ("filter", "prioritize")
 FAULT_PLACES = (*VERBS, "judge")  # where an unexpected exception can happen (`judge`: one node shape)
+CLAIM_MODES = ("count", "all", "unknown")
 # The extender answers in well under 5 ms; the scheduler gives up at its httpTimeout (seconds).
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class _CacheCollector(Collector):
-    """Cache size, staleness, unusable reports and sync state, and internal errors, read at scrape time."""
+    """Cache size, staleness, unusable reports and sync state, internal errors, and the claim cache's size
+    and sync state (when there is one), read at scrape time."""
 
     def __init__(
-        self, cache: ReportCache, clock: Callable[[], float], faults: Faults, memo: AnswerCache | None
+        self,
+        cache: ReportCache,
+        clock: Callable[[], float],
+        faults: Faults,
+        claims: ClaimCache | None,
+        memo: AnswerCache | None,
     ) -> None:
         self.cache = cache
         self.clock = clock
         self.faults = faults
+        self.claims = claims
         self.memo = memo
 
     def collect(self) -> Iterator[Metric]:
@@ -80,6 +89,22 @@ class _CacheCollector(Collector):
         for where in FAULT_PLACES:
             errors.add_metric([where], self.faults.counts[where])
         yield from (unusable, refused, errors)
+        if self.claims is not None:
+            cached = GaugeMetricFamily(
+                "nimdoctor_extender_cached_claims",
+                "ResourceClaimTemplates and ResourceClaims held for DRA pods, by kind.",
+                labels=["kind"],
+            )
+            synced = GaugeMetricFamily(
+                "nimdoctor_extender_claim_cache_synced",
+                "1 once a full list of the kind has arrived (until then DRA pods' GPU counts are unknown).",
+                labels=["kind"],
+            )
+            for kind, count in self.claims.counts().items():
+                cached.add_metric([kind], count)
+                synced.add_metric([kind], 1 if self.claims.synced(kind) else 0)
+            yield cached
+            yield synced
         if self.memo is not None:
             yield from _memo_families(self.memo)
         yield build_info()
@@ -113,6 +138,7 @@ class ExtenderMetrics:
         cache: ReportCache,
         clock: Callable[[], float] = time.time,
         faults: Faults | None = None,
+        claims: ClaimCache | None = None,
         memo: AnswerCache | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
@@ -142,6 +168,22 @@ class ExtenderMetrics:
             ["check"],
             registry=self.registry,
         )
+        self.claim_pods = Counter(
+            "nimdoctor_extender_claim_pods",
+            "Filter calls for NIM pods whose GPUs come from resource claims, by how their GPU count was "
+            "known (count; all: every GPU of the node; unknown: each node judged with all its GPUs as the "
+            "upper bound).",
+            ["count"],
+            registry=self.registry,
+        )
+        self.unevaluated_selectors = Counter(
+            "nimdoctor_extender_claim_selectors_unevaluated",
+            "Filter calls for DRA pods whose claim selectors hold expressions nimdoctor did not evaluate "
+            "(kube-scheduler's DynamicResources plugin still enforces them).",
+            registry=self.registry,
+        )
+        for mode in CLAIM_MODES:
+            self.claim_pods.labels(mode)
         # Children resolved once: the hot path does no label lookups.
         self._by_verb = {
             verb: (self.requests.labels(verb), self.duration.labels(verb), self.failures.labels(verb))
@@ -149,7 +191,7 @@ class ExtenderMetrics:
         }
         for check in (*PRECEDENCE, "pod"):
             self.rejected.labels(check)
-        self.registry.register(_CacheCollector(cache, clock, faults or Faults(), memo))
+        self.registry.register(_CacheCollector(cache, clock, faults or Faults(), claims, memo))
 
     def observe(self, verb: str, seconds: float, ok: bool) -> None:
         """Count one answered call."""
@@ -163,6 +205,19 @@ class ExtenderMetrics:
         """Add one filter answer's rejections."""
         for check, count in by_check.items():
             self.rejected.labels(check).inc(count)
+
+    def count_answer(self, tally: Tally) -> None:
+        """Count what one answer served adds: its rejections and, for a DRA pod, its claim mode."""
+        self.count_rejections(tally.rejected_by_check)
+        self.count_claims(tally.claims, tally.unevaluable)
+
+    def count_claims(self, mode: str | None, unevaluable: bool) -> None:
+        """Count one filter call for a DRA pod (`mode` None: not one)."""
+        if mode is None:
+            return
+        self.claim_pods.labels(mode).inc()
+        if unevaluable:
+            self.unevaluated_selectors.inc()
 
     def exposition(self) -> bytes:
         """The text exposition for GET /metrics."""

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.extender.answers import AnswerCache
+from nimdoctor.extender.answers import NOTHING, AnswerCache
 from nimdoctor.extender.cache import ReportCache
+from nimdoctor.extender.claims import ClaimCache
 from nimdoctor.extender.run import Extender
+from nimdoctor.placement.claim_specs import TEMPLATE
 from tests.extender.live import Client, LiveExtender, record
 from tests.extender.test_watch import nodereport
 from tests.placement import nodes
@@ -168,12 +170,12 @@ def test_the_byte_bound_holds_and_the_least_recently_used_go_first() -> None:
     for index in range(50):
         body = f"request {index}".encode()
         _, state = memo.get("filter", body)
-        memo.put("filter", body, answer, {}, state)
+        memo.put("filter", body, answer, NOTHING, state)
         assert memo.bytes <= 10_000
     assert memo.get("filter", b"request 49")[0] is not None
     assert memo.get("filter", b"request 0")[0] is None  # evicted
     _, state = memo.get("filter", b"huge")
-    memo.put("filter", b"huge", b"y" * 20_000, {}, state)  # larger than the bound: never kept
+    memo.put("filter", b"huge", b"y" * 20_000, NOTHING, state)  # larger than the bound: never kept
     assert memo.get("filter", b"huge")[0] is None
     assert memo.bytes <= 10_000
 
@@ -183,7 +185,7 @@ def test_an_answer_computed_before_a_report_change_is_never_kept(catalog: Catalo
     _, before = memo.get("filter", b"request")
     cache.put(record("b", nodes.L40S_4X))  # the reports change while the answer is computed
     assert memo.get("filter", b"other")[0] is None  # the memo sees the new generation
-    memo.put("filter", b"request", b"old answer", {}, before)
+    memo.put("filter", b"request", b"old answer", NOTHING, before)
     assert memo.get("filter", b"request")[0] is None
 
 
@@ -191,9 +193,23 @@ def test_a_policy_change_drops_kept_answers() -> None:
     cache = ReportCache(None)
     cache.replace([record("a", nodes.DGX_H100)])
     policy: list[Any] = [False]
-    memo = AnswerCache(cache, policy=lambda: policy[0])
+    memo = AnswerCache(cache, inputs=lambda: policy[0])
     _, state = memo.get("filter", b"request")
-    memo.put("filter", b"request", b"answer", {}, state)
+    memo.put("filter", b"request", b"answer", NOTHING, state)
     assert memo.get("filter", b"request")[0] is not None
     policy[0] = True
+    assert memo.get("filter", b"request")[0] is None
+
+
+def test_a_resource_claim_change_drops_kept_answers(catalog: Catalog) -> None:
+    cache = ReportCache(None)
+    cache.replace([record("a", nodes.DGX_H100)])
+    claims = ClaimCache()
+    extender = Extender.assemble(cache, catalog, claims=claims)
+    memo = extender.webhook.memo
+    assert memo is not None
+    _, state = memo.get("filter", b"request")
+    memo.put("filter", b"request", b"answer", NOTHING, state)
+    assert memo.get("filter", b"request")[0] is not None
+    claims.apply_list(TEMPLATE, [])  # a (re)list of templates: the GPU counts may differ
     assert memo.get("filter", b"request")[0] is None

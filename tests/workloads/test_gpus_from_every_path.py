@@ -4,11 +4,15 @@ its template or its creation spec, default 1). A DRA service is judged, never an
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from nimdoctor.catalog import Catalog
+from nimdoctor.cli import cli
 from nimdoctor.workloads.model import Inputs, ObjectRef, Subject, World
 from nimdoctor.workloads.rules.shape import dra_gpus, gpu_count, gpus_per_pod
 from tests.kube import Emulator
@@ -69,3 +73,43 @@ def test_dra_creation_spec_counts_its_devices_default_one(catalog: Catalog) -> N
 def test_every_device_plugin_gpu_resource_counts(resource: str, count: int) -> None:
     spec = {"resources": {"limits": {resource: count, "cpu": "4"}}}
     assert gpu_count(spec) == (count, ("resources", "limits", resource))
+
+
+DRA_LINT = """\
+apiVersion: resource.k8s.io/v1
+kind: ResourceClaimTemplate
+metadata: {{name: gpus, namespace: team}}
+spec:
+  spec:
+    devices:
+      requests:
+      - name: gpu
+        exactly: {{deviceClassName: gpu.nvidia.com, allocationMode: ExactCount, count: {count}}}
+---
+apiVersion: apps.nvidia.com/v1alpha1
+kind: NIMService
+metadata: {{name: llm, namespace: team}}
+spec:
+  image: {{repository: nvcr.io/nim/meta/llama-3.1-8b-instruct, tag: "1.3.3", pullSecrets: [ngc-secret]}}
+  authSecret: ngc-api-secret
+  storage:
+    nimCache: {{name: {cache}, profile: tensorrt_llm-h100-fp8-tp2-pp1-throughput}}
+  draResources:
+  - resourceClaimTemplateName: {template}
+"""
+
+
+@pytest.mark.parametrize(
+    ("count", "template", "status"), [(2, "gpus", "pass"), (1, "gpus", "fail"), (1, "elsewhere", "skip")]
+)
+def test_dra_device_count_is_compared_with_the_profile_in_lint(
+    tmp_path: Path, count: int, template: str, status: str
+) -> None:
+    path = tmp_path / "dra.yaml"
+    path.write_text(DRA_LINT.format(count=count, template=template, cache="llama"))
+    report = json.loads(CliRunner().invoke(cli, ["lint", str(path), "-o", "json"]).stdout)
+    finding = next(f for f in report["findings"] if f["id"] == "NIM-WL-010")
+    assert finding["status"] == status, finding["message"]
+    if status == "fail":
+        assert finding["message"].startswith("draResources devices: 1, but profile tensorrt_llm-h100-fp8-tp2")
+        assert finding["line"] == 19

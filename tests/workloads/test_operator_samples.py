@@ -111,3 +111,11 @@ def test_pipeline_services_are_judged_as_nimservices_of_their_pipeline() -> None
     assert names == {"meta-llama3-8b-instruct", "nv-embedqa-1b-v2", "nv-rerankqa-1b-v2"}
     assert {f["object"]["pipeline"] for f in report["findings"]} == {"rag-pipeline"}
     assert report["objects"] == 3
+
+
+def test_multi_llm_advice_names_the_model_it_serves_not_the_container() -> None:
+    sample = FIXTURES / "k8s-nim-operator__serving__standalone__autoscaling__multi-llm.yaml"
+    report = json.loads(lint(str(sample), "-o", "json").stdout)
+    advice = next(f for f in report["findings"] if f["id"] == "NIM-WL-015" and f["status"] == "warn")
+    assert advice["severity"] == "info"
+    assert advice["message"].startswith("the Multi-LLM NIM serves meta-llama/Llama-3.2-1B-Instruct with HPA")

@@ -23,8 +23,8 @@ from nimdoctor.workloads.model import (
     World,
 )
 from nimdoctor.workloads.readers import mapping
-from nimdoctor.workloads.rules.names import LABEL_MAX, SUBDOMAIN_MAX, shell, valid_name
-from nimdoctor.workloads.rules.shape import GPU, MIG_PREFIX, dra_gpus, gpu_count
+from nimdoctor.workloads.rules.names import LABEL_MAX, SUBDOMAIN_MAX, printable_name, shell, valid_name
+from nimdoctor.workloads.rules.shape import GPU, PGPU, dra_gpus, gpu_count
 
 WorkloadRule = Callable[[Subject, World, Check], Judged]
 WORKLOAD_RULES: dict[str, WorkloadRule] = {}
@@ -60,6 +60,17 @@ def judged(
     names, which reach shell commands, quoted unless valid). `advice`: a recommendation, not a defect,
     reported with severity info whatever the check's severity.
     """
+    bad = [
+        f"{key.replace('_', ' ')} {shell(value)}"
+        for key, value in fix.items()
+        if key in NAME_VALUES
+        and isinstance(value, str)
+        and not printable_name(value, label=key == "namespace")
+    ]
+    if bad and status in (Status.FAIL, Status.WARN):
+        # A name the API server would reject never reaches a command: say so instead of the fix.
+        message = f"{message} ({', '.join(bad)}: not a valid Kubernetes name)"
+        return judged_plain(check, status, message, field, rename_text(label=False))
     values = {
         key: (shell(value) if key in NAME_VALUES else _clean(key, value)) if isinstance(value, str) else value
         for key, value in fix.items()
@@ -88,24 +99,36 @@ def skip_unless(subject: Subject, kind: str, check: Check) -> Judged | None:
 
 
 def requirement(subject: Subject, world: World) -> tuple[Requirement | None, str | None]:
-    """What the subject's model needs (placement), or why that cannot be derived."""
+    """What the subject's model needs (placement), or why that cannot be derived.
+
+    Placement reads nvidia.com/gpu, MIG resources and the draResources it can count; a passed-through GPU
+    (nvidia.com/pgpu) is a whole GPU, and a DRA claim or template placement cannot count (it is in another
+    object) gets the device count of the lint input's copy, else 1, as the operator's default.
+    """
     from nimdoctor.placement import RequirementError, requirement_from_manifest
 
-    manifest = subject.manifest()
     count, field = gpu_count(subject.spec)
-    resource = str(field[-1]) if field is not None else ""
-    if resource != GPU and not resource.startswith(MIG_PREFIX):
-        # Placement reads nvidia.com/gpu and MIG resources; a pGPU or DRA device is a whole GPU too.
-        devices = count if field is not None else dra_gpus(subject, world)[0]
-        if devices:
-            spec = dict(manifest["spec"])
-            resources = dict(mapping(spec.get("resources")))
-            resources["limits"] = {**mapping(resources.get("limits")), GPU: devices}
-            manifest["spec"] = {**spec, "resources": resources}
+    manifest = subject.manifest()
+    if field is not None and field[-1] == PGPU and count:
+        manifest = _with_gpus(manifest, count)
     try:
         return requirement_from_manifest(manifest, world.catalog), None
     except RequirementError as exc:
+        devices, _ = dra_gpus(subject, world) if field is None else (None, "")
+        if not devices:
+            return None, str(exc)
+    try:
+        return requirement_from_manifest(_with_gpus(manifest, devices), world.catalog), None
+    except RequirementError as exc:
         return None, str(exc)
+
+
+def _with_gpus(manifest: dict[str, Any], count: int) -> dict[str, Any]:
+    """The manifest asking for `count` whole GPUs as nvidia.com/gpu (a copy; draResources left out)."""
+    spec = {k: v for k, v in manifest["spec"].items() if k != "draResources"}
+    resources = dict(mapping(spec.get("resources")))
+    resources["limits"] = {**mapping(resources.get("limits")), GPU: count}
+    return {**manifest, "spec": {**spec, "resources": resources}}
 
 
 def weights_bytes(req: Requirement) -> int | None:
@@ -129,11 +152,15 @@ def invalid_name(
     """A failing finding when `name` is not a valid `what` name; None when it is."""
     if valid_name(name, label=label):
         return None
-    rule = "a DNS-1123 label" if label else "a DNS-1123 subdomain"
-    limit = LABEL_MAX if label else SUBDOMAIN_MAX
     message = f"{shell(name)} is not a valid {what} name: the API server rejects it"
-    fix = (
+    return judged_plain(check, Status.FAIL, message, field, rename_text(label=label))
+
+
+def rename_text(*, label: bool) -> str:
+    """How to rename an object whose name the API server rejects (no command: the name is unsafe)."""
+    rule = "a DNS-1123 label" if label else "a DNS-1123 subdomain (a namespace: a DNS-1123 label)"
+    limit = LABEL_MAX if label else SUBDOMAIN_MAX
+    return (
         f"Rename it to {rule}: lower-case letters, digits and '-'{'' if label else ' and .'}, starting and "
         f"ending with a letter or digit, at most {limit} characters."
     )
-    return judged_plain(check, Status.FAIL, message, field, fix)

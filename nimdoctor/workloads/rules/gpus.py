@@ -28,6 +28,7 @@ from nimdoctor.workloads.rules.base import (
 from nimdoctor.workloads.rules.names import LIVE_ONLY
 from nimdoctor.workloads.rules.shape import (
     GPU,
+    dra_gpus,
     fresh_nodes,
     gpu_count,
     profile_gpus,
@@ -44,9 +45,16 @@ def gpu_count_matches_profile(subject: Subject, world: World, check: Check) -> J
     if (skip := skip_unless(subject, "NIMService", check)) is not None:
         return skip
     count, field = gpu_count(subject.spec)
+    resource = str(field[-1]) if field is not None else ""
     if field is None:
-        return judged(check, Status.SKIP, f"{GPU} is not set by hand: the operator sets it from the profile")
-    resource = str(field[-1])
+        dra, how = dra_gpus(subject, world)
+        if dra is None:
+            return judged(
+                check, Status.SKIP, f"{GPU} is not set by hand: the operator sets it from the profile"
+            )
+        if how != "spec.draResources":  # a claim outside the input: its device count is unknown
+            return judged(check, Status.SKIP, f"GPUs from DRA: {how}", ("draResources",))
+        count, field, resource = dra, ("draResources",), "draResources devices"
     if count is None:
         return judged(
             check, Status.FAIL, f"{resource} is not a whole number", field, expected="?", source="?"

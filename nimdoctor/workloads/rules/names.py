@@ -33,10 +33,15 @@ def valid_name(name: str, *, label: bool = False) -> bool:
     return len(name) <= limit and pattern.fullmatch(name) is not None
 
 
+def printable_name(name: str, *, label: bool = False) -> bool:
+    """A valid name (`label`: a namespace), or a placeholder nimdoctor prints itself (`<namespace>`)."""
+    return valid_name(name, label=label) or _PLACEHOLDER.fullmatch(name) is not None
+
+
 def shell(name: str) -> str:
     """`name` safe inside a shell command: as written when it is a valid name or our placeholder, else
     quoted (control characters escaped first, so a newline cannot start a new command line)."""
-    if valid_name(name) or _PLACEHOLDER.fullmatch(name):
+    if printable_name(name):
         return name
     return shlex.quote(clean_line(name))
 

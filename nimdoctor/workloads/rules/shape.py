@@ -19,7 +19,8 @@ from nimdoctor.workloads.rules.names import LIVE_ONLY, find_pvc
 GPU = "nvidia.com/gpu"
 # Device-plugin resources that are whole GPUs: `nvidia.com/pgpu` is a GPU passed through to a confidential
 # computing VM (GPU Operator sandbox workloads); `nvidia.com/mig-<profile>` a MIG device each.
-GPU_RESOURCES = (GPU, "nvidia.com/pgpu")
+PGPU = "nvidia.com/pgpu"
+GPU_RESOURCES = (GPU, PGPU)
 MIG_PREFIX = "nvidia.com/mig-"
 
 
