@@ -24,6 +24,8 @@ from nimdoctor.extender.cache import ReportCache
 
 DEFAULT_MAX_BYTES = 32 * 2**20  # about twenty 20,000-node answers with their requests
 _ENTRY_OVERHEAD = 200  # bytes of bookkeeping per kept answer, roughly
+_SEEN = 4096  # requests remembered (by hash) to tell a repeat; past it the memory starts over
+_NOT_KEPT = object()  # the state `get` gives for a request seen for the first time: `put` keeps nothing
 
 
 class Tally(NamedTuple):
@@ -79,6 +81,7 @@ class AnswerCache:
         # Least recently used first: OrderedDict pops its oldest in O(1) (a dict slows as its front empties).
         self._kept: OrderedDict[tuple[str, bytes], Kept] = OrderedDict()
         self._state: Hashable = None  # (generation, inputs) the kept answers belong to
+        self._seen: set[tuple[str, int]] = set()  # (verb, hash of the body) of requests answered once
         self._until = -math.inf  # when the next report goes stale: the kept answers expire then
 
     def _current(self) -> Hashable:
@@ -96,16 +99,23 @@ class AnswerCache:
         return state
 
     def get(self, verb: str, body: bytes) -> tuple[Kept | None, Hashable]:
-        """The kept answer to `body` (None on a miss), and the state a fresh answer is to be put under."""
+        """The kept answer to `body` (None on a miss), and the state a fresh answer is to be put under (one
+        that keeps nothing when `body` comes for the first time)."""
         state = self._current()
         key = (verb, body)
         kept = self._kept.get(key)
-        if kept is None:
-            self.stats.misses[verb] += 1
-        else:
+        if kept is not None:
             self._kept.move_to_end(key)  # most recently used: last in order
             self.stats.hits[verb] += 1
-        return kept, state
+            return kept, state
+        self.stats.misses[verb] += 1
+        seen = (verb, hash(body))  # the dict lookup above has computed and cached the hash
+        if seen in self._seen:
+            return None, state
+        if len(self._seen) >= _SEEN:
+            self._seen.clear()
+        self._seen.add(seen)
+        return None, _NOT_KEPT
 
     def put(self, verb: str, body: bytes, payload: bytes, tally: Tally, state: Hashable) -> None:
         """Keep an answer computed for `state` (as `get` returned it); ignored if the state moved on since."""
