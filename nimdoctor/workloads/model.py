@@ -250,13 +250,13 @@ class Inputs(msgspec.Struct, frozen=True):
     """What a lint input holds besides its NIM subjects, so that names resolve offline.
 
     Secrets are reduced to type and key names (and a docker config's registries), as in a live cluster;
-    `claims` holds the device requests of DRA ResourceClaims and ResourceClaimTemplates; `places` says where
+    `claims` holds the DRA ResourceClaims and ResourceClaimTemplates; `places` says where
     each object of the input is defined ("file:line"), once per definition: two places are a duplicate.
     """
 
     secrets: Mapping[tuple[str | None, str], SecretInfo] = msgspec.field(default_factory=dict)
     pvcs: Mapping[tuple[str | None, str], PvcInfo] = msgspec.field(default_factory=dict)
-    claims: Mapping[ObjectKey, tuple[Mapping[str, Any], ...]] = msgspec.field(default_factory=dict)
+    claims: Mapping[ObjectKey, Mapping[str, Any]] = msgspec.field(default_factory=dict)
     places: Mapping[ObjectKey, tuple[str, ...]] = msgspec.field(default_factory=dict)
 
 
