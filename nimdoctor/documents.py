@@ -8,6 +8,7 @@ apart without knowing which command printed them:
 | Report | `run` | `nimdoctor.report.Report` |
 | WorkloadReport | `lint`, `run --cluster` | `nimdoctor.workloads.report.WorkloadReport` |
 | Plan | `plan` | `Plan` |
+| Capacity | `capacity` | `nimdoctor.capacity.document.Capacity` |
 | Topology | `topo` | `Topology` |
 | CheckList | `checks` | `CheckList` |
 | Check | `explain` | `CheckDocument` |
@@ -153,6 +154,7 @@ class MachineList(Base, frozen=True, kw_only=True):
 
 def document_types() -> dict[str, Any]:
     """Every document type by its `kind` (imported here, lazily: a plain `run` needs none of the others)."""
+    from nimdoctor.capacity.document import Capacity
     from nimdoctor.report import Report
     from nimdoctor.simulation.machine import MachineSpec
     from nimdoctor.workloads.report import WorkloadReport
@@ -161,6 +163,7 @@ def document_types() -> dict[str, Any]:
         "Report": Report,
         "WorkloadReport": WorkloadReport,
         "Plan": Plan,
+        "Capacity": Capacity,
         "Topology": Topology,
         "CheckList": CheckList,
         "Check": CheckDocument,

@@ -21,7 +21,7 @@ def operator_version_option(fn: _F) -> _F:
         "--operator-version",
         default=version_text(NEWEST_OPERATOR),
         show_default=True,
-        help="NIM Operator version to judge for (3.1.0 and later reject replicas with autoscaling).",
+        help="NIM Operator version to judge for: picks its CRD schemas, CEL and webhook rules (NIM-OP-*).",
     )(fn)
 
 

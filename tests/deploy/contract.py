@@ -41,6 +41,9 @@ EXTENDER: dict[str, frozenset[str]] = {
     "nimdoctor_extender_unusable_reports": frozenset({"kind"}),
     "nimdoctor_extender_refused_reports_total": frozenset({"kind"}),
     "nimdoctor_extender_internal_errors_total": frozenset({"where"}),
+    "nimdoctor_extender_answer_cache_hits_total": frozenset({"verb"}),
+    "nimdoctor_extender_answer_cache_misses_total": frozenset({"verb"}),
+    "nimdoctor_extender_answer_cache_bytes": frozenset(),
     "nimdoctor_extender_cache_synced": frozenset(),
 }
 AUDIT: dict[str, frozenset[str]] = {
@@ -49,6 +52,8 @@ AUDIT: dict[str, frozenset[str]] = {
     "nimdoctor_audit_runs_total": frozenset(),
     "nimdoctor_audit_failures_total": frozenset(),
     "nimdoctor_audit_last_success_timestamp_seconds": frozenset(),
+    "nimdoctor_model_capacity_replicas": frozenset({"namespace", "nimservice", "model"}),
+    "nimdoctor_nimservice_hpa_max_replicas": frozenset({"namespace", "nimservice"}),
 }
 EVERY_PROCESS: dict[str, frozenset[str]] = {"nimdoctor_build_info": frozenset({"version", "revision"})}
 # Prometheus's own per-target series, and kube-state-metrics' node labels (label_<sanitised key>).
