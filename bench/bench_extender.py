@@ -37,7 +37,7 @@ from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import Decider, Outcome
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.protocol import Candidates, HostPriority, decode_args, filter_result
-from nimdoctor.extender.serve import Address, Servers, serve
+from nimdoctor.extender.serve import WEBHOOK_LIMITS, Address, Servers, serve
 from nimdoctor.report import Capabilities
 
 MIB = 2**20
@@ -130,7 +130,7 @@ def server_main(kind: str, count: int, pipe: Connection) -> None:
     webhook = Webhook(answers, cache, metrics)
     listen = Address("127.0.0.1", 0).bind()
     pipe.send(listen.getsockname()[1])
-    serve(Servers([(webhook.app(), listen, None)]))
+    serve(Servers([(webhook.app(), listen, WEBHOOK_LIMITS, None)]))
 
 
 class Server:

@@ -72,8 +72,8 @@ def audit_cmd(
         sys.exit(0 if auditor.cycle() else 3)
     from nimdoctor.workloads.server import HttpServer, make_app
 
-    server = HttpServer(make_app(auditor), host, port)
     try:
+        server = HttpServer(make_app(auditor), host, port)
         server.start()
     except OSError as exc:
         raise InputError(f"--listen {listen}: {exc}") from exc
