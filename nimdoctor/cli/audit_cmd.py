@@ -19,6 +19,7 @@ from nimdoctor.cli.workload_options import (
     operator_version_option,
     parse_operator_version,
 )
+from nimdoctor.logs import configure as configure_logging
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -49,6 +50,7 @@ def audit_cmd(
     all_namespaces: bool,
     operator_version: str,
     kubeconfig: Path | None,
+    request_timeout: float,
     checks_dir: Path | None,
 ) -> None:
     """Judge every NIM workload (NIMService, NIMCache) every --interval seconds, read-only.
@@ -61,11 +63,11 @@ def audit_cmd(
 
     if namespaces and all_namespaces:
         raise InputError("give -n/--namespace or -A/--all-namespaces, not both")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     catalog = catalog_or_exit(checks_dir)
     version = parse_operator_version(operator_version)
     host, port = parse_listen(listen)
-    client = api_client_or_exit(kubeconfig)
+    client = api_client_or_exit(kubeconfig, request_timeout)
     scope = list(dict.fromkeys(namespaces)) or None
     auditor = Auditor(client, catalog, scope, version, interval)
     if once:

@@ -50,6 +50,7 @@ def run_cluster(
     *,
     checks_dir: Path | None,
     kubeconfig: Path | None,
+    request_timeout: float,
     namespaces: tuple[str, ...],
     all_namespaces: bool,
     operator_version: str,
@@ -69,7 +70,7 @@ def run_cluster(
     version = parse_operator_version(operator_version)
     checks = checks_or_exit(catalog, only, skip)
     wanted = scope(namespaces, all_namespaces, kubeconfig)
-    client = api_client_or_exit(kubeconfig)
+    client = api_client_or_exit(kubeconfig, request_timeout)
     try:
         snapshot = collect(client, wanted, catalog, version)
     except CollectError as exc:
