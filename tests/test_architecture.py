@@ -98,3 +98,32 @@ def test_the_renderers_import_in_one_direction() -> None:
     placement = {m for m, _ in imports(PACKAGE / "render_placement.py")}
     assert not below & {"nimdoctor.render", "nimdoctor.render_placement"}, below
     assert "nimdoctor.render" not in placement, placement
+
+
+WORKLOAD_RULES = sorted((PACKAGE / "workloads" / "rules").glob("*.py"))
+# What feeds the workload rules (reads manifests or the cluster, applies rules, renders, serves): the rules
+# never import it, and the model and readers below them never import the rules.
+WORKLOAD_FEEDERS = ("manifests", "collect", "evaluate", "audit", "events", "output", "server", "report")
+WORKLOAD_MODEL = (PACKAGE / "workloads" / "model.py", PACKAGE / "workloads" / "readers.py")
+
+
+@pytest.mark.parametrize("path", WORKLOAD_RULES, ids=ids(WORKLOAD_RULES))
+def test_workload_rules_are_pure_and_never_import_what_feeds_them(path: Path) -> None:
+    for module, _ in imports(path):
+        parts = module.split(".")
+        assert parts[0] not in IO_MODULES, module
+        assert not (parts[0] == "nimdoctor" and len(parts) > 1 and parts[1] in CLUSTER_HALF), module
+        feeder = parts[:2] == ["nimdoctor", "workloads"] and len(parts) > 2 and parts[2] in WORKLOAD_FEEDERS
+        assert not feeder, module
+
+
+@pytest.mark.parametrize("path", WORKLOAD_MODEL, ids=ids(list(WORKLOAD_MODEL)))
+def test_the_workload_model_never_imports_the_rules(path: Path) -> None:
+    for module, _ in imports(path):
+        assert not module.startswith(("nimdoctor.rules", "nimdoctor.workloads.rules")), module
+
+
+def test_node_rules_never_import_workloads() -> None:
+    for path in modules("rules"):
+        for module, _ in imports(path):
+            assert not module.startswith("nimdoctor.workloads"), (path, module)

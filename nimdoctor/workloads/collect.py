@@ -27,9 +27,9 @@ from nimdoctor.catalog import Catalog
 from nimdoctor.cluster import nodereport
 from nimdoctor.cluster.client import SERVICE_ACCOUNT_TOKEN, in_cluster
 from nimdoctor.cluster.limits import PAGE_SIZE, ListTooLong, paginate
-from nimdoctor.rules.workload import DOCKER_TYPES, at, pvc_name, text
 from nimdoctor.sanitize import clean_line
 from nimdoctor.workloads.model import (
+    DOCKER_TYPES,
     GROUP,
     PLURALS,
     VERSION,
@@ -45,8 +45,10 @@ from nimdoctor.workloads.model import (
     cache_index,
     parse_quantity,
     parse_version,
+    pvc_name,
     subjects_of,
 )
+from nimdoctor.workloads.readers import at, text
 
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",

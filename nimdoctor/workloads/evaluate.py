@@ -12,7 +12,6 @@ from msgspec import UNSET, UnsetType
 from nimdoctor.catalog import Catalog, Check
 from nimdoctor.report import Status, format_time
 from nimdoctor.rules.registry import crashed
-from nimdoctor.rules.workload import WORKLOAD_RULES
 from nimdoctor.workloads.manifests import Document
 from nimdoctor.workloads.model import (
     FieldPath,
@@ -26,6 +25,7 @@ from nimdoctor.workloads.model import (
     version_text,
 )
 from nimdoctor.workloads.report import ObjectInfo, WorkloadFinding, WorkloadReport
+from nimdoctor.workloads.rules import WORKLOAD_RULES
 
 
 def workload_checks(catalog: Catalog, only: Iterable[str] | None = None) -> list[Check]:

@@ -19,6 +19,7 @@ import msgspec
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import NodeRecord
 from nimdoctor.report import Finding
+from nimdoctor.workloads.readers import at, text
 
 GROUP = "apps.nvidia.com"
 VERSION = "v1alpha1"
@@ -180,6 +181,9 @@ class DockerAuth(msgspec.Struct, frozen=True):
     error: str | None = None  # why the config could not be read (never quoting it)
 
 
+DOCKER_TYPES = {"kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"}
+
+
 class SecretInfo(msgspec.Struct, frozen=True):
     """A Secret reduced to its type and key names; `error` when reading it was refused or failed."""
 
@@ -245,6 +249,15 @@ class World(msgspec.Struct, frozen=True):
     def cache(self, namespace: str | None, name: str) -> Subject | None:
         """The NIMCache `name` in `namespace`, when known."""
         return self.caches.get((namespace, name))
+
+
+def pvc_name(subject: Subject) -> str:
+    """The PVC the operator uses for a subject's `storage.pvc`: its name, else `<object>-pvc`."""
+    if subject.kind == "NIMCache":
+        status_pvc = text(subject.status.get("pvc"))
+        if status_pvc:
+            return status_pvc
+    return text(at(subject.spec, "storage", "pvc", "name")) or f"{subject.ref.name}-pvc"
 
 
 def cache_index(subjects: list[Subject]) -> dict[tuple[str | None, str], Subject]:

@@ -168,8 +168,9 @@ def test_overlay_dir_must_exist(tmp_path: Path) -> None:
 
 
 def test_every_catalog_id_has_exactly_one_rule_and_every_rule_an_entry() -> None:
-    # Importing the placement package registers the NIM-FIT rules beside the node rules.
-    import nimdoctor.placement  # noqa: F401
+    # Importing the placement and workload rule packages registers their rules beside the node rules.
+    import nimdoctor.placement
+    import nimdoctor.workloads.rules  # noqa: F401
 
     catalog = load_catalog()
     assert set(catalog.checks) == set(rules.RULES)

@@ -1,0 +1,157 @@
+"""The shape of a service: how many pods, which cache and PVC, how many GPUs, which nodes it may use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nimdoctor.workloads.model import (
+    FieldPath,
+    NodeInfo,
+    PvcInfo,
+    Subject,
+    World,
+    pvc_name,
+)
+from nimdoctor.workloads.readers import at, mapping, text, whole
+from nimdoctor.workloads.rules.base import LIVE_ONLY
+
+GPU = "nvidia.com/gpu"
+
+
+def node_selector(spec: Mapping[str, Any]) -> dict[str, str]:
+    """`spec.nodeSelector` as strings."""
+    return {str(k): str(v) for k, v in mapping(spec.get("nodeSelector")).items() if v is not None}
+
+
+def matching_nodes(nodes: Sequence[NodeInfo], selector: Mapping[str, str]) -> list[NodeInfo]:
+    """Nodes whose labels carry every key/value of `selector`."""
+    return [n for n in nodes if all(n.labels.get(k) == v for k, v in selector.items())]
+
+
+def pod_count(spec: Mapping[str, Any]) -> tuple[int, str]:
+    """The most pods a NIMService runs at once, and why (replicas, HPA max, multi-node group)."""
+    reasons = []
+    group = 1
+    if spec.get("multiNode") is not None:
+        group = whole(at(spec, "multiNode", "parallelism", "pipeline")) or 1
+        reasons.append(f"multiNode: {group} pods per group")
+    if at(spec, "scale", "enabled") is True:
+        count = whole(at(spec, "scale", "hpa", "maxReplicas")) or 1
+        reasons.insert(0, f"HPA maxReplicas {count}")
+    else:
+        replicas = whole(spec.get("replicas"))
+        count = 1 if replicas is None else replicas
+        if count > 1:
+            reasons.insert(0, f"replicas {count}")
+    return count * group, ", ".join(reasons) or "one replica"
+
+
+def cache_name(subject: Subject) -> str | None:
+    """The NIMCache a NIMService references."""
+    return text(at(subject.spec, "storage", "nimCache", "name"))
+
+
+def cache_source(subject: Subject, world: World) -> str | None:
+    """`ngc`, `hf` or `dataStore`: the subject's own source (NIMCache) or its cache's (NIMService)."""
+    if subject.kind == "NIMService":
+        name = cache_name(subject)
+        cache = world.cache(subject.ref.namespace, name) if name else None
+        if cache is None:
+            return None
+        subject = cache
+    source = mapping(subject.spec.get("source"))
+    return next((k for k in ("ngc", "hf", "dataStore") if source.get(k) is not None), None)
+
+
+def live_pvc(subject: Subject, world: World) -> PvcInfo | None:
+    """The subject's own PVC as the cluster has it (None offline or when not read)."""
+    if world.cluster is None or subject.ref.namespace is None:
+        return None
+    return world.cluster.pvcs.get((subject.ref.namespace, pvc_name(subject)))
+
+
+def volume_owner(subject: Subject, world: World) -> tuple[Subject | None, str]:
+    """Whose `storage.pvc` holds the model for this subject: itself, or its NIMCache (with a label)."""
+    name = cache_name(subject) if subject.kind == "NIMService" else None
+    if name is None:
+        return subject, f"PVC {pvc_name(subject)}"
+    cache = world.cache(subject.ref.namespace, name)
+    if cache is None:
+        return None, f"NIMCache {name}"
+    return cache, f"NIMCache {name}'s PVC {pvc_name(cache)}"
+
+
+def gpu_count(spec: Mapping[str, Any]) -> tuple[int | None, FieldPath | None]:
+    """A hand-set `nvidia.com/gpu` (limits, else requests) and where it is."""
+    for part in ("limits", "requests"):
+        value = at(spec, "resources", part, GPU)
+        if value is not None:
+            return whole(value), ("resources", part, GPU)
+    return None, None
+
+
+def profile_gpus(subject: Subject, world: World) -> tuple[int | None, str]:
+    """The GPUs per pod the selected profile or parallelism asks for, and where that comes from."""
+    from nimdoctor.placement import parse_profile
+
+    spec = subject.spec
+    if spec.get("multiNode") is not None:
+        tensor = whole(at(spec, "multiNode", "parallelism", "tensor"))
+        if tensor:
+            return tensor, "spec.multiNode.parallelism.tensor"
+    profile = text(at(spec, "storage", "nimCache", "profile"))
+    name = cache_name(subject)
+    cache = world.cache(subject.ref.namespace, name) if name else None
+    if profile:
+        for entry in (cache.status.get("profiles") if cache else None) or []:
+            config = mapping(at(entry, "config"))
+            if at(entry, "name") == profile and whole(config.get("tp")):
+                pp = whole(config.get("pp")) or 1
+                return (whole(config["tp"]) or 1) * pp, f"NIMCache {name} status.profiles {profile}"
+        parsed = parse_profile(profile)
+        if parsed is not None and parsed.tp:
+            return parsed.tp * (parsed.pp or 1), f"profile {profile}"
+    if cache is not None:
+        model = next(
+            (at(cache.spec, "source", k, "model") for k in ("ngc", "hf", "dataStore")),
+            None,
+        )
+        tp = whole(at(model, "tensorParallelism"))
+        if tp:
+            return tp, f"NIMCache {name} tensorParallelism"
+    return None, ""
+
+
+def tensor_parallel(subject: Subject, world: World) -> int:
+    """Tensor-parallel size per pod: the profile's or parallelism's, else the GPU count, else 1."""
+    expected, _ = profile_gpus(subject, world)
+    if expected:
+        return expected
+    count, _ = gpu_count(subject.spec)
+    return count or 1
+
+
+def fresh_nodes(subject: Subject, world: World) -> tuple[list[tuple[str, Any]], str | None]:
+    """(node, capabilities) of fresh NodeReports the subject's node selector allows, or why there are none."""
+    cluster = world.cluster
+    if cluster is None:
+        return [], LIVE_ONLY
+    if cluster.reports is None:
+        return [], f"NodeReports not readable: {cluster.errors.get('nodereports', 'unknown error')}"
+    selector = node_selector(subject.spec)
+    allowed = None
+    if selector and cluster.nodes is not None:
+        allowed = {n.name for n in matching_nodes(cluster.nodes, selector)}
+    nodes = [
+        (name, record.capabilities)
+        for name, record in sorted(cluster.reports.items())
+        if allowed is None or name in allowed
+    ]
+    if not nodes:
+        stale = f" ({cluster.stale_reports} stale)" if cluster.stale_reports else ""
+        return (
+            [],
+            f"no fresh NodeReport{stale} for the nodes it may run on: is the nimdoctor agent installed?",
+        )
+    return nodes, None
