@@ -60,6 +60,7 @@ class Agent:
                 "agent",
                 "--simulate",
                 "dgx-h100",
+                "--publish-simulated",
                 "--listen",
                 "127.0.0.1:0",
                 *args,

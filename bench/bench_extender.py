@@ -38,6 +38,8 @@ from nimdoctor.extender.decide import Decider, Outcome
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.protocol import Candidates, HostPriority, decode_args, filter_result
 from nimdoctor.extender.serve import WEBHOOK_LIMITS, Address, Servers, serve
+from nimdoctor.placement.claim_specs import ClaimSpec, GpuRequest
+from nimdoctor.placement.dra import ClaimLookup
 from nimdoctor.report import Capabilities
 
 MIB = 2**20
@@ -175,11 +177,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def in_process(count: int, rounds: int) -> tuple[float, float]:
+def dra_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """`pod` taking its GPUs from a ResourceClaimTemplate `gpu-template` instead of nvidia.com/gpu."""
+    container = {**pod["spec"]["containers"][0], "resources": {"claims": [{"name": "gpu"}]}}
+    claims = [{"name": "gpu", "resourceClaimTemplateName": "gpu-template"}]
+    return {**pod, "spec": {"containers": [container], "resourceClaims": claims}}
+
+
+def two_gpu_template(kind: str, namespace: str, name: str) -> ClaimSpec | None:
+    """A claim lookup that knows one template: 2 GPUs (as POD asks with nvidia.com/gpu)."""
+    return ClaimSpec((GpuRequest("gpu", 2),)) if name == "gpu-template" else None
+
+
+def in_process(
+    count: int, rounds: int, pod: dict[str, Any] = POD, claims: ClaimLookup | None = None
+) -> tuple[float, float]:
     """Median milliseconds of the filter decision alone, and of decode + decision + encode."""
     cache = cache_of(count)
-    decider = Decider(cache, load_catalog())
-    body = json.dumps({"Pod": POD, "Nodes": None, "NodeNames": names(count)}).encode()
+    decider = Decider(cache, load_catalog(), claims=claims)
+    body = json.dumps({"Pod": pod, "Nodes": None, "NodeNames": names(count)}).encode()
     candidates = decode_args(body)
     decide_times, full_times = [], []
     for _ in range(rounds):
@@ -232,6 +248,14 @@ def main() -> None:
         f"in process at {largest} nodes, 70B pod (median of 200): filter decision {decide_ms:.3f} ms; "
         f"decode + decision + encode {full_ms:.3f} ms"
     )
+    # The same pod with its GPUs from a resource claim: a template of 2 GPUs seen, and one not seen (each
+    # node judged with all its GPUs as the upper bound), against the nvidia.com/gpu pod in the same run.
+    for label, claims in (("template seen (2 GPUs)", two_gpu_template), ("count unknown", None)):
+        dra_ms, dra_full_ms = in_process(largest, 200, dra_pod(POD), claims)
+        print(
+            f"  DRA pod, {label}: decision {dra_ms:.3f} ms ({dra_ms / decide_ms:.2f}x); "
+            f"decode + decision + encode {dra_full_ms:.3f} ms ({dra_full_ms / full_ms:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -246,30 +246,48 @@ class Facts(Base, frozen=True, kw_only=True):
     unmeasured: dict[str, str] | UnsetType = UNSET
 
 
+# Bounds on what a node can report: a published report is untrusted input to every reader, which refuses
+# (and the CRD's schema forbids) values no node can have, so a hostile or corrupt report costs only its node.
+# Decoding (`msgspec.convert`) enforces them; constructing a struct in code does not.
+MAX_NODE_GPUS = 64  # no OS sees more GPUs on one node (the largest servers carry 16 to 20; NVL72 nodes see 4)
+MAX_GPU_MEMORY_BYTES = 2**41  # 2 TiB per GPU, far above any GPU made (B300: 288 GB)
+MAX_MIG_PER_GPU = 7  # MIG devices one GPU offers at most (A100, H100, B200; MIG user guide)
+MAX_NOFILE = 2**31  # RLIMIT_NOFILE cannot exceed fs.nr_open, whose ceiling is below 2^31 (fs/file.c)
+PRINTABLE = r"^[ -~]*$"  # printable ASCII: no control character reaches a log, an Event or a terminal
+GpuCount = Annotated[int, msgspec.Meta(ge=0, le=MAX_NODE_GPUS)]
+MemoryBytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_GPU_MEMORY_BYTES)]
+ShortText = Annotated[str, msgspec.Meta(max_length=64, pattern=PRINTABLE)]
+ComputeCapability = Annotated[str, msgspec.Meta(max_length=5, pattern=r"^[0-9]{1,2}\.[0-9]{1,2}$")]
+
+
 class MigSlice(Base, frozen=True, kw_only=True):
     """MIG devices of one profile across the node: what a `nvidia.com/mig-<profile>` request can get."""
 
-    profile: str  # e.g. "3g.40gb"
-    memory_bytes: int  # per device (the smallest, if GPUs differ)
-    count: int  # devices on the node
+    profile: ShortText  # e.g. "3g.40gb"
+    memory_bytes: MemoryBytes  # per device (the smallest, if GPUs differ)
+    count: Annotated[int, msgspec.Meta(ge=0, le=MAX_NODE_GPUS * MAX_MIG_PER_GPU)]  # devices on the node
 
 
 class Capabilities(Base, frozen=True, kw_only=True):
     """The compact node summary that placement decides on (published by the agent, read by the extender)."""
 
     ready: bool
-    nofile_soft: int | UnsetType | None = UNSET
+    nofile_soft: Annotated[int, msgspec.Meta(ge=0, le=MAX_NOFILE)] | UnsetType | None = UNSET
     nofile_unlimited: bool | UnsetType = UNSET
-    gpu_product: str | UnsetType = UNSET  # normalised family and variant, e.g. "H100-SXM", "L40S"
-    gpu_count: int | UnsetType = UNSET
-    gpu_memory_bytes: int | UnsetType = UNSET  # per GPU, the smallest
-    max_nvlink_clique: int | UnsetType = UNSET
-    virtualization: str | UnsetType = UNSET
+    # normalised family and variant, e.g. "H100-SXM", "L40S"; mixed models joined with "+"
+    gpu_product: Annotated[str, msgspec.Meta(max_length=256, pattern=PRINTABLE)] | UnsetType = UNSET
+    gpu_count: GpuCount | UnsetType = UNSET
+    gpu_memory_bytes: MemoryBytes | UnsetType = UNSET  # per GPU, the smallest
+    max_nvlink_clique: GpuCount | UnsetType = UNSET
+    virtualization: ShortText | UnsetType = UNSET
     mig_enabled: bool | UnsetType = UNSET
-    mig_slices: tuple[MigSlice, ...] | UnsetType = UNSET  # MIG devices by profile, when MIG is enabled
-    mig_strategy: str | UnsetType = UNSET  # single | mixed, from the node label nvidia.com/mig.strategy
-    compute_capability: str | UnsetType = UNSET
-    driver_version: str | UnsetType = UNSET
+    # MIG devices by profile, when MIG is enabled
+    mig_slices: Annotated[tuple[MigSlice, ...], msgspec.Meta(max_length=64)] | UnsetType = UNSET
+    mig_strategy: Literal["single", "mixed"] | UnsetType = (
+        UNSET  # from the node label nvidia.com/mig.strategy
+    )
+    compute_capability: ComputeCapability | UnsetType = UNSET  # "major.minor", e.g. "9.0"
+    driver_version: ShortText | UnsetType = UNSET
 
 
 class ShippedTp(Base, frozen=True, kw_only=True):
@@ -315,6 +333,12 @@ class Requirement(Base, frozen=True, kw_only=True):
     mig_profile: str | None = None  # the MIG device a pod requests (nvidia.com/mig-<profile>), e.g. "3g.40gb"
     cache_pvc_bytes: int | None = None
     source: str = "name"  # name | pod | NIMService | NIMCache
+    # GPUs from DRA resource claims: count (exact), all (every matching GPU of a node), unknown (not seen)
+    claims: str | None = None
+    claim_gpu: str | None = None  # the GPU product a claim's selector asks for, e.g. "H100-SXM"
+    claim_min_memory_bytes: int | None = None  # a claim's selector on the GPU's memory
+    claim_max_memory_bytes: int | None = None
+    claim_unevaluable: tuple[str, ...] = ()  # selector expressions nimdoctor did not read (never guessed)
 
 
 class Reason(Base, frozen=True, kw_only=True):

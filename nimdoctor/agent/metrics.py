@@ -33,16 +33,20 @@ def catalog_checks(catalog: Catalog) -> list[tuple[str, Severity]]:
 
 
 class AgentCollector(Collector):
-    """Metric families for the agent's state; `checks` are the catalog's node checks (id, severity)."""
+    """Metric families for the agent's state; `checks` are the catalog's node checks (id, severity);
+    `publishing`: the agent is meant to publish (not `--no-publish`), so its last publish is 0 until one."""
 
     def __init__(
         self,
         state: AgentState,
         checks: Sequence[tuple[str, Severity]],
         registry: CollectorRegistry | None = None,
+        *,
+        publishing: bool = False,
     ) -> None:
         self.state = state
         self.checks = list(checks)
+        self.publishing = publishing
         if registry is not None:
             registry.register(self)
 
@@ -124,11 +128,13 @@ class AgentCollector(Collector):
         yield CounterMetricFamily(
             "nimdoctor_publish_failures", "Publish attempts that failed.", value=snap.publish_failures
         )
-        if snap.publish_last_success is not None:
+        if snap.publish_last_success is not None or self.publishing:
+            # 0 from the start of an agent meant to publish: an alert sees one that never does.
             yield GaugeMetricFamily(
                 "nimdoctor_publish_last_success_timestamp_seconds",
-                "When the NodeReport and Node were last confirmed up to date (Unix time).",
-                value=snap.publish_last_success,
+                "When the NodeReport and Node were last confirmed up to date (Unix time; 0: not since the "
+                "agent started).",
+                value=snap.publish_last_success or 0,
             )
 
 

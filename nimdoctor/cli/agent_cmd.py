@@ -78,9 +78,16 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str
 @click.option("--once", is_flag=True, help="Probe, publish and exit: 0 published, 1 publishing failed.")
 @click.option("--no-publish", is_flag=True, help="Serve metrics only; never call the Kubernetes API.")
 @click.option(
+    "--publish-simulated",
+    is_flag=True,
+    help="Publish a simulated machine's report (--simulate, --machine-file) as the node's NodeReport: for "
+    "demo and test clusters only. Without it the agent refuses to publish a simulation.",
+)
+@click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Kubeconfig to publish with (default: the in-cluster account, else KUBECONFIG or ~/.kube/config).",
+    help="Kubeconfig to publish with (default: the in-cluster account, else KUBECONFIG; never "
+    "~/.kube/config unless given here).",
 )
 @node_name_option
 @host_root_option
@@ -93,6 +100,7 @@ def agent_cmd(
     stale_after: float,
     once: bool,
     no_publish: bool,
+    publish_simulated: bool,
     kubeconfig: Path | None,
     node_name: str | None,
     host_root: Path | None,
@@ -124,38 +132,54 @@ def agent_cmd(
 
     state = AgentState()
     schedule = Schedule(interval=interval, heartbeat=heartbeat, backoff_cap=min(60.0, max(1.0, interval)))
-    publisher = None if no_publish else _publisher(kubeconfig, node, heartbeat, catalog)
+    publisher, where = (None, None) if no_publish else _publisher(kubeconfig, node, heartbeat, catalog)
+    if publisher is not None and sources.simulated is not None and not publish_simulated:
+        raise InputError(
+            f"refusing to publish a simulated report ({sources.simulated}) as node {node!r} to "
+            f"{publisher.api.client.configuration.host} ({where}): a simulation is not a measurement. "
+            "Add --publish-simulated for a demo or test cluster, or --no-publish"
+        )
     agent = Agent(sources, catalog, node, state, publisher, schedule)
-    target = publisher.api.client.configuration.host if publisher else "nowhere (metrics only)"
+    target = f"{publisher.api.client.configuration.host} ({where})" if publisher else "nowhere (metrics only)"
     cadence = "one probe" if once else f"probing every {interval:g} s"
     log.info("nimdoctor agent %s on node %s: %s, publishing to %s", __version__, node, cadence, target)
     if once:
         sys.exit(_run_once(agent))
-    sys.exit(_serve(agent, state, catalog, listen, interval))
+    sys.exit(_serve(agent, state, catalog, listen, interval, publishing=not no_publish))
 
 
 def _configure_logging() -> None:
     configure_logging()
 
 
-def _publisher(kubeconfig: Path | None, node: str, heartbeat: float, catalog: Any) -> Any:
-    """A Publisher, or None (said once) when no credentials exist."""
+def _publisher(kubeconfig: Path | None, node: str, heartbeat: float, catalog: Any) -> tuple[Any, str | None]:
+    """A Publisher and where its credentials come from, or (None, None), said once, when there are none.
+    `~/.kube/config` is never used unless named: an agent must not publish to a cluster by accident."""
     from nimdoctor.cluster.api import KubeApi
-    from nimdoctor.cluster.client import ClusterConfigError, load_api_client
+    from nimdoctor.cluster.client import (
+        ClusterConfigError,
+        credential_source,
+        home_kubeconfig,
+        load_api_client,
+    )
     from nimdoctor.cluster.publisher import Publisher
 
     try:
-        client = load_api_client(kubeconfig, retries=False)
+        client = load_api_client(kubeconfig, retries=False, home=False)
     except ClusterConfigError as exc:
         raise InputError(str(exc)) from exc
     if client is None:
+        ignored = home_kubeconfig()
+        unused = f"; {ignored} is not used unless given as --kubeconfig" if ignored.is_file() else ""
         log.info(
-            "no Kubernetes credentials (no in-cluster service account, no readable kubeconfig): "
-            "serving metrics only"
+            "no Kubernetes credentials (no in-cluster service account, no --kubeconfig, no KUBECONFIG)%s: "
+            "serving metrics only",
+            unused,
         )
-        return None
+        return None, None
     min_nofile = int(catalog.get(RT_NOFILE_CHECK).params["minNofile"])
-    return Publisher(KubeApi(client), node, heartbeat=heartbeat, min_nofile=min_nofile)
+    publisher = Publisher(KubeApi(client), node, heartbeat=heartbeat, min_nofile=min_nofile)
+    return publisher, credential_source(kubeconfig, home=False)
 
 
 def _run_once(agent: Any) -> int:
@@ -163,7 +187,9 @@ def _run_once(agent: Any) -> int:
     return _until_signal(lambda: result.append(agent.once()), lambda: result[0], interrupted=130)
 
 
-def _serve(agent: Any, state: Any, catalog: Any, listen: tuple[str, int], interval: float) -> int:
+def _serve(
+    agent: Any, state: Any, catalog: Any, listen: tuple[str, int], interval: float, publishing: bool
+) -> int:
     from prometheus_client import CollectorRegistry
     from prometheus_client.process_collector import ProcessCollector
 
@@ -171,7 +197,7 @@ def _serve(agent: Any, state: Any, catalog: Any, listen: tuple[str, int], interv
     from nimdoctor.agent.server import HttpServer, ListenError, health_app
 
     registry = CollectorRegistry(auto_describe=False)
-    AgentCollector(state, catalog_checks(catalog), registry=registry)
+    AgentCollector(state, catalog_checks(catalog), registry=registry, publishing=publishing)
     ProcessCollector(registry=registry)
     window = 2 * interval
     try:

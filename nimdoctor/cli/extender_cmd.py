@@ -59,6 +59,12 @@ class ByteSize(click.ParamType[int]):
     help="A node with no current report, or whose fit is unknown: reject it (NIM-FIT-008) or admit it.",
 )
 @click.option(
+    "--trust-simulated",
+    is_flag=True,
+    help="Use simulated reports (agent --simulate, run --simulate) as if measured: for demos and tests "
+    "only. Without it a simulated report counts as missing.",
+)
+@click.option(
     "--stale-after",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
@@ -94,6 +100,7 @@ def extender_cmd(
     listen: str,
     metrics_listen: str,
     on_missing_report: str,
+    trust_simulated: bool,
     stale_after: float | None,
     reports: Path | None,
     tls_cert: Path | None,
@@ -141,6 +148,7 @@ def extender_cmd(
             stale_after=stale_after if stale_after is not None or reports else DEFAULT_STALE_AFTER,
             admit_missing=on_missing_report == "admit",
             max_body=max_body,
+            trust_simulated=trust_simulated,
         )
         sockets = [address.bind() for address in addresses]
     except (ExtenderSetupError, ListenError) as exc:
@@ -154,4 +162,6 @@ def extender_cmd(
         *metrics,
         reports if reports is not None else "the cluster (list+watch NodeReports)",
     )
+    if trust_simulated:
+        log.warning("--trust-simulated: simulated reports are used as if measured (demos and tests only)")
     sys.exit(extender.run(sockets[0], sockets[1], tls))

@@ -22,7 +22,8 @@ from nimdoctor.workloads.evaluate import (
     subjects_from_documents,
 )
 from nimdoctor.workloads.manifests import ManifestError, display_name, expand, parse, read_text
-from nimdoctor.workloads.model import ObjectError, World, cache_index
+from nimdoctor.workloads.model import ObjectError
+from nimdoctor.workloads.offline import lint_world
 from nimdoctor.workloads.output import FORMATS, render_workloads
 from nimdoctor.workloads.report import exit_code
 
@@ -68,7 +69,7 @@ def lint_cmd(
         subjects = subjects_from_documents(documents)
     except (ManifestError, ObjectError) as exc:
         raise InputError(str(exc)) from exc
-    world = World(catalog=catalog, operator_version=version, caches=cache_index(subjects))
+    world = lint_world(documents, subjects, catalog, version)
     findings = evaluate(subjects, world, checks, documents)
     notes = [] if subjects else ["no NIMService, NIMCache or NIMPipeline documents found"]
     report = build_report(

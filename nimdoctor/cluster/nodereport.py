@@ -42,13 +42,34 @@ VOLATILE_PATHS: tuple[tuple[str, ...], ...] = (
 )
 
 
+# Bounds on what a reader takes from a report beyond its capabilities (see `report.Capabilities`).
+MAX_NODE_NAME = 253  # a Kubernetes object name (DNS-1123 subdomain)
+MAX_CHECK_ID = 64
+MAX_FINDINGS = 512
+MAX_TIMESTAMP = 64
+
+
 class NodeReportError(ValueError):
     """A document that is not a readable Report or NodeReport."""
 
 
+class InvalidReport(NodeReportError):
+    """A report of a known node whose content fails validation: the node counts as unknown, nothing more.
+
+    `problem` names the invalid field and what is allowed, e.g. `capabilities.computeCapability: Expected
+    `str` matching regex ...`; it never carries the value itself.
+    """
+
+    def __init__(self, node: str, problem: str) -> None:
+        super().__init__(f"node {node!r}: {problem}")
+        self.node = node
+        self.problem = problem
+
+
 @dataclass(frozen=True)
 class NodeRecord:
-    """What a reader needs of one node's report."""
+    """What a reader needs of one node's report. `simulated` names the machine a simulated report
+    pretends to be (None: measured on the node)."""
 
     node: str
     capabilities: Capabilities
@@ -56,6 +77,7 @@ class NodeRecord:
     failing: tuple[str, ...]  # ids of failing or unevaluable checks, in report order
     observed_at: dt.datetime | None
     heartbeat_at: dt.datetime | None  # None for a `Report` document: it was never published
+    simulated: str | None = None
 
     def age(self, now: dt.datetime) -> float | None:
         """Seconds since the last heartbeat (or observation); None when the document carries neither."""
@@ -68,44 +90,67 @@ class NodeRecord:
         return age is None or age > stale_after
 
 
-def parse_time(value: Any) -> dt.datetime | None:
+def parse_time(value: Any, field: str = "timestamp") -> dt.datetime | None:
     """An RFC 3339 timestamp (`2026-11-29T19:00:00Z`) as an aware datetime; None when absent."""
     if value is None:
         return None
     if not isinstance(value, str):
-        raise NodeReportError(f"timestamp must be a string, not {type(value).__name__}")
+        raise NodeReportError(f"{field}: must be a string, not {type(value).__name__}")
+    if len(value) > MAX_TIMESTAMP:
+        raise NodeReportError(f"{field}: must be an RFC 3339 timestamp, not {len(value)} characters")
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise NodeReportError(f"bad timestamp {value[:40]!r}") from exc
+        raise NodeReportError(f"{field}: must be an RFC 3339 timestamp") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _problem(exc: msgspec.ValidationError, prefix: str) -> str:
+    """msgspec's `Expected ... - at `$.key`` as `prefix.key: Expected ...` (the field first)."""
+    text, _, where = str(exc).partition(" - at `$")
+    return f"{prefix}{where.rstrip('`')}: {text}" if where else f"{prefix}: {text}"
 
 
 def _capabilities(data: Any, ready: bool) -> Capabilities:
     if not isinstance(data, Mapping):
-        raise NodeReportError("capabilities must be a mapping")
+        raise NodeReportError("capabilities: must be a mapping")
     known = {k: v for k, v in data.items() if k in _CAPABILITY_KEYS}
+    for key, value in known.items():
+        # Python's `$` (in the schema's patterns) lets one trailing line break through; refuse it here.
+        if isinstance(value, str) and value.endswith("\n"):
+            raise NodeReportError(f"capabilities.{key}: a line break is not allowed")
     known["ready"] = ready
     try:
         return msgspec.convert(known, Capabilities)
     except msgspec.ValidationError as exc:
-        raise NodeReportError(f"capabilities: {exc}") from exc
+        raise NodeReportError(_problem(exc, "capabilities")) from None
 
 
 def _failing(findings: Any) -> tuple[str, ...]:
     if not isinstance(findings, list):
         return ()
     return tuple(
-        str(f["id"])
-        for f in findings
-        if isinstance(f, Mapping) and f.get("status") in ("fail", "error") and isinstance(f.get("id"), str)
+        f["id"]
+        for f in findings[:MAX_FINDINGS]
+        if isinstance(f, Mapping)
+        and f.get("status") in ("fail", "error")
+        and isinstance(f.get("id"), str)
+        and len(f["id"]) <= MAX_CHECK_ID
     )
+
+
+def _simulated(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    # Any other value marks a simulation, even one of the wrong type: never trusted as a measurement.
+    return value[:64] if isinstance(value, str) and value.isprintable() else "unnamed machine"
 
 
 def parse_node_document(doc: Any) -> NodeRecord:
     """A `NodeReport` object (as the API returns it) or a `Report` document, as a `NodeRecord`.
 
-    Raises `NodeReportError` naming what is wrong; never any other exception for bad input.
+    Raises `InvalidReport` when the node is known but its report is not valid (so a reader can answer for
+    that node), `NodeReportError` when not even the node can be told; never any other exception.
     """
     if not isinstance(doc, Mapping):
         raise NodeReportError("not a mapping")
@@ -114,22 +159,35 @@ def parse_node_document(doc: Any) -> NodeRecord:
         metadata = doc.get("metadata")
         node = metadata.get("name") if isinstance(metadata, Mapping) else None
         body = doc.get("status")
-        if not isinstance(body, Mapping):
-            raise NodeReportError(f"NodeReport {node!r} has no status yet")
-        heartbeat = parse_time(body.get("heartbeatTime"))
-        observed = parse_time(body.get("observedAt"))
     elif kind == "Report":
         node, body = doc.get("node"), doc
-        heartbeat, observed = None, parse_time(doc.get("generatedAt"))
     else:
         raise NodeReportError(f"kind {str(kind)[:40]!r} is neither {KIND} nor Report")
     if doc.get("apiVersion") != API_VERSION:
         raise NodeReportError(f"apiVersion must be {API_VERSION}")
     if not isinstance(node, str) or not node:
         raise NodeReportError("no node name")
+    if len(node) > MAX_NODE_NAME or not node.isprintable():
+        raise NodeReportError(f"node name: must be a Kubernetes name (at most {MAX_NODE_NAME} characters)")
+    if not isinstance(body, Mapping):
+        raise NodeReportError(f"NodeReport {node!r} has no status yet")
+    try:
+        return _record(node, kind, body)
+    except InvalidReport:
+        raise
+    except NodeReportError as exc:
+        raise InvalidReport(node, str(exc)) from None
+
+
+def _record(node: str, kind: str, body: Mapping[str, Any]) -> NodeRecord:
+    if kind == KIND:
+        heartbeat = parse_time(body.get("heartbeatTime"), "heartbeatTime")
+        observed = parse_time(body.get("observedAt"), "observedAt")
+    else:
+        heartbeat, observed = None, parse_time(body.get("generatedAt"), "generatedAt")
     ready = body.get("ready")
     if not isinstance(ready, bool):
-        raise NodeReportError(f"node {node!r}: ready must be true or false")
+        raise NodeReportError("ready: must be true or false")
     return NodeRecord(
         node=node,
         capabilities=_capabilities(body.get("capabilities"), ready),
@@ -137,6 +195,7 @@ def parse_node_document(doc: Any) -> NodeRecord:
         failing=_failing(body.get("findings")),
         observed_at=observed,
         heartbeat_at=heartbeat,
+        simulated=_simulated(body.get("simulated")),
     )
 
 

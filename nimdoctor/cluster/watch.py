@@ -185,7 +185,13 @@ class ListWatch:
 
 def nodereport_lister(api_client: Any) -> Callable[..., Any]:
     """The official client's cluster-wide NodeReport list call, ready for `ListWatch`."""
+    return cluster_lister(api_client, GROUP, VERSION, PLURAL)
+
+
+def cluster_lister(api_client: Any, group: str, version: str, plural: str) -> Callable[..., Any]:
+    """The official client's list call of `group/version/plural` across the cluster (a namespaced kind in
+    every namespace), returning plain JSON objects, ready for `ListWatch`."""
     from kubernetes import client
 
     api = client.CustomObjectsApi(api_client)
-    return functools.partial(api.list_cluster_custom_object, GROUP, VERSION, PLURAL)
+    return functools.partial(api.list_cluster_custom_object, group, version, plural)

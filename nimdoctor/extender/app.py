@@ -7,7 +7,9 @@ The webhook app (on loopback, beside kube-scheduler): `POST /filter`, `POST /pri
 Answers: 200 with the protocol's JSON; 400 for a body that is not an `ExtenderArgs` (the JSON body names the
 problem); 413 past `max_body` bytes; 408 when a body does not arrive within `READ_TIMEOUT`; 503 from /filter
 and /prioritize until the report cache has synced (with `ignorable: false` the scheduler retries the pod
-later, instead of the extender rejecting every node for want of reports). Nothing a client sends makes a 500.
+later, instead of the extender rejecting every node for want of reports). Nothing a client sends makes a 500:
+a pod whose fields cannot be read is rejected on every node, naming the field. Any unexpected exception is a
+bug: it is answered 500, counted in the request failures and `Faults`, and logged once per cause per minute.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from starlette.routing import Route
 
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import Outcome
+from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.protocol import (
     Candidates,
@@ -91,8 +94,10 @@ class Webhook:
         max_body: int = MAX_BODY,
         read_timeout: float = READ_TIMEOUT,
         healthy: Callable[[], bool] = lambda: True,
+        faults: Faults | None = None,
     ) -> None:
         self.answers = answers
+        self.faults = faults or Faults()
         self.cache = cache
         self.metrics = metrics
         self.max_body = max_body
@@ -102,11 +107,11 @@ class Webhook:
 
     async def _answer(self, request: Request, verb: str, respond: Callable[[Candidates], bytes]) -> Response:
         started = time.perf_counter()
-        response = await self._respond(request, respond)
+        response = await self._respond(request, verb, respond)
         self.metrics.observe(verb, time.perf_counter() - started, response.status_code == 200)
         return response
 
-    async def _respond(self, request: Request, respond: Callable[[Candidates], bytes]) -> Response:
+    async def _respond(self, request: Request, verb: str, respond: Callable[[Candidates], bytes]) -> Response:
         try:
             async with asyncio.timeout(self.read_timeout), self._bodies:
                 body = await _body(request, self.max_body)
@@ -122,11 +127,15 @@ class Webhook:
             payload = respond(decode_args(body))
         except ProtocolError as exc:
             return _error(400, str(exc))
+        except Exception as exc:  # a bug: answered, counted and logged, never a dropped connection
+            self.faults.record(verb, exc)
+            return _error(500, "internal error in the nimdoctor extender; see its log")
         return Response(payload, media_type=JSON)
 
     def _filter(self, candidates: Candidates) -> bytes:
         outcome = self.answers.filter(candidates)
         self.metrics.count_rejections(outcome.rejected_by_check)
+        self.metrics.count_claims(outcome.claims, outcome.unevaluable)
         return filter_result(candidates, outcome.survivors, outcome.failed)
 
     def _prioritize(self, candidates: Candidates) -> bytes:

@@ -9,6 +9,11 @@ second (a heartbeat per node every 5 minutes): cheaper than any lock on the hot 
 Nodes come in a few shapes: capabilities are interned, so a snapshot holds each distinct `Capabilities`
 value once (`shapes`) and every node points at its shape by index. The filter judges each shape once per
 pod, then looks nodes up.
+
+Reports are validated where they enter (`parse_node_document`). A report that fails validation, or a
+simulated one (unless `trust_simulated`), is kept apart as *unusable* with the reason: the filter answers its
+node by the `--on-missing-report` policy and names the reason; no shape is ever built from it. Each such
+report is logged once per node and cause, and counted (`refused`), however often the watch repeats it.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import logging
 import math
 import operator
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
-from nimdoctor.cluster.nodereport import NodeRecord, NodeReportError, parse_node_document
+from nimdoctor.cluster.nodereport import InvalidReport, NodeRecord, NodeReportError, parse_node_document
 from nimdoctor.report import Capabilities
 
 log = logging.getLogger(__name__)
@@ -39,18 +46,32 @@ class Entry(NamedTuple):
     seen: float | None  # epoch seconds of the last heartbeat or observation; None when the report has none
 
 
+class Unusable(NamedTuple):
+    """Why a node's report is not used: `invalid` (`detail` names the field and what is allowed) or
+    `simulated` (`detail` names the machine it pretends to be)."""
+
+    kind: Literal["invalid", "simulated"]
+    detail: str
+
+
+UNUSABLE_KINDS = ("invalid", "simulated")
+_NONE: Mapping[str, Unusable] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """An immutable view of every cached report.
 
     `shape_of` maps node names straight to shape indexes (the filter's one lookup per node);
-    `next_expiry` is the earliest time any report goes stale, so that until then nobody checks.
+    `next_expiry` is the earliest time any report goes stale, so that until then nobody checks;
+    `unusable` holds the nodes whose report is not used, and why (never also in `nodes`).
     """
 
     nodes: Mapping[str, Entry]
     shape_of: Mapping[str, int]
     shapes: tuple[Capabilities, ...]
     next_expiry: float
+    unusable: Mapping[str, Unusable]
 
     @classmethod
     def of(
@@ -58,13 +79,14 @@ class Snapshot:
         nodes: Mapping[str, Entry],
         shapes: tuple[Capabilities, ...],
         shape_of: Mapping[str, int] | None = None,
+        unusable: Mapping[str, Unusable] = _NONE,
     ) -> Snapshot:
         """A snapshot of `nodes`, with its earliest expiry and lookup map (`shape_of` when it is unchanged:
-        readers key their memos on its identity)."""
+        readers key their memos on its identity, so it must be new whenever `unusable` changes)."""
         if shape_of is None:
             shape_of = {name: entry.shape for name, entry in nodes.items()}
         next_expiry = min(map(_EXPIRES, nodes.values()), default=math.inf)
-        return cls(nodes, shape_of, shapes, next_expiry)
+        return cls(nodes, shape_of, shapes, next_expiry, unusable)
 
     def stale(self, now: float) -> list[str]:
         """The nodes whose report is stale at `now`."""
@@ -79,17 +101,22 @@ class CacheStats(NamedTuple):
     cached: int
     stale: int
     oldest_age: float  # seconds; 0 with no timed report
+    unusable: Mapping[str, int]  # nodes whose report is not used, by `Unusable.kind`
 
 
 class ReportCache:
     """Reports by node name. `stale_after` seconds after its last heartbeat a report counts as stale;
-    None: never (reports loaded from files, unless asked otherwise)."""
+    None: never (reports loaded from files, unless asked otherwise). Simulated reports are used only
+    under `trust_simulated` (demos and tests)."""
 
-    def __init__(self, stale_after: float | None) -> None:
+    def __init__(self, stale_after: float | None, *, trust_simulated: bool = False) -> None:
         self.stale_after = stale_after
+        self.trust_simulated = trust_simulated
         self.snapshot = Snapshot.of({}, ())
+        self.refused: Counter[str] = Counter()  # unusable reports seen, by kind (each node and cause once)
         self._synced = threading.Event()
         self._write = threading.Lock()
+        self._told: dict[str, Unusable] = {}  # what was last logged per node, so it is logged once
 
     @property
     def synced(self) -> bool:
@@ -110,38 +137,85 @@ class ReportCache:
         shape = shapes.setdefault(record.capabilities, len(shapes))
         return Entry(shape, expires, seen)
 
-    def replace(self, records: Iterable[NodeRecord]) -> None:
-        """Publish exactly these reports (after a full list or a file load) and mark the cache synced."""
+    def _untrusted(self, record: NodeRecord) -> Unusable | None:
+        if record.simulated is not None and not self.trust_simulated:
+            return Unusable("simulated", record.simulated)
+        return None
+
+    def _tell(self, node: str, why: Unusable | None) -> None:
+        """Log and count an unusable report once per node and cause; forget a node that is fine again."""
+        if why is None:
+            self._told.pop(node, None)
+            return
+        if self._told.get(node) == why:
+            return
+        self._told[node] = why
+        self.refused[why.kind] += 1
+        log.warning("NodeReport %r not used (its node counts as unknown): %s: %s", node, why.kind, why.detail)
+
+    def replace(self, records: Iterable[NodeRecord], invalid: Mapping[str, str] | None = None) -> None:
+        """Publish exactly these reports, and the `invalid` ones (node -> problem) as unusable, after a full
+        list or a file load; mark the cache synced."""
         with self._write:
             shapes: dict[Capabilities, int] = {}
-            nodes = {record.node: self._entry(record, shapes) for record in records}
-            self.snapshot = Snapshot.of(nodes, tuple(shapes))
+            nodes: dict[str, Entry] = {}
+            unusable = {node: Unusable("invalid", problem) for node, problem in (invalid or {}).items()}
+            for record in records:
+                why = self._untrusted(record)
+                if why is None:
+                    nodes[record.node] = self._entry(record, shapes)
+                else:
+                    unusable[record.node] = why
+            for node in self._told.keys() - unusable.keys():
+                self._tell(node, None)
+            for node, why in unusable.items():
+                self._tell(node, why)
+            self.snapshot = Snapshot.of(nodes, tuple(shapes), unusable=MappingProxyType(unusable))
         self._synced.set()
 
     def put(self, record: NodeRecord) -> None:
         """Add or update one node's report."""
+        why = self._untrusted(record)
+        if why is not None:
+            self.refuse(record.node, why)
+            return
         with self._write:
+            self._tell(record.node, None)
             current = self.snapshot
             shapes = {caps: index for index, caps in enumerate(current.shapes)}
             nodes = dict(current.nodes)
             entry = nodes[record.node] = self._entry(record, shapes)
             if len(shapes) == len(current.shapes) and current.shape_of.get(record.node) == entry.shape:
                 # A heartbeat: same node, same shape, only the time moved.
-                self.snapshot = Snapshot.of(nodes, current.shapes, current.shape_of)
+                self.snapshot = Snapshot.of(nodes, current.shapes, current.shape_of, current.unusable)
             else:
-                self._publish(nodes, shapes)
+                self._publish(nodes, shapes, _without(current.unusable, record.node))
+
+    def refuse(self, node: str, why: Unusable) -> None:
+        """Hold `node`'s report as unusable: its node is answered by the policy, with `why`."""
+        with self._write:
+            self._tell(node, why)
+            current = self.snapshot
+            if current.unusable.get(node) == why:
+                return
+            nodes = {name: entry for name, entry in current.nodes.items() if name != node}
+            shapes = {caps: index for index, caps in enumerate(current.shapes)}
+            self._publish(nodes, shapes, MappingProxyType({**current.unusable, node: why}))
 
     def remove(self, node: str) -> None:
         """Forget one node's report (its NodeReport was deleted)."""
         with self._write:
+            self._tell(node, None)
             current = self.snapshot
-            if node not in current.nodes:
+            if node not in current.nodes and node not in current.unusable:
                 return
-            nodes = dict(current.nodes)
-            del nodes[node]
-            self._publish(nodes, {caps: index for index, caps in enumerate(current.shapes)})
+            nodes = {name: entry for name, entry in current.nodes.items() if name != node}
+            shapes = {caps: index for index, caps in enumerate(current.shapes)}
+            self._publish(nodes, shapes, _without(current.unusable, node))
 
-    def _publish(self, nodes: dict[str, Entry], shapes: dict[Capabilities, int]) -> None:
+    def _publish(
+        self, nodes: dict[str, Entry], shapes: dict[Capabilities, int], unusable: Mapping[str, Unusable]
+    ) -> None:
         if len(shapes) > _COMPACT_AT:
             order = list(shapes)
             live: dict[Capabilities, int] = {}
@@ -150,7 +224,7 @@ class ReportCache:
                 for name, entry in nodes.items()
             }
             shapes = live
-        self.snapshot = Snapshot.of(nodes, tuple(shapes))
+        self.snapshot = Snapshot.of(nodes, tuple(shapes), unusable=unusable)
 
     def stats(self, now: float) -> CacheStats:
         """Counts for the metrics: reports cached, stale, and the age of the oldest."""
@@ -158,28 +232,47 @@ class ReportCache:
         entries = snapshot.nodes.values()
         stale = len(snapshot.stale(now))
         seen = [e.seen for e in entries if e.seen is not None]
-        return CacheStats(len(entries), stale, max(0.0, now - min(seen)) if seen else 0.0)
+        unusable: Counter[str] = Counter(why.kind for why in snapshot.unusable.values())
+        return CacheStats(len(entries), stale, max(0.0, now - min(seen)) if seen else 0.0, unusable)
 
     # --- the watch's callbacks: NodeReport objects as the API returns them ---
 
     def apply_list(self, items: list[Mapping[str, Any]]) -> None:
-        """A full list of NodeReports; unreadable ones are left out (and logged), never fatal."""
-        self.replace(r for r in (_read(item) for item in items) if r is not None)
+        """A full list of NodeReports; invalid ones are held as unusable, unreadable ones left out (logged),
+        never fatal."""
+        records: list[NodeRecord] = []
+        invalid: dict[str, str] = {}
+        for item in items:
+            read = _read(item)
+            if isinstance(read, NodeRecord):
+                records.append(read)
+            elif read is not None:
+                invalid[read.node] = read.problem
+        self.replace(records, invalid)
 
     def apply_event(self, kind: str, obj: Mapping[str, Any]) -> None:
-        """One watch event. A report that can no longer be read counts as no report."""
+        """One watch event. A report that can no longer be read counts as no report; an invalid one as an
+        unusable one."""
         if kind == "DELETED":
             name = _name(obj)
             if name is not None:
                 self.remove(name)
             return
-        record = _read(obj)
-        if record is not None:
-            self.put(record)
+        read = _read(obj)
+        if isinstance(read, NodeRecord):
+            self.put(read)
+        elif read is not None:
+            self.refuse(read.node, Unusable("invalid", read.problem))
         else:
             name = _name(obj)
             if name is not None:
                 self.remove(name)
+
+
+def _without(unusable: Mapping[str, Unusable], node: str) -> Mapping[str, Unusable]:
+    if node not in unusable:
+        return unusable
+    return MappingProxyType({name: why for name, why in unusable.items() if name != node})
 
 
 def _name(obj: Mapping[str, Any]) -> str | None:
@@ -188,9 +281,11 @@ def _name(obj: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _read(obj: Mapping[str, Any]) -> NodeRecord | None:
+def _read(obj: Mapping[str, Any]) -> NodeRecord | InvalidReport | None:
     try:
         return parse_node_document(obj)
+    except InvalidReport as exc:
+        return exc
     except NodeReportError as exc:
         log.warning("NodeReport %r left out: %s", _name(obj), exc)
         return None

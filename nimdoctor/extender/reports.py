@@ -3,20 +3,23 @@
 PATH is a file or a directory; in a directory only `*.json`, `*.yaml` and `*.yml` files are read (not
 recursively), in name order. A file holds `nimdoctor run -o json` Report documents or NodeReport objects:
 one JSON document, a YAML stream of them, or a list (`kind: List`, as `kubectl get nodereports -o yaml`
-prints). Anything unreadable is an error naming the file; nothing is skipped silently.
+prints). Anything unreadable is an error naming the file; nothing is skipped silently. A report of a named
+node whose content fails validation is not an error: like a watched one, its node is unknown (the
+`--on-missing-report` policy, naming the invalid field).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from nimdoctor import files, yamlio
-from nimdoctor.cluster.nodereport import NodeRecord, NodeReportError, parse_node_document
+from nimdoctor.cluster.nodereport import InvalidReport, NodeRecord, NodeReportError, parse_node_document
 
 SUFFIXES = (".json", ".yaml", ".yml")
 # Bounded reads: a report is tens of kilobytes, a list of 5,000 a few hundred megabytes at most.
@@ -62,20 +65,40 @@ def _flatten(doc: Any) -> Iterator[Any]:
         yield doc
 
 
-def load_reports(path: Path) -> list[NodeRecord]:
+@dataclass
+class LoadedReports:
+    """The reports read from files: usable records, and invalid reports by node (the problem)."""
+
+    records: list[NodeRecord] = field(default_factory=list)
+    invalid: dict[str, str] = field(default_factory=dict)
+
+
+def load_reports(path: Path) -> LoadedReports:
     """Every report under `path`; raises `ReportFileError` for an unreadable file or document, or for a node
     reported twice."""
-    records: dict[str, tuple[NodeRecord, Path]] = {}
+    loaded = LoadedReports()
+    seen: dict[str, Path] = {}
     for file in report_files(path):
         for number, doc in enumerate(_documents(file), start=1):
             try:
-                found = [parse_node_document(item) for item in _flatten(doc)]
+                items = list(_flatten(doc))
+                found = [_read(item) for item in items]
             except NodeReportError as exc:
                 raise ReportFileError(f"{file}: document {number}: {exc}") from exc
-            for record in found:
-                if record.node in records:
-                    raise ReportFileError(
-                        f"{file}: node {record.node!r} is already reported in {records[record.node][1]}"
-                    )
-                records[record.node] = (record, file)
-    return [record for record, _ in records.values()]
+            for read in found:
+                node = read.node
+                if node in seen:
+                    raise ReportFileError(f"{file}: node {node!r} is already reported in {seen[node]}")
+                seen[node] = file
+                if isinstance(read, InvalidReport):
+                    loaded.invalid[node] = read.problem
+                else:
+                    loaded.records.append(read)
+    return loaded
+
+
+def _read(item: Any) -> NodeRecord | InvalidReport:
+    try:
+        return parse_node_document(item)
+    except InvalidReport as exc:
+        return exc

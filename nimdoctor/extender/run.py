@@ -6,13 +6,18 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.client import ClusterConfigError, require_api_client
-from nimdoctor.cluster.watch import ListWatch, nodereport_lister
+from nimdoctor.cluster.watch import ListWatch, cluster_lister, nodereport_lister
 from nimdoctor.extender.app import MAX_BODY, Webhook
 from nimdoctor.extender.cache import ReportCache
+from nimdoctor.extender.claims import GROUP as CLAIM_GROUP
+from nimdoctor.extender.claims import PLURALS, ClaimCache
+from nimdoctor.extender.claims import VERSION as CLAIM_VERSION
 from nimdoctor.extender.decide import Decider
+from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.reports import ReportFileError, load_reports
 from nimdoctor.extender.serve import METRICS_LIMITS, WEBHOOK_LIMITS, Servers, Tls, serve
@@ -30,13 +35,16 @@ class ExtenderSetupError(ValueError):
 
 @dataclass
 class Extender:
-    """The parts of a running extender; `watch` is None when the reports came from files."""
+    """The parts of a running extender; `watch` is None when the reports came from files. `claims` (with
+    its `claim_watches`) holds the resource claims of DRA pods when watching a cluster."""
 
     cache: ReportCache
     decider: Decider
     metrics: ExtenderMetrics
     webhook: Webhook
     watch: ListWatch | None
+    claims: ClaimCache | None = None
+    claim_watches: tuple[ListWatch, ...] = ()
 
     @classmethod
     def create(
@@ -48,16 +56,20 @@ class Extender:
         stale_after: float | None,
         admit_missing: bool = False,
         max_body: int = MAX_BODY,
+        trust_simulated: bool = False,
     ) -> Extender:
         """Load report files (synced at once) or prepare the NodeReport watch (synced after its first list).
 
         Raises `ExtenderSetupError` for an unreadable report file or missing cluster credentials.
         """
-        cache = ReportCache(stale_after)
+        cache = ReportCache(stale_after, trust_simulated=trust_simulated)
         watch = None
+        claims: ClaimCache | None = None
+        claim_watches: tuple[ListWatch, ...] = ()
         if reports is not None:
             try:
-                cache.replace(load_reports(reports))
+                loaded = load_reports(reports)
+                cache.replace(loaded.records, loaded.invalid)
             except ReportFileError as exc:
                 raise ExtenderSetupError(str(exc)) from exc
         else:
@@ -70,7 +82,17 @@ class Extender:
             watch = ListWatch(
                 nodereport_lister(client), cache.apply_list, cache.apply_event, name="nodereport-watch"
             )
-        return cls.assemble(cache, catalog, admit_missing=admit_missing, max_body=max_body, watch=watch)
+            claims = ClaimCache()
+            claim_watches = claim_watches_of(client, claims)
+        return cls.assemble(
+            cache,
+            catalog,
+            admit_missing=admit_missing,
+            max_body=max_body,
+            watch=watch,
+            claims=claims,
+            claim_watches=claim_watches,
+        )
 
     @classmethod
     def assemble(
@@ -81,12 +103,17 @@ class Extender:
         admit_missing: bool = False,
         max_body: int = MAX_BODY,
         watch: ListWatch | None = None,
+        claims: ClaimCache | None = None,
+        claim_watches: tuple[ListWatch, ...] = (),
     ) -> Extender:
-        """The decider, metrics and webhook over `cache` (filled by `watch`, or by the caller)."""
-        decider = Decider(cache, catalog, admit_missing=admit_missing)
-        metrics = ExtenderMetrics(cache)
-        webhook = Webhook(decider, cache, metrics, max_body=max_body, healthy=_alive(watch))
-        return cls(cache, decider, metrics, webhook, watch)
+        """The decider, metrics and webhook over `cache` (filled by `watch`, or by the caller) and `claims`
+        (filled by `claim_watches`, or by the caller; None: every DRA pod's GPU count is unknown)."""
+        faults = Faults()
+        lookup = claims.lookup if claims is not None else None
+        decider = Decider(cache, catalog, admit_missing=admit_missing, faults=faults, claims=lookup)
+        metrics = ExtenderMetrics(cache, faults=faults, claims=claims)
+        webhook = Webhook(decider, cache, metrics, max_body=max_body, healthy=_alive(watch), faults=faults)
+        return cls(cache, decider, metrics, webhook, watch, claims, claim_watches)
 
     def servers(self, listen: socket.socket, metrics_listen: socket.socket, tls: Tls | None) -> Servers:
         """The webhook on `listen` (over TLS when given) and the metrics app on `metrics_listen`."""
@@ -100,10 +127,31 @@ class Extender:
 
     def run(self, listen: socket.socket, metrics_listen: socket.socket, tls: Tls | None) -> int:
         """Start the watch, serve until a signal, stop the watch; returns the exit code."""
-        if self.watch is not None:
-            self.watch.start()
+        self.start_watches()
         try:
             return serve(self.servers(listen, metrics_listen, tls))
         finally:
-            if self.watch is not None:
-                self.watch.stop()
+            self.stop_watches()
+
+    def start_watches(self) -> None:
+        """Start the NodeReport watch and the claim watches (those there are)."""
+        for watch in self._watches():
+            watch.start()
+
+    def stop_watches(self) -> None:
+        """Stop every watch."""
+        for watch in self._watches():
+            watch.stop()
+
+    def _watches(self) -> list[ListWatch]:
+        return [*([self.watch] if self.watch is not None else []), *self.claim_watches]
+
+
+def claim_watches_of(api_client: Any, claims: ClaimCache) -> tuple[ListWatch, ...]:
+    """A list+watch of ResourceClaimTemplates and one of ResourceClaims (all namespaces) into `claims`."""
+    watches = []
+    for kind, plural in PLURALS.items():
+        on_list, on_event = claims.handlers(kind)
+        lister = cluster_lister(api_client, CLAIM_GROUP, CLAIM_VERSION, plural)
+        watches.append(ListWatch(lister, on_list, on_event, name=f"{plural}-watch"))
+    return tuple(watches)

@@ -4,7 +4,7 @@ Pure: no I/O; the catalog (checks/placement.yaml, checks/models.yaml) is passed 
 registers the NIM-FIT rules.
 """
 
-from nimdoctor.placement.errors import RequirementError
+from nimdoctor.placement.errors import NoGpuRequested, RequirementError
 from nimdoctor.placement.fit import (
     PRECEDENCE,
     ModelRequest,
@@ -12,6 +12,7 @@ from nimdoctor.placement.fit import (
     evaluate,
     first_failure,
     fit,
+    fit_claimed,
     fit_nodes,
     place,
     tensor_parallel_candidates,
@@ -33,6 +34,7 @@ __all__ = [
     "ANNOTATION_PRECISION",
     "PRECEDENCE",
     "ModelRequest",
+    "NoGpuRequested",
     "Profile",
     "RequirementError",
     "Verdict",
@@ -40,6 +42,7 @@ __all__ = [
     "evaluate",
     "first_failure",
     "fit",
+    "fit_claimed",
     "fit_nodes",
     "parse_profile",
     "place",

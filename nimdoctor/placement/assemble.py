@@ -71,6 +71,7 @@ def build(
     context: int | None = None,
     context_from: str | None = None,
     mig_profile: str | None = None,
+    gpus_from: str = GPU_RESOURCE,
 ) -> Requirement:
     limits = settings(catalog)
     try:
@@ -93,7 +94,7 @@ def build(
     elif gpus < per_pod:
         layout = f"tensor {tensor} x pipeline {stages}" if single_node else f"tensor {tensor} per pod"
         raise RequirementError(
-            f"{where}: requests {gpus} {GPU_RESOURCE} but {layout} needs {per_pod}: NIM fails at start"
+            f"{where}: requests {gpus} {gpus_from} but {layout} needs {per_pod}: NIM fails at start"
         )
     if chosen_precision is not None:
         from_request = precision is not None

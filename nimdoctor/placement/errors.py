@@ -10,3 +10,8 @@ class RequirementError(ValueError):
     pod's own environment) raises this, never a crash. An unknown model is not an error: its requirement
     has `params_b` None and `fit` reports it.
     """
+
+
+class NoGpuRequested(RequirementError):
+    """The pod asks for no GPU at all (no `nvidia.com/gpu`, no MIG device, no GPU in its resource claims):
+    not a GPU inference pod, so there is nothing to place (the extender lets such a pod pass)."""

@@ -19,13 +19,14 @@ version) share one evaluation.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import msgspec
 from msgspec import UNSET
 
 from nimdoctor.catalog import Catalog
+from nimdoctor.placement.errors import RequirementError
 from nimdoctor.placement.profiles import parse_profile
 from nimdoctor.placement.requirement import requirement_from_model
 from nimdoctor.placement.rules import RULES, node_max_tp
@@ -220,6 +221,32 @@ class ModelRequest:
         )
 
 
+def fit_claimed(
+    capabilities: Capabilities, base: Requirement, at: Callable[[int], Requirement], catalog: Catalog
+) -> tuple[Requirement, Verdict]:
+    """Judge a pod whose GPU count from resource claims depends on the node (`base.claims`): `all` takes
+    every GPU the node has; `unknown` gets at most them, so the node fits when some TP up to its GPU count
+    fits (`search`), and is rejected only when none can. `at(gpus)` is the pod's requirement with that many
+    GPUs on offer; `base` the least it needs (what a node that did not report its GPU count is judged by,
+    and what a count the pod's layout cannot use falls back to, failing NIM-FIT-002)."""
+    count = capabilities.gpu_count
+    if base.claims not in ("all", "unknown") or count is UNSET:
+        return base, fit(capabilities, base, catalog)
+
+    def offered(gpus: int) -> Requirement:
+        try:
+            return at(gpus)
+        except RequirementError:  # fewer GPUs than the pod's own TP x PP: the base fails NIM-FIT-002
+            return base
+
+    if base.claims == "all":
+        requirement = offered(count)
+        return requirement, fit(capabilities, requirement, catalog)
+    sizes = tensor_parallel_candidates(capabilities, catalog) or [1]
+    _, requirement, verdict = search(capabilities, dict.fromkeys(map(offered, sizes)), catalog)
+    return requirement, verdict
+
+
 def tensor_parallel_candidates(capabilities: Capabilities, catalog: Catalog) -> list[int]:
     """TP 1, 2, 4, 8, ... up to the node's GPU count (and NIM-FIT-006's maxTensorParallel)."""
     largest = node_max_tp(capabilities, settings(catalog))
@@ -258,9 +285,29 @@ def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -
         verdict = fit(capabilities, base, catalog)
         reasons = list(verdict.reasons)
         return Placement(model=base.model, fits=verdict.fits, requirement=served, reasons=reasons)
+    candidates = (
+        base if tp == base.tensor_parallel else request.requirement(catalog, tp)
+        for tp in _candidates(served, capabilities, catalog)
+    )
+    tried, requirement, verdict = search(capabilities, candidates, catalog)
+    return Placement(
+        model=requirement.model,
+        fits=verdict.fits,
+        requirement=for_node(requirement, capabilities, limits),
+        reasons=list(verdict.reasons),
+        tried=[r.tensor_parallel for r, _ in tried],
+    )
+
+
+def search(
+    capabilities: Capabilities, candidates: Iterable[Requirement], catalog: Catalog
+) -> tuple[list[tuple[Requirement, Verdict]], Requirement, Verdict]:
+    """Judge `candidates` (one model at growing TP) in order until one fits (or cannot be judged), or fails
+    for a reason no TP changes. Returns what was tried and the answer: the first that fits; else the first
+    whose only failures a fix on the node removes (readiness, open files, NVLink); else the last tried.
+    At least one candidate is given."""
     tried: list[tuple[Requirement, Verdict]] = []
-    for tp in _candidates(served, capabilities, catalog):
-        requirement = base if tp == base.tensor_parallel else request.requirement(catalog, tp)
+    for requirement in candidates:
         verdict = fit(capabilities, requirement, catalog)
         tried.append((requirement, verdict))
         if verdict.fits is not False or any(
@@ -273,10 +320,4 @@ def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -
             (r, v) for r, v in tried if all(x.status is Status.WARN or x.id in REMOVABLE for x in v.reasons)
         )
         requirement, verdict = next(removable, tried[-1])
-    return Placement(
-        model=requirement.model,
-        fits=verdict.fits,
-        requirement=for_node(requirement, capabilities, limits),
-        reasons=list(verdict.reasons),
-        tried=[r.tensor_parallel for r, _ in tried],
-    )
+    return tried, requirement, verdict

@@ -19,7 +19,11 @@ from nimdoctor.placement.settings import PerCatalog
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 # A size token stands alone between separators: `-70b-`, `_1.5b`, `8x7b`; not `a3b` (active params) or `v1b`.
-_SIZE = re.compile(r"(?<![a-z0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)b(?![a-z0-9])")
+# ASCII digits only, a few of them: a 400-digit "size" is no size (and would overflow a float).
+_SIZE = re.compile(r"(?<![a-z0-9.])(?:([0-9]{1,4})x)?([0-9]{1,6}(?:\.[0-9]{1,3})?)b(?![a-z0-9])")
+# The largest model a size may declare, in billions: 100 T, far past any published model (about 2 T).
+MAX_PARAMS_B = 100_000.0
+_MAX_PARAMS_TEXT = 32
 
 
 @dataclass(frozen=True)
@@ -95,18 +99,24 @@ def parse_size(name: str) -> tuple[float, bool] | None:
     if len(sizes) != 1:
         return None
     params, upper = sizes.pop()
-    return (params, upper) if params > 0 else None
+    return (params, upper) if 0 < params <= MAX_PARAMS_B else None
 
 
 def parse_params(text: str) -> float:
-    """A declared size in billions: `70`, `70b`, `46.7B`. `ValueError` with the reason otherwise."""
+    """A declared size in billions: `70`, `70b`, `46.7B`, at most `MAX_PARAMS_B`. `ValueError` with the
+    reason otherwise."""
     value = text.strip().lower().removesuffix("b").strip()
+    shown = repr(text) if len(text) <= _MAX_PARAMS_TEXT else f"a value of {len(text)} characters"
     try:
+        if len(value) > _MAX_PARAMS_TEXT or not value.isascii():
+            raise ValueError
         params = float(value)
     except ValueError:
-        raise ValueError(f'{text!r} is not a number of billions of parameters (like "70")') from None
-    if not math.isfinite(params) or params <= 0:
-        raise ValueError(f"{text!r} is not a positive number of billions of parameters")
+        raise ValueError(f'{shown} is not a number of billions of parameters (like "70")') from None
+    if not math.isfinite(params) or not 0 < params <= MAX_PARAMS_B:
+        raise ValueError(
+            f"{shown} is not a positive number of billions of parameters (at most {MAX_PARAMS_B:g})"
+        )
     return params
 
 

@@ -8,11 +8,14 @@ from typing import Any
 from nimdoctor import gpus as gpu_models
 from nimdoctor.catalog import Catalog
 from nimdoctor.placement.assemble import build
-from nimdoctor.placement.errors import RequirementError
+from nimdoctor.placement.claim_specs import GPU_CLASS
+from nimdoctor.placement.dra import ClaimedGpus, nimservice_claims, with_claims
+from nimdoctor.placement.errors import NoGpuRequested, RequirementError
 from nimdoctor.placement.model_names import declared_params
 from nimdoctor.placement.pod_fields import (
     ANNOTATION_PRECISION,
     GPU_RESOURCE,
+    MAX_CONTEXT,
     MAX_MODEL_LEN_ENV,
     annotated_precision,
     env_values,
@@ -112,15 +115,19 @@ def _from_nimservice(
         pp = positive(parallelism.get("pipeline", 1), where, "spec.multiNode.parallelism.pipeline")
         pp_from = "spec.multiNode.parallelism.pipeline"
     parsed = parse_profile(profile) if profile else None
-    if gpus is None:
+    claimed = nimservice_claims(spec, where) if gpus is None else None
+    if claimed is not None:
+        # With draResources the operator assigns no nvidia.com/gpu: the claims decide the count.
+        gpus = _claimed_count(claimed, tp is not None or bool(parsed and parsed.tp), where)
+    elif gpus is None:
         # The operator sets the GPU count itself from the profile's tp (multi-node: tensor per pod).
         gpus = tp if multi is not None else (parsed.tp if parsed and parsed.tp else None)
-    if gpus is None:
-        raise RequirementError(
-            f"{where}: spec.resources: no {GPU_RESOURCE} and no profile to derive it from: the pod would "
-            "get no GPU"
-        )
-    return build(
+        if gpus is None:
+            raise RequirementError(
+                f"{where}: spec.resources: no {GPU_RESOURCE} and no profile to derive it from: the pod "
+                "would get no GPU"
+            )
+    requirement = build(
         where,
         names=[repository],
         catalog=catalog,
@@ -136,10 +143,27 @@ def _from_nimservice(
         gpus=gpus,
         single_node=multi is None,
         source="NIMService",
-        context=int_env(env, MAX_MODEL_LEN_ENV, where, "spec"),
+        context=int_env(env, MAX_MODEL_LEN_ENV, where, "spec", MAX_CONTEXT),
         context_from=f"spec.env {MAX_MODEL_LEN_ENV}",
         mig_profile=mig_profile,
+        gpus_from=GPU_RESOURCE if claimed is None else "GPUs through spec.draResources",
     )
+    return requirement if claimed is None else with_claims(requirement, claimed)
+
+
+def _claimed_count(claimed: ClaimedGpus, tp_fixed: bool, where: str) -> int | None:
+    """The GPU count a NIMService's claims give (None: the least its layout needs, when only a claim object
+    the manifest does not hold knows it and the TP is fixed)."""
+    if claimed.mode == "count":
+        if not claimed.count:
+            raise NoGpuRequested(f"{where}: spec.draResources: no device of class {GPU_CLASS}: no GPU")
+        return claimed.count
+    if not tp_fixed:
+        raise RequirementError(
+            f"{where}: spec.draResources: {claimed.unknown[0]}; and no profile or NIM_TENSOR_PARALLEL_SIZE "
+            "says how many GPUs the model runs on"
+        )
+    return None
 
 
 def _from_nimcache(

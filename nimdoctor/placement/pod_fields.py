@@ -2,6 +2,11 @@
 
 Metadata, containers, GPU and MIG resource requests, env, annotations and the NIM Operator's pod labels.
 Each reader names the field it read in the `RequirementError` it raises on malformed input.
+
+Every field comes from whoever wrote the object, so every number is read with bounds: ASCII digits only
+(`int()` takes other Unicode decimal digits, e.g. fullwidth ones, and `isdigit()` passes superscripts it
+cannot convert), a length cap before any conversion (CPython refuses to convert more than 4,300 digits), and
+a range; no reader raises anything but `RequirementError`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
 MAX_MODEL_LEN_ENV = "NIM_MAX_MODEL_LEN"
 _MIG_PROFILE = re.compile(r"^(?:\d+c\.)?\d+g\.\d+gb(?:\+me)?$")
 NIM_REGISTRY_PREFIX = "nvcr.io/nim/"
+# Bounds on numbers read from an object: GPU devices, tensor and pipeline sizes (a node holds at most 64
+# GPUs; 1024 leaves room for any multi-node layout) and the context in tokens (the longest published
+# context is 10M). Anything longer than MAX_DIGITS is refused before it is converted.
+MAX_DEVICES = 1024
+MAX_CONTEXT = 2**30
+MAX_DIGITS = 10
+_SHOWN = 24  # characters of a bad value repeated in an error
 
 
 def pod_role(pod: Mapping[str, Any]) -> str | None:
@@ -43,16 +55,33 @@ def pod_role(pod: Mapping[str, Any]) -> str | None:
     containers = spec.get("containers") if isinstance(spec, Mapping) else None
     if not isinstance(containers, list):
         return None
-    names = {c.get("name") for c in containers if isinstance(c, Mapping)}
+    # A list, not a set: a container name may be any JSON value, unhashable ones included.
+    names = [c.get("name") for c in containers if isinstance(c, Mapping)]
     if isinstance(lws, str) and lws.endswith("-lws") and "nim-worker" in names:
         return "worker"
     return None
 
 
+def shown(value: Any) -> str:
+    """A bad value for an error message: its repr, cut short (a 5,000-digit number is not repeated)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    simple = isinstance(value, str | int | float | bool) or value is None
+    text = repr(value) if simple else f"a {type(value).__name__}"
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 4]}...' ({len(text) - 2} characters)"
+
+
+def text_of(value: Any) -> str:
+    """A scalar as text, without converting a huge integer to decimal (CPython refuses past 4,300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<an integer of {value.bit_length()} bits>"
+    return str(value)
+
+
 def object_name(metadata: Mapping[str, Any]) -> str:
     name = metadata.get("name") or metadata.get("generateName") or "<unnamed>"
     namespace = metadata.get("namespace")
-    return f"{namespace}/{name}" if namespace else str(name)
+    return f"{text_of(namespace)}/{text_of(name)}" if namespace else text_of(name)
 
 
 def mapping(value: Any, where: str, path: str) -> Mapping[str, Any]:
@@ -74,26 +103,36 @@ def containers_of(
     return [mapping(c, where, f"spec.{key}[{i}]") for i, c in enumerate(raw)]
 
 
-def _whole(value: Any) -> int | None:
-    """An int, or a string of digits (YAML and env values are often strings); `None` for anything else."""
+def _whole(value: Any, high: int) -> int | None:
+    """An int, or a string of ASCII digits (YAML and env values are often strings), at most `high`; `None`
+    for anything else."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
+        return value if value <= high else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not (0 < len(text) <= MAX_DIGITS and text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= high else None
 
 
-def positive(value: Any, where: str, path: str) -> int:
-    number = _whole(value)
+def positive(value: Any, where: str, path: str, high: int = MAX_DEVICES) -> int:
+    """A whole number from 1 to `high`; `RequirementError` naming `path` and the range otherwise."""
+    number = _whole(value, high)
     if number is None or number < 1:
-        raise RequirementError(f"{where}: {path}: {value!r} is not a positive integer")
+        raise RequirementError(
+            f"{where}: {path}: {shown(value)} is not a positive integer (ASCII digits, at most {high})"
+        )
     return number
 
 
 def quantity(value: Any, where: str, path: str) -> int:
-    number = _whole(value)
+    """A count of GPU devices, 0 to `MAX_DEVICES`."""
+    number = _whole(value, MAX_DEVICES)
     if number is None or number < 0:
-        raise RequirementError(f"{where}: {path}: {value!r} is not a whole number of GPUs")
+        allowed = f"ASCII digits, at most {MAX_DEVICES}"
+        raise RequirementError(f"{where}: {path}: {shown(value)} is not a whole number of GPUs ({allowed})")
     return number
 
 
@@ -144,7 +183,7 @@ def nim_container(containers: Sequence[Mapping[str, Any]], counts: Sequence[int 
     At least one container requests GPUs (the caller checked).
     """
     with_gpus = [i for i, count in enumerate(counts) if count]
-    nim = [i for i in with_gpus if str(containers[i].get("image", "")).startswith(NIM_REGISTRY_PREFIX)]
+    nim = [i for i in with_gpus if text_of(containers[i].get("image", "")).startswith(NIM_REGISTRY_PREFIX)]
     return (nim or with_gpus)[0]
 
 
@@ -162,20 +201,21 @@ def env_values(raw: Any, where: str, path: str) -> dict[str, str]:
             raise RequirementError(f"{where}: {path}[{index}].name: missing")
         value = entry.get("value")
         if isinstance(value, str | int) and not isinstance(value, bool):
-            env[name] = str(value)
+            env[name] = text_of(value)
     return env
 
 
-def int_env(env: Mapping[str, str], name: str, where: str, path: str) -> int | None:
+def int_env(env: Mapping[str, str], name: str, where: str, path: str, high: int = MAX_DEVICES) -> int | None:
+    """A positive whole number from the env (at most `high`); None when unset or empty."""
     value = env.get(name, "")
-    return positive(value, where, f"{path} env {name}") if value.strip() else None
+    return positive(value, where, f"{path} env {name}", high) if value.strip() else None
 
 
 def string_map(raw: Any, where: str, path: str) -> dict[str, str]:
     if raw is None:
         return {}
     values = mapping(raw, where, path)
-    return {str(k): str(v) for k, v in values.items() if v is not None}
+    return {text_of(k): text_of(v) for k, v in values.items() if v is not None}
 
 
 def parse_precision(raw: str, where: str, path: str) -> str:

@@ -12,12 +12,22 @@ from typing import Any
 
 from nimdoctor.catalog import Catalog
 from nimdoctor.placement.assemble import build, cache_pvc_bytes
-from nimdoctor.placement.errors import RequirementError
+from nimdoctor.placement.claim_specs import GPU_CLASS
+from nimdoctor.placement.dra import (
+    ClaimedGpus,
+    ClaimLookup,
+    claimed_container,
+    gpu_count,
+    with_claims,
+)
+from nimdoctor.placement.errors import NoGpuRequested, RequirementError
 from nimdoctor.placement.model_names import ANNOTATION_PARAMS, declared_params, model_names
 from nimdoctor.placement.nim_resources import requirement_from_manifest, requirements_from_manifest
 from nimdoctor.placement.pod_fields import (
     ANNOTATION_PRECISION,
     GPU_RESOURCE,
+    MAX_CONTEXT,
+    MAX_DEVICES,
     MAX_MODEL_LEN_ENV,
     MIG_RESOURCE_PREFIX,
     annotated_precision,
@@ -34,6 +44,7 @@ from nimdoctor.placement.pod_fields import (
     positive,
     string_map,
 )
+from nimdoctor.placement.profiles import parse_profile
 from nimdoctor.report import Requirement
 
 __all__ = [
@@ -73,9 +84,14 @@ def requirement_from_model(
     of that profile (`3g.40gb`) instead of whole GPUs.
     """
     where = f"model {name!r}"
-    for label, value in (("tp", tp), ("pp", pp), ("gpus", gpus), ("max-model-len", max_model_len)):
+    for label, value, high in (
+        ("tp", tp, MAX_DEVICES),
+        ("pp", pp, MAX_DEVICES),
+        ("gpus", gpus, MAX_DEVICES),
+        ("max-model-len", max_model_len, MAX_CONTEXT),
+    ):
         if value is not None:
-            positive(value, where, label)
+            positive(value, where, label, high)
     if params_b is not None and not (math.isfinite(params_b) and params_b > 0):
         raise RequirementError(f"{where}: params: {params_b!r} is not a positive number of billions")
     return build(
@@ -100,14 +116,27 @@ def requirement_from_model(
     )
 
 
-def requirement_from_pod(pod: Mapping[str, Any], catalog: Catalog) -> Requirement:
+def requirement_from_pod(
+    pod: Mapping[str, Any],
+    catalog: Catalog,
+    *,
+    claims: ClaimLookup | None = None,
+    node_gpus: int | None = None,
+) -> Requirement:
     """The requirement of a NIM pod as the scheduler extender sees it (a Pod object as a dict).
 
     Reads the NIM container's image and env (`NIM_MODEL_PROFILE`, `NIM_TENSOR_PARALLEL_SIZE`,
     `NIM_PIPELINE_PARALLEL_SIZE`, `NIM_MAX_MODEL_LEN`, `NIM_MODEL_PATH`), the pod's `nvidia.com/gpu` (or
     `nvidia.com/mig-<profile>`) count, the NIM Operator's labels (LeaderWorkerSet leaders and workers are
-    multi-node) and the annotations `nimdoctor.io/model-params` and `nimdoctor.io/precision`. Raises
-    `RequirementError` on malformed input.
+    multi-node) and the annotations `nimdoctor.io/model-params` and `nimdoctor.io/precision`.
+
+    A pod without either takes its GPUs from DRA resource claims (`dra`): the NIM container's
+    `resources.claims`, counted through `claims` (the ResourceClaimTemplates and ResourceClaims seen). Where
+    that count depends on the node (`allocationMode: All`) or is unknown (a claim not seen), `node_gpus` is
+    what one node offers: All takes them all, an unknown count at most them; without it the requirement
+    holds the least the pod's layout needs. The requirement's `claims` says which case it is.
+
+    Raises `NoGpuRequested` for a pod that asks for no GPU, `RequirementError` on malformed input.
     """
     pod = mapping(pod, "pod", "")
     metadata = mapping(pod.get("metadata") or {}, "pod", "metadata")
@@ -120,14 +149,22 @@ def requirement_from_pod(pod: Mapping[str, Any], catalog: Catalog) -> Requiremen
         device_request(c, f"spec.initContainers[{i}]", where) for i, c in enumerate(init_containers)
     ]
     counts = [count for count, _ in requests]
-    if not any(counts):
-        raise RequirementError(
-            f"{where}: no container requests {GPU_RESOURCE} or a {MIG_RESOURCE_PREFIX}<profile> device: "
-            "not a GPU inference pod"
+    claimed: ClaimedGpus | None = None
+    gpus: int | None
+    if any(counts):
+        # The scheduler's view: app containers run together, init containers one at a time.
+        gpus = max(sum(c or 0 for c in counts), max((c or 0 for c, _ in init_requests), default=0))
+        index = nim_container(containers, counts)
+    else:
+        found = claimed_container(
+            spec, containers, str(metadata.get("namespace") or "default"), claims, where
         )
-    # The scheduler's view: app containers run together, init containers one at a time.
-    pod_gpus = max(sum(c or 0 for c in counts), max((c or 0 for c, _ in init_requests), default=0))
-    index = nim_container(containers, counts)
+        if found is None or (found[1].mode == "count" and not found[1].count):
+            raise NoGpuRequested(
+                f"{where}: no container requests {GPU_RESOURCE}, a {MIG_RESOURCE_PREFIX}<profile> device "
+                f"or a GPU through a resource claim (device class {GPU_CLASS}): not a GPU inference pod"
+            )
+        index, claimed = found
     mig_profile = requests[index][1]
     container = containers[index]
     path = f"spec.containers[{index}]"
@@ -139,7 +176,12 @@ def requirement_from_pod(pod: Mapping[str, Any], catalog: Catalog) -> Requiremen
     multi_node = pod_role(pod) in ("leader", "worker") or env.get("NIM_MULTI_NODE") == "1"
     env_tp = int_env(env, "NIM_TENSOR_PARALLEL_SIZE", where, path)
     env_pp = int_env(env, "NIM_PIPELINE_PARALLEL_SIZE", where, path)
-    return build(
+    profile_name = env.get("NIM_MODEL_PROFILE")
+    if claimed is not None:
+        profile = parse_profile(profile_name) if profile_name else None
+        tp_fixed = env_tp is not None or bool(profile and profile.tp)
+        gpus = gpu_count(claimed, node_gpus, tp_fixed=tp_fixed)
+    requirement = build(
         where,
         names=model_names(image, env),
         catalog=catalog,
@@ -147,15 +189,17 @@ def requirement_from_pod(pod: Mapping[str, Any], catalog: Catalog) -> Requiremen
         declared_source="annotation",
         precision=annotated_precision(annotations, where, "metadata.annotations"),
         precision_from=f"annotation {ANNOTATION_PRECISION}",
-        profile_name=env.get("NIM_MODEL_PROFILE"),
+        profile_name=profile_name,
         tp=env_tp,
         tp_from=f"{path}.env NIM_TENSOR_PARALLEL_SIZE",
         pp=env_pp,
         pp_from=f"{path}.env NIM_PIPELINE_PARALLEL_SIZE",
-        gpus=pod_gpus,
+        gpus=gpus,
         single_node=not multi_node,
         source="pod",
-        context=int_env(env, MAX_MODEL_LEN_ENV, where, path),
+        context=int_env(env, MAX_MODEL_LEN_ENV, where, path, MAX_CONTEXT),
         context_from=f"{path}.env {MAX_MODEL_LEN_ENV}",
         mig_profile=mig_profile,
+        gpus_from=GPU_RESOURCE if claimed is None else "GPUs through its resource claims",
     )
+    return requirement if claimed is None else with_claims(requirement, claimed)

@@ -165,6 +165,12 @@ def gpu_count(caps: Capabilities, req: Requirement, s: Settings) -> Reason | Non
     check = s.checks["NIM-FIT-002"]
     pp = req.pipeline_parallel if req.single_node else 1
     values = {"gpus": req.gpus, "tp": req.tensor_parallel, "pp": pp}
+    unselected = _unselected(caps, req)
+    if unselected is not None:
+        message = f"the pod's resource claims select {unselected}; the node's GPUs are not"
+        return reason(
+            variant(check, "claimShort", "claimFix"), Status.FAIL, message, selected=unselected, **values
+        )
     if caps.gpu_count is UNSET:
         message = f"the node did not report its GPU count; the pod requests {req.gpus}"
         advice = "see the node's GPU count first"
@@ -180,6 +186,22 @@ def gpu_count(caps: Capabilities, req: Requirement, s: Settings) -> Reason | Non
     message = f"the pod requests {req.gpus} GPUs; the node has {caps.gpu_count}"
     advice = _tp_advice(req, caps, s, node_max_tp(caps, s))
     return reason(check, Status.FAIL, message, count=caps.gpu_count, tp_advice=advice, **values)
+
+
+def _unselected(caps: Capabilities, req: Requirement) -> str | None:
+    """What a claim's selectors ask for that this node's GPUs are not (None: they are, or it is unknown:
+    kube-scheduler's DynamicResources plugin checks the selectors on the devices themselves)."""
+    if req.claim_gpu is not None and caps.gpu_product is not UNSET and caps.gpu_product != req.claim_gpu:
+        return f"{req.claim_gpu} GPUs"
+    memory = None if caps.gpu_memory_bytes is UNSET else caps.gpu_memory_bytes
+    low, high = req.claim_min_memory_bytes, req.claim_max_memory_bytes
+    if memory is None or (low is None and high is None):
+        return None
+    if low is not None and memory < low:
+        return f"GPUs with at least {gib(low)} of memory"
+    if high is not None and memory > high:
+        return f"GPUs with at most {gib(high)} of memory"
+    return None
 
 
 @placement_rule("NIM-FIT-001")

@@ -175,11 +175,10 @@ class AuditCollector:
         yield CounterMetricFamily(
             "nimdoctor_audit_failures", "Audit cycles that could not complete.", value=failures
         )
-        stamp = GaugeMetricFamily(
+        # 0 until the first cycle completes, so that an alert sees an audit that never completes one.
+        yield GaugeMetricFamily(
             "nimdoctor_audit_last_success_timestamp_seconds",
-            "Unix time of the last audit cycle that completed.",
+            "Unix time of the last audit cycle that completed (0: none since the audit started).",
+            value=last or 0,
         )
-        if last is not None:
-            stamp.add_metric([], last)
-        yield stamp
         yield build_info()

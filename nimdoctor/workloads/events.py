@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nimdoctor.report import Severity, Status, format_time
+from nimdoctor.sanitize import clean_line
 from nimdoctor.workloads.model import API_VERSION
 from nimdoctor.workloads.report import WorkloadFinding
 
@@ -60,7 +61,8 @@ def finding_key(finding: WorkloadFinding, uid: str | None) -> FindingKey | None:
 
 def event_body(key: FindingKey, finding: WorkloadFinding, now: dt.datetime) -> dict[str, Any]:
     """The core/v1 Event for a finding on its object."""
-    message = f"{finding.id} {finding.status.value}: {finding.message}"
+    # The message carries object and secret names and API server text: one line, no terminal control.
+    message = clean_line(f"{finding.id} {finding.status.value}: {finding.message}")
     involved = {"apiVersion": API_VERSION, "kind": key.kind, "name": key.name, "namespace": key.namespace}
     if key.uid:
         involved["uid"] = key.uid
@@ -124,5 +126,6 @@ class EventWriter:
                 body["metadata"]["name"], key.namespace, patch, _preload_content=False
             )
         except (ApiException, HTTPError) as exc:
-            log.warning("cannot refresh event %s on %s/%s: %s", finding.id, key.namespace, key.name, exc)
+            reason = clean_line(str(exc))  # the API server's text
+            log.warning("cannot refresh event %s on %s/%s: %s", finding.id, key.namespace, key.name, reason)
         return True

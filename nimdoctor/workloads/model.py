@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -19,6 +18,7 @@ import msgspec
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import NodeRecord
 from nimdoctor.report import Finding
+from nimdoctor.units import parse_quantity as parse_quantity  # re-exported: the workload rules read it here
 from nimdoctor.workloads.readers import at, text
 
 GROUP = "apps.nvidia.com"
@@ -238,6 +238,23 @@ class Cluster(msgspec.Struct, frozen=True):
     errors: Mapping[str, str] = msgspec.field(default_factory=dict)  # "nodes", ... -> the reason
 
 
+ObjectKey = tuple[str, str | None, str]  # (kind, namespace, name)
+
+
+class Inputs(msgspec.Struct, frozen=True):
+    """What a lint input holds besides its NIM subjects, so that names resolve offline.
+
+    Secrets are reduced to type and key names (and a docker config's registries), as in a live cluster;
+    `claims` holds the device requests of DRA ResourceClaims and ResourceClaimTemplates; `places` says where
+    each object of the input is defined ("file:line"), once per definition: two places are a duplicate.
+    """
+
+    secrets: Mapping[tuple[str | None, str], SecretInfo] = msgspec.field(default_factory=dict)
+    pvcs: Mapping[tuple[str | None, str], PvcInfo] = msgspec.field(default_factory=dict)
+    claims: Mapping[ObjectKey, tuple[Mapping[str, Any], ...]] = msgspec.field(default_factory=dict)
+    places: Mapping[ObjectKey, tuple[str, ...]] = msgspec.field(default_factory=dict)
+
+
 class World(msgspec.Struct, frozen=True):
     """Everything a workload rule may read besides its subject."""
 
@@ -245,6 +262,7 @@ class World(msgspec.Struct, frozen=True):
     operator_version: tuple[int, int, int] = NEWEST_OPERATOR
     caches: Mapping[tuple[str | None, str], Subject] = msgspec.field(default_factory=dict)
     cluster: Cluster | None = None  # None: offline (lint)
+    inputs: Inputs | None = None  # lint: the other objects of the same input
 
     def cache(self, namespace: str | None, name: str) -> Subject | None:
         """The NIMCache `name` in `namespace`, when known."""
@@ -261,8 +279,12 @@ def pvc_name(subject: Subject) -> str:
 
 
 def cache_index(subjects: list[Subject]) -> dict[tuple[str | None, str], Subject]:
-    """NIMCache subjects by (namespace, name)."""
-    return {(s.ref.namespace, s.ref.name): s for s in subjects if s.kind == "NIMCache"}
+    """NIMCache subjects by (namespace, name); of two with one name the first (the other is a finding)."""
+    index: dict[tuple[str | None, str], Subject] = {}
+    for s in subjects:
+        if s.kind == "NIMCache":
+            index.setdefault((s.ref.namespace, s.ref.name), s)
+    return index
 
 
 class Judged(msgspec.Struct, frozen=True):
@@ -273,44 +295,6 @@ class Judged(msgspec.Struct, frozen=True):
 
 
 # --- small parsers ----------------------------------------------------------------------------------------
-
-# Kubernetes resource quantities (`50Gi`, `100G`, `1.5Ti`, `500M`, `1e9`). kubernetes.utils.parse_quantity
-# does this but importing it loads the whole API client (0.3 s), which `nimdoctor lint` has no other use for.
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
-_FACTORS: dict[str | None, Decimal | int] = {
-    None: 1,
-    "m": Decimal("0.001"),
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-
-
-def parse_quantity(value: Any) -> int | None:
-    """A Kubernetes quantity in whole units (bytes for storage); None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    if not isinstance(value, str):
-        return None
-    match = _QUANTITY.match(value.strip())
-    if not match:
-        return None
-    try:
-        number = Decimal(match.group(1)) * _FACTORS[match.group(2)]
-    except InvalidOperation:
-        return None
-    return int(number)
 
 
 def gib(nbytes: int) -> str:

@@ -60,6 +60,13 @@ def _where(finding: WorkloadFinding) -> str:
     return finding.field if isinstance(finding.field, str) else ""
 
 
+def status_label(finding: WorkloadFinding, color: bool) -> Any:
+    """The status as the table shows it: a warning of an info check is advice, labelled INFO."""
+    if finding.status is Status.WARN and finding.severity is Severity.INFO:
+        return styled("INFO", "dim", color)
+    return styled(finding.status.value.upper(), STATUS_STYLE[finding.status], color)
+
+
 def render_table(report: WorkloadReport, *, wide: bool, color: bool) -> str:
     """Per object, its findings (those that need attention; all of them when `wide`), then the fixes."""
     from rich.text import Text
@@ -76,14 +83,14 @@ def render_table(report: WorkloadReport, *, wide: bool, color: bool) -> str:
         headers = ("check", "status", "severity", where_header, "message") if wide else ("check", "status")
         table = make_table(*(headers if wide else (*headers, where_header, "message")))
         for f in findings:
-            status = styled(f.status.value.upper(), STATUS_STYLE[f.status], color)
+            status = status_label(f, color)
             cells = [f.id, status, f.severity.value] if wide else [f.id, status]
             table.add_row(*cells, clean(_where(f)), clean(f.message))
         console.print(table)
         console.print()
     for f in report.findings:
         if f.fix and f.status in ATTENTION:
-            label = styled(f.status.value.upper(), STATUS_STYLE[f.status], color)
+            label = status_label(f, color)
             head = Text.assemble(
                 (f.id, "bold" if color else ""), " ", label, "  ", clean(object_text(f.object))
             )

@@ -55,13 +55,15 @@ def test_a_missing_kubeconfig_named_explicitly_exits_2(tmp_path: Path) -> None:
     assert "no such file" in output
 
 
-def run_agent(args: list[str], tmp_path: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run_agent(
+    args: list[str], tmp_path: Path, timeout: float = 30, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "nimdoctor", "agent", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=no_cluster_env(tmp_path),
+        env={**no_cluster_env(tmp_path), **(env or {})},
     )
 
 
@@ -95,7 +97,7 @@ def test_once_without_publishing_exits_0() -> None:
 
 def test_once_publishes_and_exits_0(node: Emulator, tmp_path: Path) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", node.url)
-    code, _ = invoke("--once", "--kubeconfig", str(kubeconfig), "--node-name", NODE)
+    code, _ = invoke("--once", "--publish-simulated", "--kubeconfig", str(kubeconfig), "--node-name", NODE)
     assert code == 0
     record = parse_node_document(stored(node, REPORT_KEY))
     assert (record.node, record.ready, record.capabilities.gpu_product) == (NODE, True, "L40S")
@@ -107,12 +109,47 @@ def test_the_node_name_comes_from_the_environment(node: Emulator, tmp_path: Path
         "KUBECONFIG": str(write_kubeconfig(tmp_path / "kubeconfig", node.url)),
         "NIMDOCTOR_NODE_NAME": NODE,
     }
-    assert invoke("--once", env=env)[0] == 0
+    assert invoke("--once", "--publish-simulated", env=env)[0] == 0
     assert stored(node, REPORT_KEY) is not None
 
 
 def test_once_exits_1_when_publishing_fails(kube: Emulator, tmp_path: Path) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", kube.url)
-    assert invoke("--once", "--kubeconfig", str(kubeconfig), "--node-name", NODE)[0] == 1  # no such Node
+    args = ("--once", "--publish-simulated", "--kubeconfig", str(kubeconfig), "--node-name", NODE)
+    assert invoke(*args)[0] == 1  # no such Node
     kube.stop()
-    assert invoke("--once", "--kubeconfig", str(kubeconfig), "--node-name", NODE)[0] == 1  # no API server
+    assert invoke(*args)[0] == 1  # no API server
+
+
+def test_a_simulation_is_not_published_without_publish_simulated(node: Emulator, tmp_path: Path) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", node.url)
+    code, output = invoke("--once", "--kubeconfig", str(kubeconfig), "--node-name", NODE)
+    assert code == 2
+    assert "refusing to publish a simulated report (l40s-4x)" in output
+    assert f"--kubeconfig {kubeconfig}" in output  # where it would have published
+    assert stored(node, REPORT_KEY) is None
+    assert not any(
+        k.startswith("nimdoctor.io/") for k in stored(node, NODE_KEY)["metadata"].get("labels", {})
+    )
+
+
+def test_a_forgotten_home_kubeconfig_is_never_used(node: Emulator, tmp_path: Path) -> None:
+    (tmp_path / ".kube").mkdir()
+    write_kubeconfig(tmp_path / ".kube" / "config", node.url)
+    done = run_agent(
+        [*SIMULATED[1:], "--once", "--publish-simulated", "--node-name", NODE],
+        tmp_path,
+        env={"KUBECONFIG": ""},
+    )
+    assert done.returncode != 2, done.stderr
+    assert f"{tmp_path / '.kube' / 'config'} is not used unless given as --kubeconfig" in done.stderr
+    assert "publishing to nowhere (metrics only)" in done.stderr
+    assert stored(node, REPORT_KEY) is None
+
+
+def test_the_start_line_says_where_it_publishes(node: Emulator, tmp_path: Path) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", node.url)
+    args = [*SIMULATED[1:], "--once", "--publish-simulated", "--node-name", NODE]
+    done = run_agent(args, tmp_path, env={"KUBECONFIG": str(kubeconfig)})
+    assert done.returncode == 0, done.stderr
+    assert f"publishing to {node.url} (KUBECONFIG {kubeconfig})" in done.stderr

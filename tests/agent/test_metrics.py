@@ -127,6 +127,18 @@ def test_probe_and_publish_counters_are_separate(catalog: Catalog) -> None:
     assert registry.get_sample_value("nimdoctor_publish_last_success_timestamp_seconds") == T0 + 5
 
 
+def test_an_agent_meant_to_publish_exports_0_until_its_first_publish(catalog: Catalog) -> None:
+    state = AgentState(monotonic=lambda: 0.0)
+    registry = CollectorRegistry(auto_describe=False)
+    AgentCollector(state, catalog_checks(catalog), registry=registry, publishing=True)
+    assert registry.get_sample_value("nimdoctor_publish_last_success_timestamp_seconds") == 0
+    state.published(False, T0)
+    assert registry.get_sample_value("nimdoctor_publish_last_success_timestamp_seconds") == 0
+    assert registry.get_sample_value("nimdoctor_publish_failures_total") == 1
+    state.published(True, T0 + 5)
+    assert registry.get_sample_value("nimdoctor_publish_last_success_timestamp_seconds") == T0 + 5
+
+
 def test_an_overlaid_severity_is_the_label(tmp_path: Path) -> None:
     (tmp_path / "overlay.yaml").write_text(
         "apiVersion: nimdoctor.io/v1alpha1\nkind: CheckCatalog\n"

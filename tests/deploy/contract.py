@@ -38,6 +38,9 @@ EXTENDER: dict[str, frozenset[str]] = {
     "nimdoctor_extender_cached_reports": frozenset(),
     "nimdoctor_extender_stale_reports": frozenset(),
     "nimdoctor_extender_oldest_report_age_seconds": frozenset(),
+    "nimdoctor_extender_unusable_reports": frozenset({"kind"}),
+    "nimdoctor_extender_refused_reports_total": frozenset({"kind"}),
+    "nimdoctor_extender_internal_errors_total": frozenset({"where"}),
     "nimdoctor_extender_cache_synced": frozenset(),
 }
 AUDIT: dict[str, frozenset[str]] = {

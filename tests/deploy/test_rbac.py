@@ -33,7 +33,12 @@ ALLOWED: dict[str, dict[Grant, set[str]]] = {
         (GROUP, PLURAL): {"create", "get", "patch"},
         (GROUP, f"{PLURAL}/status"): {"get", "patch"},
     },
-    "extender": {(GROUP, PLURAL): {"get", "list", "watch"}},
+    "extender": {
+        (GROUP, PLURAL): {"get", "list", "watch"},
+        # DRA NIM pods: the claims that give them GPUs, read-only.
+        ("resource.k8s.io", "resourceclaimtemplates"): {"get", "list", "watch"},
+        ("resource.k8s.io", "resourceclaims"): {"get", "list", "watch"},
+    },
     "scheduler": {
         # Its own leader-election Lease (client-go's lease lock gets, creates and updates it).
         ("coordination.k8s.io", "leases"): {"create", "get", "update"},
@@ -183,11 +188,12 @@ def test_the_audit_gets_exactly_its_list_and_no_secrets() -> None:
     assert effective("nimdoctor-audit") == ALLOWED["audit"]
 
 
-def test_the_extender_can_read_nodereports_wherever_it_runs() -> None:
+def test_the_extender_can_read_nodereports_and_resource_claims_wherever_it_runs() -> None:
     for account, does in identities().items():
         if "extender" in does:
-            got = effective(account).get((GROUP, PLURAL), set())
-            assert got >= ALLOWED["extender"][(GROUP, PLURAL)], account
+            granted = effective(account)
+            for grant, verbs in ALLOWED["extender"].items():
+                assert granted.get(grant, set()) >= verbs, (account, grant)
 
 
 @pytest.mark.parametrize("grant", sorted(PER_NAMESPACE))

@@ -113,8 +113,7 @@ class LiveExtender:
 
     def start(self) -> LiveExtender:
         """Serve, and return once both servers accept connections."""
-        if self.extender.watch is not None:
-            self.extender.watch.start()
+        self.extender.start_watches()
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self.servers.started:
@@ -131,8 +130,7 @@ class LiveExtender:
         """Stop serving (and the watch)."""
         self.servers.stop()
         self._thread.join(10)
-        if self.extender.watch is not None:
-            self.extender.watch.stop()
+        self.extender.stop_watches()
 
 
 def live(

@@ -1,6 +1,7 @@
-"""End to end on loopback: `nimdoctor extender --reports DIR` as a real process, fed the reports of
-simulated machines made with `nimdoctor run --simulate M --node-name N -o json`, asked the way the
-scheduler asks, and read the way the scheduler reads."""
+"""End to end on loopback: `nimdoctor extender --reports DIR --trust-simulated` as a real process, fed the
+reports of simulated machines made with `nimdoctor run --simulate M --node-name N -o json`, asked the way the
+scheduler asks, and read the way the scheduler reads. Without `--trust-simulated` the same reports admit
+nothing."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from nimdoctor.cli import cli
+from nimdoctor.extender.decide import SIMULATED
 from tests.extender.gosched import event_message, read_filter, read_prioritize
 from tests.extender.live import Client
 from tests.extender.process import ExtenderProcess
@@ -64,7 +66,15 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def extender(reports: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtenderProcess]:
     log = tmp_path_factory.mktemp("log") / "extender.log"
-    args = ["--reports", str(reports), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]
+    args = [
+        "--reports",
+        str(reports),
+        "--trust-simulated",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ]
     process = ExtenderProcess(args, log).wait_listening()
     yield process
     assert process.stop(signal.SIGTERM) == 0, process.output()
@@ -157,6 +167,26 @@ def test_the_metrics_socket_serves_the_contract_metrics_and_probes(
         assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
+def test_without_trust_simulated_simulated_reports_count_as_missing(reports: Path, tmp_path: Path) -> None:
+    args = ["--reports", str(reports), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]
+    process = ExtenderProcess(args, tmp_path / "untrusted.log").wait_listening()
+    try:
+        with Client(process.port) as client, Client(process.metrics_port) as metrics:
+            status, body = client.post(
+                "/filter", {"Pod": nim_pod(LLAMA_8B, gpus=1), "Nodes": None, "NodeNames": NAMES}
+            )
+            assert status == 200
+            view = read_filter(body, NAMES, node_cache_capable=True)
+            assert view.feasible == []
+            assert {reasons[0] for _, reasons in view.statuses.values()} == {SIMULATED}
+            exposition = metrics.get("/metrics")[1].decode()
+        assert f'nimdoctor_extender_unusable_reports{{kind="simulated"}} {len(FLEET)}.0' in exposition
+        assert f'nimdoctor_extender_refused_reports_total{{kind="simulated"}} {len(FLEET)}.0' in exposition
+    finally:
+        assert process.stop() == 0
+    assert process.output().count("not used (its node counts as unknown): simulated") == len(FLEET)
+
+
 def test_a_taken_port_is_an_error_at_start(extender: ExtenderProcess, reports: Path, tmp_path: Path) -> None:
     args = [
         "--reports",
@@ -198,6 +228,7 @@ def test_tls_serves_https_and_ctrl_c_exits_130(reports: Path, tmp_path: Path) ->
     args = [
         "--reports",
         str(reports),
+        "--trust-simulated",
         "--listen",
         "127.0.0.1:0",
         "--metrics-listen",

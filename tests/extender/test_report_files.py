@@ -34,10 +34,22 @@ def as_nodereport(report_json: str) -> dict[str, object]:
 def test_a_report_file_from_nimdoctor_run_loads_its_node(tmp_path: Path) -> None:
     path = tmp_path / "gpu-1.json"
     path.write_text(run_json("dgx-h100-containerd2", "gpu-1"))
-    (record,) = load_reports(path)
+    (record,) = load_reports(path).records
     assert record.node == "gpu-1"
     assert record.capabilities.nofile_soft == 1024
     assert record.heartbeat_at is None  # never published: staleness goes by generatedAt
+    assert record.simulated == "dgx-h100-containerd2"
+
+
+def test_an_invalid_report_in_a_file_makes_only_its_node_unknown(tmp_path: Path) -> None:
+    write_reports(tmp_path, {"good": "dgx-h100"})
+    bad = as_nodereport(run_json("dgx-h100", "bad"))
+    bad["status"]["capabilities"]["computeCapability"] = "\u00b2.\u00b3"  # type: ignore[index]
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    loaded = load_reports(tmp_path)
+    assert [r.node for r in loaded.records] == ["good"]
+    assert list(loaded.invalid) == ["bad"]
+    assert loaded.invalid["bad"].startswith("capabilities.computeCapability: Expected `str` matching regex")
 
 
 def test_a_directory_reads_json_yaml_and_yml_and_ignores_other_files(tmp_path: Path) -> None:
@@ -48,7 +60,7 @@ def test_a_directory_reads_json_yaml_and_yml_and_ignores_other_files(tmp_path: P
     (tmp_path / "README.txt").write_text("not a report")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.json").write_text("{}")  # not read: directories are not searched
-    records = {r.node: r for r in load_reports(tmp_path)}
+    records = {r.node: r for r in load_reports(tmp_path).records}
     assert sorted(records) == ["a", "b", "c"]
     assert records["c"].ready is False
 
@@ -57,7 +69,7 @@ def test_a_yaml_stream_holds_several_nodereports(tmp_path: Path) -> None:
     docs = [as_nodereport(run_json("dgx-h100", name)) for name in ("x", "y")]
     path = tmp_path / "all.yaml"
     path.write_text(yaml.safe_dump_all(docs))
-    assert sorted(r.node for r in load_reports(path)) == ["x", "y"]
+    assert sorted(r.node for r in load_reports(path).records) == ["x", "y"]
 
 
 @pytest.mark.parametrize(

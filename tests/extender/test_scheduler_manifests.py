@@ -19,6 +19,7 @@ from nimdoctor.catalog import Catalog
 from nimdoctor.cli.extender_cmd import DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, DEFAULT_STALE_AFTER
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.run import Extender
+from tests.placement.pods import dra_pod, nim_pod
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULER = ROOT / "daemonset" / "scheduler"
@@ -135,11 +136,36 @@ def test_the_extenders_entry_agrees_with_the_extender(config: dict[str, Any], ca
     assert (f"/{extender['filterVerb']}", "POST") in routes
     assert (f"/{extender['prioritizeVerb']}", "POST") in routes
     assert extender["nodeCacheCapable"] is True
-    assert extender["managedResources"] == [{"name": "nvidia.com/gpu", "ignoredByScheduler": False}]
+    assert "managedResources" not in extender  # every pod of nim-scheduler is sent (DRA pods included)
     assert extender["weight"] >= 1
     assert extender["ignorable"] is False
     assert extender["enableHTTPS"] is False
     assert extender["httpTimeout"] == "2s"
+
+
+def is_interested(extender: dict[str, Any], pod: dict[str, Any]) -> bool:
+    """kube-scheduler's `HTTPExtender.IsInterested` (pkg/scheduler/extender.go): every pod when the extender
+    lists no managedResources, else a pod with a container or init container that names one of them in its
+    requests or limits."""
+    managed = {r["name"] for r in extender.get("managedResources") or []}
+    if not managed:
+        return True
+    containers = [*pod["spec"].get("containers", []), *pod["spec"].get("initContainers", [])]
+    for container in containers:
+        resources = container.get("resources") or {}
+        named = {*(resources.get("requests") or {}), *(resources.get("limits") or {})}
+        if named & managed:
+            return True
+    return False
+
+
+def test_the_rendered_configuration_sends_dra_nim_pods_to_the_extender(config: dict[str, Any]) -> None:
+    (extender,) = config["extenders"]
+    dra = dra_pod("meta/llama-3.1-70b-instruct")
+    assert is_interested(extender, dra)
+    assert is_interested(extender, nim_pod("meta/llama-3.1-70b-instruct", gpus=4))
+    # What the configuration shipped before: managedResources nvidia.com/gpu never sent a DRA pod.
+    assert not is_interested({"managedResources": [{"name": "nvidia.com/gpu"}]}, dra)
 
 
 def test_the_sidecar_listens_where_the_scheduler_calls_and_is_probed_on_the_metrics_port(
@@ -193,7 +219,7 @@ def test_two_replicas_elect_a_leader_on_their_own_lease(
     ]
 
 
-def test_the_service_account_has_the_scheduler_roles_and_reads_nodereports(
+def test_the_service_account_has_the_scheduler_roles_and_reads_nodereports_and_claims(
     rendered: list[dict[str, Any]], pod: dict[str, Any]
 ) -> None:
     account = one(rendered, "ServiceAccount")
@@ -217,7 +243,12 @@ def test_the_service_account_has_the_scheduler_roles_and_reads_nodereports(
     }
     reader = one(rendered, "ClusterRole", "nimdoctor-extender")
     assert reader["rules"] == [
-        {"apiGroups": ["nimdoctor.io"], "resources": ["nodereports"], "verbs": ["get", "list", "watch"]}
+        {"apiGroups": ["nimdoctor.io"], "resources": ["nodereports"], "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": ["resource.k8s.io"],
+            "resources": ["resourceclaimtemplates", "resourceclaims"],
+            "verbs": ["get", "list", "watch"],
+        },
     ]
 
 

@@ -1,7 +1,7 @@
-"""The cluster half end to end, all real processes on loopback: `nimdoctor agent --once` publishes each
-simulated node's NodeReport and Node labels to the Kubernetes API emulator, `nimdoctor extender` watches the
-same API, and kube-scheduler's filter call is answered from what the agents published. When a node's
-agent publishes a fixed report, the extender admits the pod it turned away."""
+"""The cluster half end to end, all real processes on loopback: `nimdoctor agent --once --publish-simulated`
+publishes each simulated node's NodeReport and Node labels to the Kubernetes API emulator, `nimdoctor extender
+--trust-simulated` watches the same API, and kube-scheduler's filter call is answered from what the agents
+published. When a node's agent publishes a fixed report, the extender admits the pod it turned away."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def node_labels(emulator: Emulator, name: str) -> dict[str, str]:
 
 def publish(kubeconfig: Path, node: str, machine: str) -> None:
     """One agent cycle for `node`, simulating `machine`: probe, publish, exit 0."""
-    agent = ["agent", "--once", "--simulate", machine, "--node-name", node, "--kubeconfig", str(kubeconfig)]
+    agent = ["agent", "--once", "--simulate", machine, "--publish-simulated", "--node-name", node]
+    agent += ["--kubeconfig", str(kubeconfig)]
     done = subprocess.run(
         [sys.executable, "-m", "nimdoctor", *agent, "--listen", "127.0.0.1:0"],
         capture_output=True,
@@ -68,7 +69,8 @@ def cluster(kube: Emulator, tmp_path: Path) -> Iterator[tuple[Emulator, Path, Cl
     for node, machine in FLEET.items():
         register_node(kube, node)
         publish(kubeconfig, node, machine)
-    args = ["--kubeconfig", str(kubeconfig), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]
+    args = ["--kubeconfig", str(kubeconfig), "--trust-simulated", "--listen", "127.0.0.1:0"]
+    args += ["--metrics-listen", "127.0.0.1:0"]
     extender = ExtenderProcess(args, tmp_path / "extender.log").wait_listening()
     try:
         with Client(extender.metrics_port) as metrics, Client(extender.port) as client:

@@ -98,3 +98,52 @@ def lws_worker(model: str, *, tensor: int, pipeline: int) -> dict[str, Any]:
         labels=labels,
         container="nim-worker",
     )
+
+
+def dra_pod(
+    model: str,
+    *,
+    template: str | None = "gpu-template",
+    claim: str | None = None,
+    env: dict[str, str] | None = None,
+    request: str | None = None,
+) -> dict[str, Any]:
+    """A standalone NIMService pod whose GPUs come from a DRA resource claim, as NIM Operator 3.x makes it
+    from `spec.draResources`: no `nvidia.com/gpu`; a pod claim naming the ResourceClaimTemplate `template`
+    (or the ResourceClaim `claim`), used by the NIM container (limited to `request` when given)."""
+    pod = nim_pod(model, gpus=None, env=env)
+    source = {"resourceClaimName": claim} if claim else {"resourceClaimTemplateName": template}
+    pod["spec"]["resourceClaims"] = [{"name": "gpu", **source}]
+    use = {"name": "gpu", **({"request": request} if request else {})}
+    pod["spec"]["containers"][0]["resources"] = {"claims": [use]}
+    return pod
+
+
+def claim_spec(
+    count: int | None = 1,
+    *,
+    mode: str | None = None,
+    selectors: tuple[str, ...] = (),
+    device_class: str = "gpu.nvidia.com",
+    name: str = "gpu",
+) -> dict[str, Any]:
+    """A `resource.k8s.io/v1` ResourceClaimSpec with one request of `count` devices of `device_class`
+    (`mode` All: every matching device), with CEL `selectors`."""
+    exactly: dict[str, Any] = {"deviceClassName": device_class}
+    if mode is not None:
+        exactly["allocationMode"] = mode
+    if count is not None:
+        exactly["count"] = count
+    if selectors:
+        exactly["selectors"] = [{"cel": {"expression": text}} for text in selectors]
+    return {"devices": {"requests": [{"name": name, "exactly": exactly}]}}
+
+
+def claim_template(name: str, spec: dict[str, Any], namespace: str = "nim-service") -> dict[str, Any]:
+    """A ResourceClaimTemplate object holding `spec`."""
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaimTemplate",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"spec": spec},
+    }

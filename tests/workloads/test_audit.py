@@ -81,7 +81,8 @@ def test_events_only_when_a_finding_first_appears(live: Emulator, catalog: Catal
     assert service_event["type"] == "Warning"
     assert (
         service_event["message"]
-        == "NIM-WL-007 fail: secret ngc-api-secret has no key NGC_API_KEY (keys: API_KEY)"
+        == "NIM-WL-007 fail: secret ngc-api-secret has no key NGC_API_KEY (keys: API_KEY): the NIM container "
+        "reads NGC_API_KEY through a secretKeyRef"
     )
     creates = [r for r in live.requests() if r.method == "POST" and "/events" in str(r.url)]
     assert len(creates) == 2
@@ -117,6 +118,7 @@ def test_metrics_health_and_readiness_over_http(live: Emulator, catalog: Catalog
         with pytest.raises(urllib.error.HTTPError) as unready:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)
         assert unready.value.code == 503
+        assert scrape(port)["nimdoctor_audit_last_success_timestamp_seconds", ()] == 0  # none yet: alertable
         put(live, api_key_secret(key="API_KEY"))
         audit.cycle()
         live.stop()  # the API goes away: the next cycle fails, the last results stay

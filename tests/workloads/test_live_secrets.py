@@ -20,7 +20,9 @@ from tests.workloads.conftest import judge, problems
 def test_a_healthy_namespace_has_no_problems(live: Emulator, catalog: Catalog) -> None:
     judged = judge(live, catalog)
     assert problems(judged) == {}
-    assert judged["llm", "NIM-WL-007"].message == "secret ngc-api-secret holds NGC_API_KEY"
+    assert judged["llm", "NIM-WL-007"].message == (
+        "secret ngc-api-secret holds NGC_API_KEY (the NIM container reads NGC_API_KEY through a secretKeyRef)"
+    )
 
 
 def test_absent_secrets_fail_both_secret_checks(live: Emulator, catalog: Catalog) -> None:
@@ -53,7 +55,10 @@ def test_auth_secret_without_the_key(live: Emulator, catalog: Catalog) -> None:
     put(live, api_key_secret(key="API_KEY"))
     finding = judge(live, catalog)["llm", "NIM-WL-007"]
     assert finding.status.value == "fail"
-    assert finding.message == "secret ngc-api-secret has no key NGC_API_KEY (keys: API_KEY)"
+    assert finding.message == (
+        "secret ngc-api-secret has no key NGC_API_KEY (keys: API_KEY): "
+        "the NIM container reads NGC_API_KEY through a secretKeyRef"
+    )
     assert finding.evidence == {"secret": "ngc-api-secret", "type": "Opaque", "keys": ["API_KEY"]}
 
 

@@ -24,7 +24,7 @@ def test_misconfigured_namespace_names_each_problem_with_its_fix(live: Emulator,
         pull=["ngc-api-secret"],
         replicas=2,
         scale={"enabled": True, "hpa": {"maxReplicas": 2}},
-        storage={"pvc": {"create": True, "size": "10Gi", "volumeAccessMode": "ReadWriteOnce"}},
+        storage={"pvc": {"create": True, "size": "2Gi", "volumeAccessMode": "ReadWriteOnce"}},
     )
     put(live, broken)
     result = run("--kubeconfig", str(config), "-o", "json")  # the context's namespace
@@ -39,7 +39,7 @@ def test_misconfigured_namespace_names_each_problem_with_its_fix(live: Emulator,
     assert got == {
         "NIM-WL-001",  # no NIMCache
         "NIM-WL-003",  # RWO with two pods
-        "NIM-WL-004",  # 10Gi below the recommended 50 GB
+        "NIM-WL-004",  # 2Gi below the 1.24B model's bf16 weights (3 GiB)
         "NIM-WL-005",  # replicas with autoscaling
         "NIM-WL-007",  # the auth secret has no NGC_API_KEY
         "NIM-WL-008",  # the pull secret is not a registry login
@@ -50,7 +50,7 @@ def test_misconfigured_namespace_names_each_problem_with_its_fix(live: Emulator,
     table = " ".join(run("--kubeconfig", str(config), "-n", NS).stdout.split())  # folded columns
     assert "swapped: auth secret ngc-secret is a registry login" in table
     assert "kubectl create secret docker-registry ngc-api-secret" in table
-    assert "3 NIM object(s) in namespace(s) nim-service: 17 pass, 2 warn, 5 fail, 30 skip" in table
+    assert "3 NIM object(s) in namespace(s) nim-service: 17 pass, 1 warn, 6 fail, 33 skip" in table
 
 
 def test_all_namespaces_and_an_empty_namespace(live: Emulator, tmp_path: Path) -> None:

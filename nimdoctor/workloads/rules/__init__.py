@@ -1,11 +1,12 @@
 """The workload rules (`NIM-WL-*`), one module per concern; importing the package registers them all.
 
 `base` holds the registry and what every rule shares; `shape` reads a service's shape (pods, cache, PVC,
-GPUs); `storage`, `secrets`, `scaling`, `exposure`, `gpus` and `nodes` hold the rules. The rules import the
+GPUs); `storage`, `secrets`, `scaling`, `exposure`, `gpus`, `nodes` and `inputs` hold the rules; `names`
+validates, quotes and resolves the names rules print. The rules import the
 model (`workloads.model`, `workloads.readers`) and never what feeds them (manifests, collect, evaluate).
 """
 
-from nimdoctor.workloads.rules import exposure, gpus, nodes, scaling, secrets, storage
+from nimdoctor.workloads.rules import exposure, gpus, inputs, nodes, scaling, secrets, storage
 from nimdoctor.workloads.rules.base import WORKLOAD_RULES, WorkloadRule, workload_rule
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "WorkloadRule",
     "exposure",
     "gpus",
+    "inputs",
     "nodes",
     "scaling",
     "secrets",

@@ -20,14 +20,15 @@ from nimdoctor.workloads.model import (
 )
 from nimdoctor.workloads.readers import at, mapping, whole
 from nimdoctor.workloads.rules.base import (
-    LIVE_ONLY,
     judged,
     requirement,
     skip_unless,
     workload_rule,
 )
+from nimdoctor.workloads.rules.names import LIVE_ONLY
 from nimdoctor.workloads.rules.shape import (
     GPU,
+    dra_gpus,
     fresh_nodes,
     gpu_count,
     profile_gpus,
@@ -44,10 +45,20 @@ def gpu_count_matches_profile(subject: Subject, world: World, check: Check) -> J
     if (skip := skip_unless(subject, "NIMService", check)) is not None:
         return skip
     count, field = gpu_count(subject.spec)
+    resource = str(field[-1]) if field is not None else ""
     if field is None:
-        return judged(check, Status.SKIP, f"{GPU} is not set by hand: the operator sets it from the profile")
+        dra, how = dra_gpus(subject, world)
+        if dra is None:
+            return judged(
+                check, Status.SKIP, f"{GPU} is not set by hand: the operator sets it from the profile"
+            )
+        if how != "spec.draResources":  # a claim outside the input: its device count is unknown
+            return judged(check, Status.SKIP, f"GPUs from DRA: {how}", ("draResources",))
+        count, field, resource = dra, ("draResources",), "draResources devices"
     if count is None:
-        return judged(check, Status.FAIL, f"{GPU} is not a whole number", field, expected="?", source="?")
+        return judged(
+            check, Status.FAIL, f"{resource} is not a whole number", field, expected="?", source="?"
+        )
     expected, source = profile_gpus(subject, world)
     if expected is None:
         return judged(
@@ -55,7 +66,7 @@ def gpu_count_matches_profile(subject: Subject, world: World, check: Check) -> J
         )
     if count != expected:
         more = "NIM fails at start" if count < expected else "the extra GPUs sit idle"
-        message = f"{GPU}: {count}, but {source} needs {expected} per pod: {more}"
+        message = f"{resource}: {count}, but {source} needs {expected} per pod: {more}"
         return judged(
             check,
             Status.FAIL,
@@ -65,7 +76,7 @@ def gpu_count_matches_profile(subject: Subject, world: World, check: Check) -> J
             expected=expected,
             source=source,
         )
-    return judged(check, Status.PASS, f"{GPU}: {count} matches {source}", field)
+    return judged(check, Status.PASS, f"{resource}: {count} matches {source}", field)
 
 
 @workload_rule("NIM-WL-011")

@@ -13,17 +13,16 @@ from nimdoctor.workloads.model import (
 )
 from nimdoctor.workloads.readers import text
 from nimdoctor.workloads.rules.base import (
-    LIVE_ONLY,
     judged,
     requirement,
     skip_unless,
     workload_rule,
 )
+from nimdoctor.workloads.rules.names import LIVE_ONLY
 from nimdoctor.workloads.rules.shape import (
-    gpu_count,
+    gpus_per_pod,
     matching_nodes,
     node_selector,
-    profile_gpus,
 )
 
 
@@ -143,9 +142,8 @@ def uses_nim_scheduler(subject: Subject, world: World, check: Check) -> Judged:
         return judged(check, Status.SKIP, LIVE_ONLY)
     if world.cluster.scheduler_installed is not True:
         return judged(check, Status.SKIP, "nimdoctor's scheduler is not installed")
-    count, _ = gpu_count(subject.spec)
-    expected, _ = profile_gpus(subject, world)
-    if not count and not expected and not subject.spec.get("draResources"):
+    count, _ = gpus_per_pod(subject, world)
+    if not count:
         return judged(check, Status.SKIP, "not a GPU service")
     scheduler = str(check.params["schedulerName"])
     current = text(subject.spec.get("schedulerName"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from nimdoctor.catalog import Check
 from nimdoctor.report import Status
 from nimdoctor.workloads.model import (
@@ -14,7 +16,6 @@ from nimdoctor.workloads.model import (
 from nimdoctor.workloads.readers import at, text
 from nimdoctor.workloads.rules.base import (
     judged,
-    requirement,
     skip_unless,
     workload_rule,
 )
@@ -34,20 +35,41 @@ def replicas_with_autoscaling(subject: Subject, world: World, check: Check) -> J
         return judged(check, Status.PASS, "replicas and scale.enabled are not both set")
     since = operator_version(str(check.params["rejectedSince"]))
     operator = version_text(world.operator_version)
-    where = ""
+    replicas_field = "spec.replicas"
     if subject.origin is not None and subject.origin.kind == "NIMPipeline":
-        where = f" from service {subject.ref.name} of NIMPipeline {subject.origin.name}"
+        replicas_field = f"replicas from service {subject.ref.name} of NIMPipeline {subject.origin.name}"
     if world.operator_version >= since:
         message = (
             f"replicas {subject.spec['replicas']} with scale.enabled: the NIM Operator {operator} API "
             "server rejects this (spec.replicas cannot be set when spec.scale.enabled is true)"
         )
-        return judged(check, Status.FAIL, message, ("replicas",), where=where)
+        return judged(check, Status.FAIL, message, ("replicas",), replicas_field=replicas_field)
     message = (
         f"replicas {subject.spec['replicas']} with scale.enabled: operator {operator} ignores it, "
         f"{version_text(since)} and later reject it"
     )
-    return judged(check, Status.WARN, message, ("replicas",), where=where)
+    return judged(check, Status.WARN, message, ("replicas",), replicas_field=replicas_field)
+
+
+def served_model(subject: Subject, world: World) -> str:
+    """What a Multi-LLM NIM serves: env NIM_MODEL_NAME, else its NIMCache's model, else the cache's name
+    (the image names only the container)."""
+    env = subject.spec.get("env")
+    for entry in env if isinstance(env, list) else []:
+        if isinstance(entry, Mapping) and entry.get("name") == "NIM_MODEL_NAME" and text(entry.get("value")):
+            return str(text(entry.get("value")))
+    name = cache_name(subject)
+    cache = world.cache(subject.ref.namespace, name) if name else None
+    if cache is not None:
+        for source in ("hf", "dataStore"):
+            model = text(at(cache.spec, "source", source, "modelName"))
+            if model:
+                namespace = text(at(cache.spec, "source", source, "namespace"))
+                return f"{namespace}/{model}" if namespace else model
+        endpoint = text(at(cache.spec, "source", "ngc", "modelEndpoint"))
+        if endpoint:
+            return endpoint
+    return name or "the model"
 
 
 @workload_rule("NIM-WL-015")
@@ -63,7 +85,6 @@ def multi_llm_in_production(subject: Subject, world: World, check: Check) -> Jud
     scaling = at(subject.spec, "scale", "enabled") is True
     if pods <= 1 and not scaling:
         return judged(check, Status.PASS, "Multi-LLM NIM with one replica (development use)")
-    req, _ = requirement(subject, world)
-    model = req.model if req is not None else cache_name(subject) or "the model"
+    model = served_model(subject, world)
     message = f"the Multi-LLM NIM serves {model} with {why}: production traffic wants a model-specific NIM"
-    return judged(check, Status.WARN, message, ("image", "repository"), model=model)
+    return judged(check, Status.WARN, message, ("image", "repository"), advice=True, model=model)

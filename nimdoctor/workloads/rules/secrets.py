@@ -5,6 +5,7 @@ Secrets reach these rules as type and key names only (`SecretInfo`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nimdoctor.catalog import Check
@@ -19,31 +20,44 @@ from nimdoctor.workloads.model import (
 )
 from nimdoctor.workloads.readers import at, text
 from nimdoctor.workloads.rules.base import (
-    LIVE_ONLY,
     check_with_keys,
+    invalid_name,
     judged,
     workload_rule,
 )
+from nimdoctor.workloads.rules.names import LIVE_ONLY, absent, find_secret, shell
 from nimdoctor.workloads.rules.shape import (
     cache_source,
 )
 
 
+def hf_model(subject: Subject, world: World) -> bool:
+    """[NVIDIA] `IsHFModel` (nimservice_types.go, nimcache_types.go): env NIM_MODEL_NAME is an `hf://` URI,
+    or the cache's source is `hf` or `dataStore`."""
+    if cache_source(subject, world) in ("hf", "dataStore"):
+        return True
+    env = subject.spec.get("env") if subject.kind == "NIMService" else None
+    return any(
+        isinstance(e, Mapping)
+        and e.get("name") == "NIM_MODEL_NAME"
+        and str(e.get("value", "")).startswith("hf://")
+        for e in (env if isinstance(env, list) else [])
+    )
+
+
 def auth_secret(subject: Subject, world: World, check: Check) -> tuple[str | None, FieldPath, str]:
-    """The auth secret's name, its field, and the key it must hold."""
-    source = cache_source(subject, world)
-    key = str(check.params["hfKey"] if source in ("hf", "dataStore") else check.params["ngcKey"])
+    """The auth secret's name, its field, and the key the pod (or the cache job's puller) reads.
+
+    [NVIDIA] standalone/nimservice.go: a NIMService pod reads NGC_API_KEY from the secret (secretKeyRef);
+    for a Hugging Face model it reads HF_TOKEN, and NGC_API_KEY becomes optional. nimcache_types.go
+    `EnvFromSecrets`: the cache job exports the source's secret whole with envFrom; the NGC puller reads
+    NGC_API_KEY, the Hugging Face and DataStore pullers HF_TOKEN.
+    """
+    key = str(check.params["hfKey"] if hf_model(subject, world) else check.params["ngcKey"])
     if subject.kind == "NIMService":
         return text(subject.spec.get("authSecret")), ("authSecret",), key
-    return (
-        text(at(subject.spec, "source", source or "ngc", "authSecret")),
-        (
-            "source",
-            source or "ngc",
-            "authSecret",
-        ),
-        key,
-    )
+    source = cache_source(subject, world) or "ngc"
+    return text(at(subject.spec, "source", source, "authSecret")), ("source", source, "authSecret"), key
 
 
 def pull_secrets(subject: Subject, world: World) -> tuple[list[str], FieldPath, str | None]:
@@ -72,10 +86,8 @@ def registry_host(image: str | None) -> str:
 
 
 def secret(world: World, namespace: str | None, name: str) -> SecretInfo | None:
-    """What the cluster said about a secret (None offline)."""
-    if world.cluster is None or namespace is None:
-        return None
-    return world.cluster.secrets.get((namespace, name))
+    """What the cluster said about a secret, else what the lint input defines (None: neither)."""
+    return find_secret(world, namespace, name)
 
 
 def secret_problem(info: SecretInfo | None, name: str, namespace: str | None) -> str | None:
@@ -106,22 +118,40 @@ def auth_secret_key(subject: Subject, world: World, check: Check) -> Judged:
         where = "spec.authSecret" if subject.kind == "NIMService" else f"spec.{'.'.join(map(str, field))}"
         remedy = f"Create a secret with key {key} and name it in {where}:"
         return judged(check, Status.WARN, message, field[:-1], remedy=remedy, **values)
-    if world.cluster is None:
-        return judged(check, Status.SKIP, f"secret {name}: {LIVE_ONLY}", field)
+    if (bad := invalid_name(check, name, "Secret", field)) is not None:
+        return bad
     info = secret(world, subject.ref.namespace, name)
+    if info is None and world.cluster is None:
+        return judged(check, Status.SKIP, absent(world, "Secret", subject.ref.namespace, name), field)
     problem = secret_problem(info, name, subject.ref.namespace)
     if problem or info is None:
         return judged(check, Status.SKIP, problem or "", field)
     evidence = {"secret": name, "type": info.type, "keys": list(info.keys)}
     if not info.found:
-        remedy = f"Create secret {name} in namespace {namespace}:"
+        remedy = f"Create secret {name} in namespace {shell(namespace)}:"
         return judged(check, Status.FAIL, f"secret {name} not found", field, remedy=remedy, **values)
-    if key not in info.keys:
-        registry = " (it is a registry secret: see NIM-WL-009)" if info.type in DOCKER_TYPES else ""
-        message = f"secret {name} has no key {key} (keys: {keys_text(info)}){registry}"
-        remedy = f"Add key {key} to secret {name}, or name the secret that holds it. To create one:"
-        return judged(check, Status.FAIL, message, field, evidence, remedy=remedy, **values)
-    return judged(check, Status.PASS, f"secret {name} holds {key}", field, evidence)
+    reader = _reader(subject, world, key)
+    if key in info.keys:
+        return judged(check, Status.PASS, f"secret {name} holds {key} ({reader})", field, evidence)
+    registry = " (it is a registry secret: see NIM-WL-009)" if info.type in DOCKER_TYPES else ""
+    message = f"secret {name} has no key {key} (keys: {keys_text(info)}){registry}: {reader}"
+    remedy = f"Add key {key} to secret {name}, or name the secret that holds it. To create one:"
+    # envFrom exports whatever keys there are; without HF_TOKEN a Hugging Face puller still downloads
+    # public models, so only an NGC source (whose puller always authenticates) fails.
+    public_ok = subject.kind == "NIMCache" and key != str(check.params["ngcKey"])
+    status = Status.WARN if public_ok else Status.FAIL
+    return judged(check, status, message, field, evidence, remedy=remedy, **values)
+
+
+def _reader(subject: Subject, world: World, key: str) -> str:
+    """Who reads `key` from the auth secret, as the operator wires it."""
+    if subject.kind == "NIMCache":
+        source = cache_source(subject, world) or "ngc"
+        puller = "the NGC puller" if source == "ngc" else f"the {source} puller"
+        return f"the cache job exports every key with envFrom; {puller} reads {key}"
+    if hf_model(subject, world):
+        return f"a Hugging Face model reads {key}; NGC_API_KEY is optional"
+    return f"the NIM container reads {key} through a secretKeyRef"
 
 
 @workload_rule("NIM-WL-008")
@@ -142,13 +172,18 @@ def pull_secret(subject: Subject, world: World, check: Check) -> Judged:
         where = "spec.image.pullSecrets" if subject.kind == "NIMService" else "the source's pullSecret"
         remedy = f"Create a docker-registry secret for {nvcr} and list it in {where}:"
         return judged(check, Status.WARN, message, field[:-1], remedy=remedy, **values)
-    if world.cluster is None:
-        return judged(check, Status.SKIP, f"secret(s) {', '.join(names)}: {LIVE_ONLY}", field)
+    for index, name in enumerate(names):
+        at_field: FieldPath = (*field, index) if subject.kind == "NIMService" else field
+        if (bad := invalid_name(check, name, "Secret", at_field)) is not None:
+            return bad
     infos = [secret(world, subject.ref.namespace, n) for n in names]
     problems: list[tuple[int, str]] = []
     refused: list[str] = []
     oauth_mismatch = False
     for index, (name, info) in enumerate(zip(names, infos, strict=True)):
+        if info is None and world.cluster is None:
+            refused.append(absent(world, "Secret", subject.ref.namespace, name))
+            continue
         problem = secret_problem(info, name, subject.ref.namespace)
         if problem or info is None:
             refused.append(problem or name)
@@ -181,6 +216,29 @@ def pull_secret(subject: Subject, world: World, check: Check) -> Judged:
     return judged(check, Status.FAIL, "; ".join(p for _, p in problems), bad_field, remedy=remedy, **values)
 
 
+def secret_fields(subject: Subject, world: World, key: str, auth_name: str, pull_name: str) -> str:
+    """The two secret fields of this kind of object, as YAML to paste (a NIMCache's are its source's)."""
+    auth = f"<the secret with key {key}>"
+    pull = "<the docker-registry secret>"
+    if subject.kind == "NIMService":
+        lines = [
+            "spec:",
+            f"  authSecret: {auth}       # e.g. {auth_name}",
+            "  image:",
+            f"    pullSecrets: [{pull}]       # e.g. {pull_name}",
+        ]
+    else:
+        source = cache_source(subject, world) or "ngc"
+        lines = [
+            "spec:",
+            "  source:",
+            f"    {source}:",
+            f"      authSecret: {auth}       # e.g. {auth_name}",
+            f"      pullSecret: {pull}       # e.g. {pull_name}",
+        ]
+    return "\n".join("  " + line for line in lines)
+
+
 @workload_rule("NIM-WL-009")
 def secrets_not_swapped(subject: Subject, world: World, check: Check) -> Judged:
     """The API-key secret and the registry secret are two secrets, each in its own field."""
@@ -191,9 +249,12 @@ def secrets_not_swapped(subject: Subject, world: World, check: Check) -> Judged:
         return judged(check, Status.SKIP, "needs both an auth secret and a pull secret")
     conventional_pull = str(check.params["pullSecretName"])
     conventional_auth = str(check.params["authSecretName"])
-    values: dict[str, Any] = {"auth_name": conventional_auth, "pull_name": conventional_pull}
+    values: dict[str, Any] = {
+        "fields": secret_fields(subject, world, key, conventional_auth, conventional_pull)
+    }
     same = auth in pulls
-    if world.cluster is None:
+    known = all(secret(world, subject.ref.namespace, n) is not None for n in (auth, *pulls))
+    if world.cluster is None and not known:
         if same:
             message = (
                 f"secret {auth} is both the auth secret and a pull secret: that works only for a "

@@ -14,9 +14,14 @@ from nimdoctor.workloads.model import (
     pvc_name,
 )
 from nimdoctor.workloads.readers import at, mapping, text, whole
-from nimdoctor.workloads.rules.base import LIVE_ONLY
+from nimdoctor.workloads.rules.names import LIVE_ONLY, find_pvc
 
 GPU = "nvidia.com/gpu"
+# Device-plugin resources that are whole GPUs: `nvidia.com/pgpu` is a GPU passed through to a confidential
+# computing VM (GPU Operator sandbox workloads); `nvidia.com/mig-<profile>` a MIG device each.
+PGPU = "nvidia.com/pgpu"
+GPU_RESOURCES = (GPU, PGPU)
+MIG_PREFIX = "nvidia.com/mig-"
 
 
 def node_selector(spec: Mapping[str, Any]) -> dict[str, str]:
@@ -65,10 +70,8 @@ def cache_source(subject: Subject, world: World) -> str | None:
 
 
 def live_pvc(subject: Subject, world: World) -> PvcInfo | None:
-    """The subject's own PVC as the cluster has it (None offline or when not read)."""
-    if world.cluster is None or subject.ref.namespace is None:
-        return None
-    return world.cluster.pvcs.get((subject.ref.namespace, pvc_name(subject)))
+    """The subject's own PVC as the cluster has it, else as the lint input defines it (None: neither)."""
+    return find_pvc(world, subject.ref.namespace, pvc_name(subject))
 
 
 def volume_owner(subject: Subject, world: World) -> tuple[Subject | None, str]:
@@ -83,12 +86,76 @@ def volume_owner(subject: Subject, world: World) -> tuple[Subject | None, str]:
 
 
 def gpu_count(spec: Mapping[str, Any]) -> tuple[int | None, FieldPath | None]:
-    """A hand-set `nvidia.com/gpu` (limits, else requests) and where it is."""
+    """A hand-set GPU count (limits, else requests) and where it is: `nvidia.com/gpu`, `nvidia.com/pgpu`
+    (a passed-through GPU, confidential computing) or one `nvidia.com/mig-<profile>` (a MIG device each)."""
     for part in ("limits", "requests"):
-        value = at(spec, "resources", part, GPU)
-        if value is not None:
-            return whole(value), ("resources", part, GPU)
+        values = mapping(at(spec, "resources", part))
+        for key in sorted(map(str, values)):
+            if key in GPU_RESOURCES or key.startswith(MIG_PREFIX):
+                return whole(values[key]), ("resources", part, key)
     return None, None
+
+
+def _claim_devices(requests: tuple[Mapping[str, Any], ...], wanted: set[str]) -> tuple[int, bool]:
+    """Devices a claim's requests allocate (only the `wanted` request names, when any), and whether every
+    count was known (`allocationMode: All` or a request with sub-requests is counted as 1)."""
+    total, known = 0, True
+    for request in requests:
+        if wanted and request.get("name") not in wanted:
+            continue
+        exact = mapping(request.get("exactly")) or request  # resource.k8s.io/v1, else v1beta1's flat form
+        if exact.get("allocationMode") == "All" or request.get("firstAvailable") is not None:
+            total, known = total + 1, False
+        else:
+            total += whole(exact.get("count")) or 1
+    return total, known
+
+
+def dra_gpus(subject: Subject, world: World) -> tuple[int | None, str]:
+    """GPUs per pod from `spec.draResources`, and how they were counted.
+
+    [NVIDIA] dra_types.go: each entry names a `resourceClaimName`, a `resourceClaimTemplateName` or a
+    `claimCreationSpec` whose `devices[].count` defaults to 1. A claim or template the lint input defines
+    is counted from its device requests (`exactly.count`, default 1); one it lacks counts as 1.
+    """
+    entries = subject.spec.get("draResources")
+    if not isinstance(entries, list) or not entries:
+        return None, ""
+    total, notes = 0, []
+    claims = world.inputs.claims if world.inputs is not None else {}
+    for entry in (e for e in entries if isinstance(e, Mapping)):
+        wanted = {str(r) for r in entry.get("requests") or [] if isinstance(r, str)}
+        created = entry.get("claimCreationSpec")
+        if isinstance(created, Mapping):
+            devices = [d for d in created.get("devices") or [] if isinstance(d, Mapping)]
+            total += sum(whole(d.get("count")) or 1 for d in devices) or 1
+            continue
+        kind, name = (
+            ("ResourceClaimTemplate", text(entry.get("resourceClaimTemplateName")))
+            if entry.get("resourceClaimTemplateName")
+            else ("ResourceClaim", text(entry.get("resourceClaimName")))
+        )
+        requests = claims.get((kind, subject.ref.namespace, name or ""))
+        if requests is None:
+            total += 1
+            notes.append(f"{kind} {name} counted as 1 device")
+            continue
+        count, known = _claim_devices(requests, wanted)
+        total += count or 1
+        if not known:
+            notes.append(f"{kind} {name} allocates an unknown number, counted as 1")
+    return total, "; ".join(["spec.draResources", *notes])
+
+
+def gpus_per_pod(subject: Subject, world: World) -> tuple[int | None, str]:
+    """The GPUs a pod gets from any path: a GPU, pGPU or MIG resource, DRA, else the profile's TP x PP."""
+    count, field = gpu_count(subject.spec)
+    if field is not None:
+        return count, f"spec.{'.'.join(map(str, field))}"
+    dra, how = dra_gpus(subject, world)
+    if dra is not None:
+        return dra, how
+    return profile_gpus(subject, world)
 
 
 def profile_gpus(subject: Subject, world: World) -> tuple[int | None, str]:
@@ -128,7 +195,7 @@ def tensor_parallel(subject: Subject, world: World) -> int:
     expected, _ = profile_gpus(subject, world)
     if expected:
         return expected
-    count, _ = gpu_count(subject.spec)
+    count, _ = gpus_per_pod(subject, world)
     return count or 1
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from nimdoctor.catalog import Check
-from nimdoctor.report import Status
+from nimdoctor.placement.assemble import GENERIC_CACHE_GB_PER_B
+from nimdoctor.placement.precision import BYTES_PER_PARAM
+from nimdoctor.report import Requirement, Status
+from nimdoctor.sanitize import clean_line
 from nimdoctor.workloads.model import (
     FieldPath,
     Judged,
@@ -17,15 +22,15 @@ from nimdoctor.workloads.model import (
 )
 from nimdoctor.workloads.readers import at, mapping, text
 from nimdoctor.workloads.rules.base import (
-    LIVE_ONLY,
     check_with_keys,
-    gb,
+    invalid_name,
     judged,
     requirement,
     skip_unless,
     weights_bytes,
     workload_rule,
 )
+from nimdoctor.workloads.rules.names import LIVE_ONLY, absent, defined_at, shell
 from nimdoctor.workloads.rules.secrets import auth_secret, pull_secrets
 from nimdoctor.workloads.rules.shape import (
     cache_name,
@@ -34,10 +39,13 @@ from nimdoctor.workloads.rules.shape import (
     volume_owner,
 )
 
+# [NVIDIA] The operator's startup probe (v2.0.2 on) waits up to 20 minutes for a model downloading at start.
+STARTUP = "behind a startup probe of up to 20 minutes"
+
 
 @workload_rule("NIM-WL-001")
 def serves_from_nimcache(subject: Subject, world: World, check: Check) -> Judged:
-    """A NIMService's storage is a NIMCache, not a bare PVC, emptyDir, hostPath or nothing."""
+    """A NIMService's storage is a NIMCache; what each other kind of storage costs at start, said as it is."""
     if (skip := skip_unless(subject, "NIMService", check)) is not None:
         return skip
     storage = mapping(subject.spec.get("storage"))
@@ -45,16 +53,30 @@ def serves_from_nimcache(subject: Subject, world: World, check: Check) -> Judged
     if name:
         return judged(check, Status.PASS, f"model served from NIMCache {name}")
     field: FieldPath
+    advice = False
     if storage.get("pvc") is not None:
-        what, field = "a PVC without a NIMCache", ("storage", "pvc")
+        # A PVC keeps the model across restarts: only its first start (and each new PVC) downloads.
+        field, advice = ("storage", "pvc"), True
+        message = (
+            f"model storage is a PVC without a NIMCache: the first start downloads the model ({STARTUP}), "
+            "and so does every new PVC (a new service or namespace); restarts reuse it. A NIMCache "
+            "downloads once, before the service starts, and can be shared"
+        )
     elif storage.get("emptyDir") is not None:
-        what, field = "an emptyDir", ("storage", "emptyDir")
+        field = ("storage", "emptyDir")
+        message = f"model storage is an emptyDir: every pod start downloads the model again ({STARTUP})"
     elif storage.get("hostPath") is not None:
-        what, field = "a hostPath", ("storage", "hostPath")
+        field = ("storage", "hostPath")
+        message = (
+            "model storage is a hostPath: the model downloads on every node the pod starts on "
+            f"({STARTUP}), and nothing manages the copies"
+        )
     else:
-        what, field = "not set", ("storage",)
+        field = ("storage",)
+        message = f"no model storage: every pod start downloads the model again ({STARTUP})"
     req, _ = requirement(subject, world)
-    size = gib(req.cache_pvc_bytes) if req and req.cache_pvc_bytes else "<size>"
+    floor = cache_floor(subject, req) if req is not None else None
+    size = gib(floor.recommended) if floor is not None else "<size>"
     repository = text(at(subject.spec, "image", "repository")) or "<model puller image>"
     tag = text(str(at(subject.spec, "image", "tag") or ""))
     pulls, _, _ = pull_secrets(subject, world)
@@ -62,9 +84,9 @@ def serves_from_nimcache(subject: Subject, world: World, check: Check) -> Judged
     return judged(
         check,
         Status.WARN,
-        f"model storage is {what}: the model downloads on every start, behind a startup probe of up to "
-        "20 minutes",
+        message,
         field,
+        advice=advice,
         cache=subject.ref.name,
         namespace=subject.ref.namespace or "<namespace>",
         image=f"{repository}:{tag}" if tag else repository,
@@ -83,10 +105,17 @@ def nimcache_ready(subject: Subject, world: World, check: Check) -> Judged:
     if name is None:
         return judged(check, Status.SKIP, "no NIMCache referenced (see NIM-WL-001)")
     field: FieldPath = ("storage", "nimCache", "name")
-    if world.cluster is None:
-        return judged(check, Status.SKIP, f"NIMCache {name}: {LIVE_ONLY}", field)
+    if (bad := invalid_name(check, name, "NIMCache", field)) is not None:
+        return bad
     namespace = subject.ref.namespace or "<namespace>"
     cache = world.cache(subject.ref.namespace, name)
+    if world.cluster is None:
+        if cache is None:
+            return judged(check, Status.SKIP, absent(world, "NIMCache", subject.ref.namespace, name), field)
+        where = defined_at(world, cache)
+        return judged(
+            check, Status.PASS, f"NIMCache {name} is in this input ({where}); Ready once applied", field
+        )
     values: dict[str, Any] = {"cache": name, "namespace": namespace}
     if cache is None:
         remedy = (
@@ -161,9 +190,63 @@ def cache_access_mode(subject: Subject, world: World, check: Check) -> Judged:
     )
 
 
+class Floor(msgspec.Struct, frozen=True):
+    """How much a model's cache needs: `weights` (below it the download cannot finish) and `recommended`."""
+
+    weights: int
+    recommended: int
+    profiles: str  # how many profiles, and how that is known
+
+
+def profiles_cached(owner: Subject, req: Requirement) -> tuple[int | None, str]:
+    """How many profiles a cache volume holds (None: `all` of a model whose profiles are unknown), and why."""
+    if owner.kind != "NIMCache":
+        return 1, "the profile the service runs"
+    listed = owner.status.get("profiles")
+    if isinstance(listed, list) and listed:
+        return len(listed), f"{len(listed)} profiles in status.profiles"
+    wanted = at(owner.spec, "source", "ngc", "model", "profiles")  # only NGC sources select profiles
+    if not isinstance(wanted, list) or not wanted:
+        return 1, "the profile(s) the operator selects (at least one)"
+    if "all" in wanted:
+        shipped = sum(len(row.tp) for row in req.shipped)
+        if not shipped:
+            return None, "profiles: [all] (how many profiles the model has is unknown)"
+        return shipped, f"profiles: [all]: {shipped} optimized profiles NVIDIA ships for {req.model}"
+    return len(wanted), f"{len(wanted)} profiles listed"
+
+
+def cache_floor(owner: Subject, req: Requirement) -> Floor | None:
+    """The cache a model needs: each cached profile's weights, and at least NVIDIA's 4 GB per billion
+    parameters ("vLLM runtime and a model take up about 4X the billions of parameters in GB", NIM LLM
+    1.1.0 support matrix). An optimized profile on disk is about its weights: Llama 3 8B FP8 8.5 GB, FP16
+    16 GB (NIM LLM 24.05 support matrix)."""
+    one = weights_bytes(req)
+    if one is None or req.params_b is None:
+        return None
+    count, how = profiles_cached(owner, req)
+    if count is not None and "[all]" in how:
+        weights = sum(
+            round(req.params_b * 1e9 * BYTES_PER_PARAM.get(row.precision, req.bytes_per_param)) * len(row.tp)
+            for row in req.shipped
+        )
+    else:
+        weights = one * (count or 1)
+    return Floor(
+        weights=weights,
+        recommended=max(weights, round(GENERIC_CACHE_GB_PER_B * req.params_b * 1e9)),
+        profiles=how,
+    )
+
+
+def gib_text(nbytes: int) -> str:
+    """Bytes as whole GiB, rounded up: the unit a PVC size is written in."""
+    return f"{-(-nbytes // 2**30)} GiB"
+
+
 @workload_rule("NIM-WL-004")
 def cache_size(subject: Subject, world: World, check: Check) -> Judged:
-    """The model's own cache volume is at least the weights' size (fail) and the recommended size (warn)."""
+    """The model's own cache volume holds the cached profiles' weights (fail) and NVIDIA's 4x rule (warn)."""
     if subject.kind == "NIMService" and cache_name(subject):
         return judged(check, Status.SKIP, f"the cache volume belongs to NIMCache {cache_name(subject)}")
     storage = mapping(subject.spec.get("storage"))
@@ -172,48 +255,49 @@ def cache_size(subject: Subject, world: World, check: Check) -> Judged:
     if pvc:
         field: FieldPath = ("storage", "pvc", "size")
         info = live_pvc(subject, world)
-        if info is not None and info.found:
-            size, where = info.capacity_bytes or info.requested_bytes, f"PVC {info.name}"
+        if info is not None and info.found and (info.capacity_bytes or info.requested_bytes):
+            size = info.capacity_bytes or info.requested_bytes
+            have = f"PVC {info.name} holds {gib_text(size or 0)}"
         else:
-            size, where = parse_quantity(pvc.get("size")), "storage.pvc.size"
+            raw = pvc.get("size")
+            size, have = parse_quantity(raw), f"storage.pvc.size {clean_line(str(raw))}"
         if size is None and pvc.get("create") is not True:
             return judged(check, Status.SKIP, f"PVC {pvc_name(subject)} exists outside the manifests")
     elif subject.kind == "NIMService" and storage.get("emptyDir") is not None:
-        field, where = ("storage", "emptyDir", "sizeLimit"), "emptyDir.sizeLimit"
-        size = parse_quantity(at(storage, "emptyDir", "sizeLimit"))
+        field = ("storage", "emptyDir", "sizeLimit")
+        raw = at(storage, "emptyDir", "sizeLimit")
+        size, have = parse_quantity(raw), f"emptyDir.sizeLimit {clean_line(str(raw))}"
         if size is None:
             return judged(check, Status.SKIP, "emptyDir without sizeLimit: the node's ephemeral storage")
     else:
         return judged(check, Status.SKIP, "no cache volume of its own")
     if size is None:
-        return judged(check, Status.WARN, f"{where}: no size that reads as a quantity", field)
+        return judged(check, Status.WARN, f"{have}: not a quantity (like 50Gi)", field)
     req, error = requirement(subject, world)
-    if req is None or req.params_b is None or req.cache_pvc_bytes is None:
+    floor = cache_floor(subject, req) if req is not None else None
+    if req is None or floor is None:
         return judged(
             check, Status.SKIP, f"model size unknown: {error or 'declare nimdoctor.io/model-params'}"
         )
-    weights = weights_bytes(req) or 0
-    evidence = {"sizeBytes": size, "weightsBytes": weights, "recommendedBytes": req.cache_pvc_bytes}
+    evidence = {"sizeBytes": size, "weightsBytes": floor.weights, "recommendedBytes": floor.recommended}
     values: dict[str, Any] = {
-        "model": f"{req.model} ({req.params_b:g}B params, {req.precision})",
-        "weights": gb(weights),
-        "recommended": gb(req.cache_pvc_bytes),
-        "recommended_gi": gib(req.cache_pvc_bytes),
+        "model": f"{req.model} ({req.params_b:g}B params, {req.precision}; {floor.profiles})",
+        "weights": gib_text(floor.weights),
+        "recommended": gib_text(floor.recommended),
+        "recommended_gi": gib(floor.recommended),
     }
-    have = f"{where} is {gb(size)}"
-    if size < weights:
-        return judged(
-            check,
-            Status.FAIL,
-            f"{have}, less than {req.model}'s weights ({gb(weights)}): the download cannot finish",
-            field,
-            evidence,
-            **values,
+    if size < floor.weights:
+        message = (
+            f"{have} is less than {req.model}'s weights ({gib_text(floor.weights)}, {floor.profiles}): "
+            "the download cannot finish"
         )
-    if size < req.cache_pvc_bytes:
-        message = f"{have}, below the recommended {gb(req.cache_pvc_bytes)} for {req.model}"
+        return judged(check, Status.FAIL, message, field, evidence, **values)
+    if size < floor.recommended:
+        message = f"{have} is below the {gib_text(floor.recommended)} recommended for {req.model}"
         return judged(check, Status.WARN, message, field, evidence, **values)
-    return judged(check, Status.PASS, f"{have}; {req.model} needs about {gb(req.cache_pvc_bytes)}", field)
+    return judged(
+        check, Status.PASS, f"{have}; {req.model} needs about {gib_text(floor.recommended)}", field, evidence
+    )
 
 
 @workload_rule("NIM-WL-014")
@@ -224,8 +308,23 @@ def cache_pvc_provisioned(subject: Subject, world: World, check: Check) -> Judge
         return judged(check, Status.SKIP, "no PVC of its own")
     field: FieldPath = ("storage", "pvc")
     name = pvc_name(subject)
+    if (bad := invalid_name(check, name, "PersistentVolumeClaim", (*field, "name"))) is not None:
+        return bad
     if world.cluster is None:
-        return judged(check, Status.SKIP, f"PVC {name}: {LIVE_ONLY}", field)
+        if pvc.get("create") is True:
+            return judged(
+                check, Status.SKIP, f"the operator creates PVC {name}; its StorageClass: {LIVE_ONLY}"
+            )
+        if live_pvc(subject, world) is None:
+            return judged(
+                check, Status.SKIP, absent(world, "PersistentVolumeClaim", subject.ref.namespace, name), field
+            )
+        where = (
+            world.inputs.places[("PersistentVolumeClaim", subject.ref.namespace, name)][0]
+            if world.inputs
+            else ""
+        )
+        return judged(check, Status.PASS, f"PVC {name} is in this input ({where}); Bound once applied", field)
     info = live_pvc(subject, world)
     if info is not None and info.found and info.phase == "Bound":
         return judged(check, Status.PASS, f"PVC {name} is Bound", field)
@@ -234,7 +333,8 @@ def cache_pvc_provisioned(subject: Subject, world: World, check: Check) -> Judge
     pending = info is not None and info.found
     if not pending and pvc.get("create") is not True:
         message = f"PVC {name} does not exist and storage.pvc.create is not true"
-        remedy = f"Create PVC {name} in namespace {subject.ref.namespace}, or set storage.pvc.create: true."
+        namespace = shell(subject.ref.namespace or "<namespace>")
+        remedy = f"Create PVC {name} in namespace {namespace}, or set storage.pvc.create: true."
         return judged(check, Status.FAIL, message, field, remedy=remedy)
     classes = world.cluster.storage_classes
     if classes is None:
@@ -251,7 +351,7 @@ def cache_pvc_provisioned(subject: Subject, world: World, check: Check) -> Judge
                     Status.WARN,
                     f"{state} with StorageClass {wanted}",
                     field,
-                    remedy=f"See why: kubectl describe pvc {name} -n {subject.ref.namespace}",
+                    remedy=f"See why: kubectl describe pvc {name} -n {shell(subject.ref.namespace or '')}",
                 )
             return judged(check, Status.PASS, f"StorageClass {wanted} exists", field)
         message = f"{state} names StorageClass {wanted}, which does not exist"
