@@ -100,6 +100,8 @@ def main() -> None:
     for name, (peak, seconds, code) in large.items():
         base_peak, base_seconds, _ = baseline[name]
         verdict = "within" if peak < limit else "OVER"
+        if code not in (0, 1, 3):  # 4: the command broke; its figure means nothing
+            verdict = "NOT MEASURED: the command failed;"
         print(
             f"{name:18} {args.services:>6} NIMServices: peak RSS {peak:6.1f} MiB "
             f"({peak / base_peak:.1f}x the {base_peak:.1f} MiB at 100), {seconds:5.1f} s "
