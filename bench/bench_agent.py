@@ -3,7 +3,7 @@ kmock emulator (so the `kubernetes` client is loaded) and scraped every second, 
 
 Measured in the same run against `python -c pass` (a bare interpreter) and the same agent with
 `--no-publish` (no `kubernetes` import). Also measured: what the HTTP server costs at import
-(prometheus_client with uvicorn, httptools and uvloop, as the agent uses since issue 22, against the standard
+(prometheus_client with uvicorn and httptools, as the agent uses since issue 22, against the standard
 library's WSGI server it replaced),
 and how many API requests the agent makes per cycle once the report is published (it writes only on change
 and on its heartbeat, so it should be none). Targets: RSS under 60 MB, CPU under 50 ms per cycle.
@@ -129,7 +129,7 @@ def main() -> None:
 
     bare = held_rss_mb("pass")
     wsgi = held_rss_mb("import prometheus_client, wsgiref.simple_server")
-    asgi = held_rss_mb("import prometheus_client, uvicorn, uvicorn.protocols.http.httptools_impl, uvloop")
+    asgi = held_rss_mb("import prometheus_client, uvicorn, uvicorn.protocols.http.httptools_impl")
 
     emulator = Emulator()
     emulator.start()

@@ -131,7 +131,8 @@ class BackgroundServer:
 
     def __init__(self, app: Any, sock: socket.socket, limits: Limits, name: str) -> None:
         self.sock = sock
-        self.server = uvicorn.Server(config(app, limits))
+        # The plain asyncio loop: a scrape every few seconds gains nothing from uvloop's extra megabytes.
+        self.server = uvicorn.Server(config(app, limits, loop="asyncio"))
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     @property
