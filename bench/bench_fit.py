@@ -3,8 +3,8 @@
 The scheduler extender calls `fit` for every candidate node on the hot path. Nodes come in a few shapes; the
 records here are decoded one by one from JSON (distinct objects, as the extender's NodeReport cache holds
 them), in seven shapes (one with MIG devices) and two driver versions. The requirement is a 70B pod with
-NIM's own precision choice, so each shape also settles fp8 or bf16 and the KV cache. Printed per node, best
-of several rounds:
+NIM's own precision choice, so each shape also settles fp8 or bf16, the engine (TensorRT-LLM where NVIDIA
+ships one, else vLLM) and the context it serves. Printed per node, best of several rounds:
 
 - bare loop: iterating the records and reading one field (the floor any per-node work sits on),
 - uncached: `evaluate` on every node (the rules run each time),

@@ -111,9 +111,15 @@ class ShippedProfile(_Model, frozen=True, kw_only=True):
 
 
 class ShippedProfiles(_Model, frozen=True, kw_only=True):
-    """The profiles NVIDIA ships for a model, and the manifest or page they were read from."""
+    """The profiles NVIDIA ships for a model: the manifest they were read from, its NIM release, the engine.
+
+    `engine` is `tensorrt_llm` for the GPU-specific engines NIM 1.x ships; `vllm` where NVIDIA ships a vLLM
+    profile for one GPU (generic vLLM profiles, for any GPU, are not listed here).
+    """
 
     source: str
+    release: str
+    engine: str
     profiles: list[ShippedProfile]
 
 
@@ -142,6 +148,7 @@ _T = TypeVar("_T")
 MODEL_KINDS = frozenset({"llm", "embedding", "reranker"})
 # Precisions a model entry may name; nimdoctor.placement.precision maps each to bytes per parameter.
 MODEL_PRECISIONS = frozenset({"fp32", "bf16", "fp16", "fp8", "int8", "int4", "nvfp4", "mxfp4"})
+SHIPPED_ENGINES = frozenset({"tensorrt_llm", "vllm"})
 
 
 @dataclass(frozen=True)
@@ -480,6 +487,9 @@ def _check_model_details(label: str, entry: ModelEntry) -> None:
                 raise CatalogError(f"{label}: field 'architecture.{key}': must be a positive whole number")
         if arch.kv_layers is not None and arch.kv_layers > arch.layers:
             raise CatalogError(f"{label}: field 'architecture.kvLayers': more than its {arch.layers} layers")
+    if entry.shipped is not None and entry.shipped.engine not in SHIPPED_ENGINES:
+        engines = "|".join(sorted(SHIPPED_ENGINES))
+        raise CatalogError(f"{label}: field 'shipped.engine': {entry.shipped.engine!r} (allowed: {engines})")
     for index, profile in enumerate(shipped):
         if not profile.tp or min(profile.tp) < 1 or profile.pp < 1:
             raise CatalogError(

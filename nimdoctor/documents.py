@@ -8,6 +8,7 @@ apart without knowing which command printed them:
 | Report | `run` | `nimdoctor.report.Report` |
 | WorkloadReport | `lint`, `run --cluster` | `nimdoctor.workloads.report.WorkloadReport` |
 | Plan | `plan` | `Plan` |
+| Capacity | `capacity` | `nimdoctor.capacity.document.Capacity` |
 | Topology | `topo` | `Topology` |
 | CheckList | `checks` | `CheckList` |
 | Check | `explain` | `CheckDocument` |
@@ -39,6 +40,10 @@ class PlanMachine(Base, frozen=True, kw_only=True):
     pipeline_parallel: int
     precision: str
     precision_reason: str | None
+    engine: str | None = None  # tensorrt_llm | vllm: what NIM runs there
+    engine_reason: str | None = None  # why, and which NIM version was assumed
+    served_context: int | None = None  # tokens of one sequence the engine serves on that GPU
+    max_context: int | None = None  # tokens the model is served with (default or requested)
     gpu_memory_need_bytes: int | None  # weights + KV cache + overhead, per GPU
     min_gpu_memory_bytes: int | None  # the need over the usable fraction: what the GPU must have
     gpu_memory_bytes: int | None  # what one GPU (or the requested MIG device) has
@@ -149,6 +154,7 @@ class MachineList(Base, frozen=True, kw_only=True):
 
 def document_types() -> dict[str, Any]:
     """Every document type by its `kind` (imported here, lazily: a plain `run` needs none of the others)."""
+    from nimdoctor.capacity.document import Capacity
     from nimdoctor.report import Report
     from nimdoctor.simulation.machine import MachineSpec
     from nimdoctor.workloads.report import WorkloadReport
@@ -157,6 +163,7 @@ def document_types() -> dict[str, Any]:
         "Report": Report,
         "WorkloadReport": WorkloadReport,
         "Plan": Plan,
+        "Capacity": Capacity,
         "Topology": Topology,
         "CheckList": CheckList,
         "Check": CheckDocument,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nimdoctor.placement.rules import gpu_memory
+from nimdoctor.placement.variants import gpu_memory
 from nimdoctor.render_base import STATUS_STYLE, fix_block, make_table, paragraph, styled
 from nimdoctor.report import Capabilities, Placement, Requirement, Status
 from nimdoctor.sanitize import clean_line
@@ -23,12 +23,16 @@ _SIZE_SOURCE = {
 }
 
 
-def memory_need(need: int | None, device: int | None) -> str:
-    """What one GPU must have for the model, beside what it has: `needs 47.1 GiB of 79.6 GiB`."""
+def memory_need(
+    need: int | None, device: int | None, served: int | None = None, context: int | None = None
+) -> str:
+    """What one GPU must have for the model at its full context, beside what it has: `needs 47.1 GiB of
+    79.6 GiB`; where the engine serves a shorter context, that too: `...; serves 61,318 of 131,072 tokens`."""
     if need is None:
         return "<unknown>"
     have = "<unknown>" if device is None else gib(device)
-    return f"needs {gib(need)} of {have}"
+    capped = served is not None and context is not None and served < context
+    return f"needs {gib(need)} of {have}" + (f"; serves {served:,} of {context:,} tokens" if capped else "")
 
 
 def requirement_lines(req: Requirement, caps: Capabilities) -> list[str]:
@@ -47,6 +51,10 @@ def requirement_lines(req: Requirement, caps: Capabilities) -> list[str]:
         f"{size}, {layout}, {req.gpus} {devices} per pod, NVLink {req.nvlink}",
         f"precision {req.precision}" + (f" ({req.precision_reason})" if req.precision_reason else ""),
     ]
+    if req.engine is not None:
+        lines.append(f"engine {req.engine}" + (f" ({req.engine_reason})" if req.engine_reason else ""))
+    if req.served_context is not None and req.max_context:
+        lines.append(f"serves {req.served_context:,} of {req.max_context:,} tokens of context on this GPU")
     if req.gpu_memory_need_bytes is not None:
         if req.kv_bytes_per_token is None:
             kv = "KV cache not counted (architecture unknown)"
@@ -56,10 +64,12 @@ def requirement_lines(req: Requirement, caps: Capabilities) -> list[str]:
         else:
             kv = "no KV cache"
         pvc = gib(req.cache_pvc_bytes) if req.cache_pvc_bytes else "<unknown>"
+        device = gpu_memory(caps, req)
+        need = memory_need(req.gpu_memory_need_bytes, device, req.served_context, req.max_context)
         lines.append(
             f"per GPU: weights {gib(req.weights_per_gpu_bytes or 0)} + {kv} + overhead "
             f"{gib(req.overhead_per_gpu_bytes or 0)}: "
-            f"{memory_need(req.gpu_memory_need_bytes, gpu_memory(caps, req))}; cache PVC {pvc}"
+            f"{need}; cache PVC {pvc}"
         )
     return lines
 

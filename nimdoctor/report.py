@@ -297,6 +297,8 @@ class ShippedTp(Base, frozen=True, kw_only=True):
     precision: str
     tp: tuple[int, ...]
     pp: int = 1
+    engine: str = "tensorrt_llm"  # tensorrt_llm | vllm
+    release: str | None = None  # the NIM release whose manifest lists them
 
 
 class Requirement(Base, frozen=True, kw_only=True):
@@ -318,6 +320,10 @@ class Requirement(Base, frozen=True, kw_only=True):
     attention_heads: int | None = None
     max_context: int | None = None  # tokens of one sequence the KV cache is sized for
     context_source: str | None = None  # catalog | NIM_MAX_MODEL_LEN | --max-model-len
+    nim_version: str | None = None  # from the image tag or --nim-version; None: the newest 1.x data assumed
+    engine: str | None = None  # tensorrt_llm | vllm, decided per node (None: no node yet)
+    engine_reason: str | None = None  # why this engine, and which NIM version was assumed
+    served_context: int | None = None  # tokens of one sequence the engine serves on this node's GPU
     kv_bytes_per_token: int | None = None  # all layers; 0: no KV cache (encoders); None: architecture unknown
     weights_per_gpu_bytes: int | None = None
     kv_cache_per_gpu_bytes: int | None = None

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nimdoctor"
 CLUSTER_HALF = ("cli", "agent", "extender", "cluster")
-MAY_IMPORT_KUBERNETES = ("cluster", "agent", "extender", "workloads")
+MAY_IMPORT_KUBERNETES = ("cluster", "agent", "extender", "workloads", "capacity")
 IO_MODULES = ("os", "subprocess", "socket", "urllib", "http", "pathlib", "shutil", "kubernetes")
 
 
@@ -79,7 +79,7 @@ def test_a_node_diagnosis_loads_neither_kubernetes_nor_the_servers() -> None:
         "    runpy.run_module('nimdoctor', run_name='__main__')\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = ('kubernetes', 'uvicorn', 'starlette', 'prometheus_client', 'kmock')\n"
+        "heavy = ('kubernetes', 'uvicorn', 'starlette', 'prometheus_client', 'kmock', 'jsonschema', 'cel')\n"
         "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)

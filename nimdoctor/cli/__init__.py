@@ -31,6 +31,7 @@ _debug = [False]  # set by `--debug`; read by `main` after the command has gone
 COMMANDS = {
     "run": "nimdoctor.cli.run_cmd:run_cmd",
     "plan": "nimdoctor.cli.plan_cmd:plan_cmd",
+    "capacity": "nimdoctor.cli.capacity_cmd:capacity_cmd",
     "topo": "nimdoctor.cli.topo_cmd:topo_cmd",
     "machine": "nimdoctor.cli.machine_cmd:machine_group",
     "checks": "nimdoctor.cli.catalog_cmds:checks_cmd",

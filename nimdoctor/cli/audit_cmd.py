@@ -18,6 +18,7 @@ from nimdoctor.cli.workload_options import (
     namespace_options,
     operator_version_option,
     parse_operator_version,
+    request_timeout_option,
 )
 from nimdoctor.logs import configure as configure_logging
 
@@ -41,6 +42,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 @namespace_options
 @operator_version_option
 @kubeconfig_option
+@request_timeout_option
 @checks_dir_option
 def audit_cmd(
     listen: str,

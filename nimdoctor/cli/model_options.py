@@ -1,4 +1,5 @@
-"""`--model NAME [--precision P] [--tp N] [--pp N] [--gpus N] [--max-model-len N] [--mig PROFILE]`.
+"""`--model NAME [--precision P] [--tp N] [--pp N] [--gpus N] [--max-model-len N] [--mig PROFILE]
+[--nim-version V]`.
 
 Shared by `run` and `plan`.
 """
@@ -60,6 +61,12 @@ def model_options(*, required: bool) -> Callable[[_F], _F]:
                     metavar="PROFILE",
                     help="Run on one MIG device of this profile (nvidia.com/mig-PROFILE, e.g. 3g.40gb).",
                 ),
+                click.option(
+                    "--nim-version",
+                    metavar="V",
+                    help="The NIM release (the image tag, e.g. 1.14.0 or 2.0.3): 1.x runs the TensorRT-LLM "
+                    "engines NVIDIA ships, 2.x vLLM only; default: the newest 1.x profiles.",
+                ),
             )
         ):
             fn = option(fn)
@@ -77,20 +84,30 @@ def model_request(
     gpus: int | None,
     max_model_len: int | None = None,
     mig: str | None = None,
+    nim_version: str | None = None,
 ) -> ModelRequest | None:
     """The validated request the options describe; None without `--model`.
 
     Validated here, before any probe runs, so that a bad request is an input error (exit 2).
     """
     if model is None:
-        if any(v is not None for v in (precision, tp, pp, gpus, max_model_len, mig)):
-            raise click.UsageError("--precision, --tp, --pp, --gpus, --max-model-len and --mig need --model")
+        if any(v is not None for v in (precision, tp, pp, gpus, max_model_len, mig, nim_version)):
+            raise click.UsageError(
+                "--precision, --tp, --pp, --gpus, --max-model-len, --mig and --nim-version need --model"
+            )
         return None
     # Imported only when a model is asked about: a plain `nimdoctor run` starts faster without it.
     from nimdoctor.placement import ModelRequest, RequirementError
 
     request = ModelRequest(
-        model=model, precision=precision, tp=tp, pp=pp, gpus=gpus, max_model_len=max_model_len, mig=mig
+        model=model,
+        precision=precision,
+        tp=tp,
+        pp=pp,
+        gpus=gpus,
+        max_model_len=max_model_len,
+        mig=mig,
+        nim_version=nim_version,
     )
     try:
         request.requirement(catalog, tp)

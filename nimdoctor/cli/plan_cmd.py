@@ -14,7 +14,7 @@ from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option
 from nimdoctor.diagnose import diagnose
 from nimdoctor.documents import Plan, PlanMachine
 from nimdoctor.placement import ModelRequest, RequirementError, first_failure
-from nimdoctor.placement.rules import gpu_memory
+from nimdoctor.placement.variants import gpu_memory
 from nimdoctor.render_base import console_text, make_console, make_table, render_data, styled
 from nimdoctor.render_placement import FITS, memory_need
 from nimdoctor.report import Placement, Report, Status
@@ -39,6 +39,10 @@ def plan_row(machine: Machine, request: ModelRequest, catalog: Catalog) -> PlanM
         pipeline_parallel=requirement.pipeline_parallel,
         precision=requirement.precision,
         precision_reason=requirement.precision_reason,
+        engine=requirement.engine,
+        engine_reason=requirement.engine_reason,
+        served_context=requirement.served_context,
+        max_context=requirement.max_context,
         gpu_memory_need_bytes=requirement.gpu_memory_need_bytes,
         min_gpu_memory_bytes=requirement.min_gpu_memory_bytes,
         gpu_memory_bytes=gpu_memory(caps, requirement),
@@ -78,6 +82,7 @@ def plan_cmd(
     gpus: int | None,
     max_model_len: int | None,
     mig: str | None,
+    nim_version: str | None,
     machine_files: tuple[Path, ...],
     checks_dir: Path | None,
     output: str,
@@ -92,7 +97,7 @@ def plan_cmd(
     input error.
     """
     catalog = catalog_or_exit(checks_dir)
-    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig)
+    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig, nim_version)
     assert request is not None  # --model is required
     close = did_you_mean(catalog, model)
     try:
@@ -127,7 +132,11 @@ def _table(rows: list[PlanMachine], *, wide: bool, color: bool) -> str:
         layout = str(row.tensor_parallel) + (f"x{row.pipeline_parallel}" if row.pipeline_parallel > 1 else "")
         cells = [row.machine, row.gpus or "<unknown>", styled(word, style, color), layout, row.precision]
         if wide:
-            cells.append(memory_need(row.gpu_memory_need_bytes, row.gpu_memory_bytes))
+            cells.append(
+                memory_need(
+                    row.gpu_memory_need_bytes, row.gpu_memory_bytes, row.served_context, row.max_context
+                )
+            )
         shorts = ([row.reason] if row.reason else []) + row.warnings
         said.update(dict.fromkeys(shorts))
         reason = row.reason.split(" ", 1)[0] if row.reason else "-"

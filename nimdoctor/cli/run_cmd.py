@@ -50,6 +50,7 @@ def run_cmd(
     gpus: int | None,
     max_model_len: int | None,
     mig: str | None,
+    nim_version: str | None,
     output: str,
     only: str | None,
     skip: str | None,
@@ -87,7 +88,7 @@ def run_cmd(
     if namespaces or all_namespaces or kubeconfig:
         raise InputError("-n, -A and --kubeconfig go with --cluster")
     catalog = catalog_or_exit(checks_dir)
-    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig)
+    request = model_request(catalog, model, precision, tp, pp, gpus, max_model_len, mig, nim_version)
     ids = selected_ids(catalog, only, skip)
     sources, default_node = resolve_sources(host_root, simulate, machine_file)
     if model is not None:

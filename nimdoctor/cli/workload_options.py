@@ -22,7 +22,7 @@ def operator_version_option(fn: _F) -> _F:
         "--operator-version",
         default=version_text(NEWEST_OPERATOR),
         show_default=True,
-        help="NIM Operator version to judge for (3.1.0 and later reject replicas with autoscaling).",
+        help="NIM Operator version to judge for: picks its CRD schemas, CEL and webhook rules (NIM-OP-*).",
     )(fn)
 
 
@@ -34,16 +34,19 @@ def parse_operator_version(text: str) -> tuple[int, int, int]:
         raise InputError(f"--operator-version: {exc}") from exc
 
 
-def kubeconfig_option(fn: _F) -> _F:
-    """`--kubeconfig FILE`: credentials; default in-cluster, then KUBECONFIG or ~/.kube/config. With it
-    `--request-timeout SECONDS`, the longest wait for any one API answer."""
-    fn = click.option(
+def request_timeout_option(fn: _F) -> _F:
+    """`--request-timeout SECONDS`: the longest wait for any one API answer."""
+    return click.option(
         "--request-timeout",
         type=click.FloatRange(min=0.1, max=3600),
         default=TIMEOUT[1],
         show_default=True,
         help="Seconds to wait for each Kubernetes API answer before giving up (connecting: at most 5).",
     )(fn)
+
+
+def kubeconfig_option(fn: _F) -> _F:
+    """`--kubeconfig FILE`: credentials; default in-cluster, then KUBECONFIG or ~/.kube/config."""
     return click.option(
         "--kubeconfig",
         type=click.Path(path_type=Path, dir_okay=False),

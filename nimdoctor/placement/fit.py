@@ -18,6 +18,7 @@ version) share one evaluation.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,11 +28,12 @@ from msgspec import UNSET
 
 from nimdoctor.catalog import Catalog
 from nimdoctor.placement.errors import RequirementError
+from nimdoctor.placement.layouts import node_max_tp, smallest_mig_slice, tp_candidates
 from nimdoctor.placement.profiles import parse_profile
 from nimdoctor.placement.requirement import requirement_from_model
-from nimdoctor.placement.rules import RULES, node_max_tp
+from nimdoctor.placement.rules import RULES
 from nimdoctor.placement.settings import PerCatalog, Settings, settings
-from nimdoctor.placement.variants import for_node, shipped_tps
+from nimdoctor.placement.variants import for_node, single_strategy_slice
 from nimdoctor.report import Capabilities, Placement, Reason, Requirement, Status
 
 PRECEDENCE: tuple[str, ...] = (
@@ -203,6 +205,7 @@ class ModelRequest:
     params_b: float | None = None
     max_model_len: int | None = None
     mig: str | None = None
+    nim_version: str | None = None
 
     def requirement(self, catalog: Catalog, tp: int | None) -> Requirement:
         """What the model needs at tensor parallel `tp` (None: its default); `RequirementError` when the
@@ -218,6 +221,7 @@ class ModelRequest:
             params_b=self.params_b,
             max_model_len=self.max_model_len,
             mig=self.mig,
+            version=self.nim_version,
         )
 
 
@@ -253,27 +257,48 @@ def tensor_parallel_candidates(capabilities: Capabilities, catalog: Catalog) -> 
     return [1 << n for n in range(largest.bit_length())]
 
 
-def _candidates(served: Requirement, capabilities: Capabilities, catalog: Catalog) -> list[int]:
-    """The TPs `place` tries: NVIDIA's shipped ones for this GPU and precision if listed, else 1, 2, 4..."""
+def _candidates(served: Requirement, capabilities: Capabilities, limits: Settings) -> list[int]:
+    """The TPs `place` tries: NVIDIA's shipped ones for this GPU and precision first (TensorRT-LLM), then
+    the other powers of two (generic vLLM profiles): `rules.tp_candidates`."""
     if served.mig_profile is not None:
         return [1]  # MIG devices have no peer-to-peer path: one device per model
-    product = None if capabilities.gpu_product is UNSET else capabilities.gpu_product
-    shipped = shipped_tps(served, product)
-    every = tensor_parallel_candidates(capabilities, catalog)
-    if shipped is None:
-        return every
-    # None of the shipped sizes fits this node's GPUs: search them all, to say why it does not fit.
-    return [tp for tp in shipped if tp <= every[-1]] or every
+    return tp_candidates(served, capabilities, limits)
+
+
+def _mig_answer(
+    capabilities: Capabilities, request: ModelRequest, served: Requirement, catalog: Catalog
+) -> Placement | None:
+    """A model question on a node whose GPUs are split into several MIG profiles: the smallest MIG device
+    that serves the model (vLLM's rule at TP 1), with NIM-FIT-009's caution to request it. None when the
+    question fixes its devices, or no device here holds the model (whole GPUs then fail NIM-FIT-009)."""
+    if request.mig is not None or request.gpus is not None or request.tp not in (None, 1) or request.profile:
+        return None
+    if capabilities.mig_enabled is not True or single_strategy_slice(capabilities) is not None:
+        return None
+    found = smallest_mig_slice(served, capabilities, settings(catalog))
+    if found is None:
+        return None
+    requirement = dataclasses.replace(request, mig=found.profile).requirement(catalog, 1)
+    verdict = fit(capabilities, requirement, catalog)
+    return Placement(
+        model=requirement.model,
+        fits=verdict.fits,
+        requirement=for_node(requirement, capabilities, settings(catalog)),
+        reasons=list(verdict.reasons),
+        tried=[1],
+    )
 
 
 def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -> Placement:
     """Where `request` stands on this node: fits or not, at which TP, and why.
 
     With a TP fixed (by `tp`, `gpus` or the profile) it judges that requirement. Otherwise it tries the TPs
-    NVIDIA ships for this node's GPU and precision (1, 2, 4, 8 ... up to the node's GPU count when none
-    are listed) and keeps the smallest that fits (cautions allowed). When none fits, it reports the
-    smallest TP whose only failures a fix on the node removes (readiness, open files, NVLink), else the
-    largest TP tried. An unknown model, or a node whose GPU memory is unknown, is not searched.
+    NVIDIA ships for this node's GPU and precision, smallest first, as TensorRT-LLM engines; when none
+    passes (or none is shipped), the other sizes of 1, 2, 4, 8 ... up to the node's GPU count, as generic
+    vLLM profiles; it keeps the first that fits (cautions allowed). On GPUs split into several MIG profiles
+    a question without devices gets the smallest MIG device that holds the model. When none fits, it
+    reports the smallest TP whose only failures a fix on the node removes (readiness, open files, NVLink),
+    else the last TP tried. An unknown model, or a node whose GPU memory is unknown, is not searched.
     Raises `RequirementError` for a malformed request.
     """
     limits = settings(catalog)
@@ -281,13 +306,15 @@ def place(capabilities: Capabilities, request: ModelRequest, catalog: Catalog) -
     profile = parse_profile(request.profile) if request.profile else None
     fixed = request.tp is not None or request.gpus is not None or (profile is not None and profile.tp)
     served = for_node(base, capabilities, limits)
+    if base.params_b is not None and (on_mig := _mig_answer(capabilities, request, served, catalog)):
+        return on_mig
     if fixed or base.params_b is None:
         verdict = fit(capabilities, base, catalog)
         reasons = list(verdict.reasons)
         return Placement(model=base.model, fits=verdict.fits, requirement=served, reasons=reasons)
     candidates = (
         base if tp == base.tensor_parallel else request.requirement(catalog, tp)
-        for tp in _candidates(served, capabilities, catalog)
+        for tp in _candidates(served, capabilities, limits)
     )
     tried, requirement, verdict = search(capabilities, candidates, catalog)
     return Placement(

@@ -11,7 +11,7 @@ from nimdoctor.placement.assemble import build
 from nimdoctor.placement.claim_specs import GPU_CLASS
 from nimdoctor.placement.dra import ClaimedGpus, nimservice_claims, with_claims
 from nimdoctor.placement.errors import NoGpuRequested, RequirementError
-from nimdoctor.placement.model_names import declared_params
+from nimdoctor.placement.model_names import declared_params, image_tag, nim_version
 from nimdoctor.placement.pod_fields import (
     ANNOTATION_PRECISION,
     GPU_RESOURCE,
@@ -146,6 +146,7 @@ def _from_nimservice(
         context=int_env(env, MAX_MODEL_LEN_ENV, where, "spec", MAX_CONTEXT),
         context_from=f"spec.env {MAX_MODEL_LEN_ENV}",
         mig_profile=mig_profile,
+        nim_version=nim_version(str(image["tag"]) if image.get("tag") is not None else image_tag(repository)),
         gpus_from=GPU_RESOURCE if claimed is None else "GPUs through spec.draResources",
     )
     return requirement if claimed is None else with_claims(requirement, claimed)
@@ -223,4 +224,5 @@ def _from_nimcache(
         single_node=True,
         source="NIMCache",
         profile_gpu=products.pop() if len(products) == 1 else None,
+        nim_version=nim_version(image_tag(names[0])) if kind == "ngc" else None,
     )

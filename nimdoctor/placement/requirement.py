@@ -21,7 +21,14 @@ from nimdoctor.placement.dra import (
     with_claims,
 )
 from nimdoctor.placement.errors import NoGpuRequested, RequirementError
-from nimdoctor.placement.model_names import ANNOTATION_PARAMS, declared_params, model_names
+from nimdoctor.placement.model_names import (
+    ANNOTATION_PARAMS,
+    declared_params,
+    image_tag,
+    model_names,
+    nim_version,
+    requested_nim_version,
+)
 from nimdoctor.placement.nim_resources import requirement_from_manifest, requirements_from_manifest
 from nimdoctor.placement.pod_fields import (
     ANNOTATION_PRECISION,
@@ -74,6 +81,7 @@ def requirement_from_model(
     params_b: float | None = None,
     max_model_len: int | None = None,
     mig: str | None = None,
+    version: str | None = None,
 ) -> Requirement:
     """The requirement of a model given by name (CLI `--model`), with optional overrides.
 
@@ -81,7 +89,8 @@ def requirement_from_model(
     `pp` > 1 means a multi-node layout (one pipeline stage per node, `tp` GPUs per pod), as the NIM
     Operator deploys it. `params_b` declares the size in billions, as the annotation does for a pod;
     `max_model_len` replaces the default context (as NIM_MAX_MODEL_LEN does); `mig` asks for MIG devices
-    of that profile (`3g.40gb`) instead of whole GPUs.
+    of that profile (`3g.40gb`) instead of whole GPUs; `version` is the NIM release (`--nim-version`),
+    else the one an image tag in `name` carries.
     """
     where = f"model {name!r}"
     for label, value, high in (
@@ -113,6 +122,11 @@ def requirement_from_model(
         context=max_model_len,
         context_from="--max-model-len",
         mig_profile=parse_mig_profile(mig, where, "mig") if mig is not None else None,
+        nim_version=(
+            requested_nim_version(version, where, "nim-version")
+            if version is not None
+            else nim_version(image_tag(name))
+        ),
     )
 
 
@@ -200,6 +214,7 @@ def requirement_from_pod(
         context=int_env(env, MAX_MODEL_LEN_ENV, where, path, MAX_CONTEXT),
         context_from=f"{path}.env {MAX_MODEL_LEN_ENV}",
         mig_profile=mig_profile,
+        nim_version=nim_version(image_tag(image)),
         gpus_from=GPU_RESOURCE if claimed is None else "GPUs through its resource claims",
     )
     return requirement if claimed is None else with_claims(requirement, claimed)

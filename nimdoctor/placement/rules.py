@@ -21,9 +21,26 @@ from msgspec import UNSET
 
 from nimdoctor import gpus
 from nimdoctor.catalog import Check
-from nimdoctor.placement.memory import MemoryNeed, budget, per_gpu_need, weights_bytes
+from nimdoctor.placement.layouts import (
+    first_fitting_tp,
+    fits_one_node,
+    holds_at,
+    node_max_tp,
+    product_or_none,
+    runs_fp8,
+    smallest_mig_slice,
+)
+from nimdoctor.placement.memory import TENSORRT_LLM, budget, weights_bytes
 from nimdoctor.placement.settings import Settings, parse_compute_capability
-from nimdoctor.placement.variants import mig_slice, node_compute_capability, shipped_tps
+from nimdoctor.placement.variants import (
+    engine_for,
+    gpu_memory,
+    mig_slice,
+    need_at,
+    nim_major,
+    node_compute_capability,
+    shipped_tps,
+)
 from nimdoctor.report import Capabilities, Reason, Requirement, Status
 from nimdoctor.rules.registry import register
 from nimdoctor.units import gib
@@ -65,58 +82,6 @@ def caution(check: Check, message: str, **values: Any) -> Reason:
     return reason(variant(check, "cautionShort"), Status.WARN, message, **values)
 
 
-def node_max_tp(caps: Capabilities, s: Settings) -> int:
-    """The largest tensor-parallel size one node offers: a power of two up to its GPU count.
-
-    Capped at maxTensorParallel, which also stands in for an unknown GPU count.
-    """
-    limit = s.max_tensor_parallel if caps.gpu_count is UNSET else min(caps.gpu_count, s.max_tensor_parallel)
-    return 1 << (max(limit, 1).bit_length() - 1)
-
-
-def gpu_memory(caps: Capabilities, req: Requirement) -> int | None:
-    """Memory of one device the pod gets: its MIG device's, else a whole GPU's; None when unknown."""
-    if req.mig_profile is not None:
-        found = mig_slice(caps, req.mig_profile)
-        return found.memory_bytes if found is not None else None
-    return None if caps.gpu_memory_bytes is UNSET else caps.gpu_memory_bytes
-
-
-def need_at(req: Requirement, tp: int, pp: int, s: Settings) -> MemoryNeed | None:
-    """The per-GPU need of `req` at another layout; None when the model's size is unknown."""
-    if req.params_b is None:
-        return None
-    gpus_used = tp * pp
-    return per_gpu_need(
-        req.params_b, req.bytes_per_param, gpus_used, req.kv_bytes_per_token, req.max_context, s
-    )
-
-
-def _short_of(need: MemoryNeed | None, device: int) -> bool:
-    return need is not None and need.minimum_gpu > device
-
-
-def smallest_fitting_tp(req: Requirement, caps: Capabilities, memory: int, s: Settings) -> int | None:
-    """The smallest power-of-two TP at which `req` fits GPUs of `memory` within this node's GPUs."""
-    pp = req.pipeline_parallel
-    gpus_here = s.max_tensor_parallel * pp if caps.gpu_count is UNSET else caps.gpu_count
-    tp = 1
-    while tp <= node_max_tp(caps, s) and tp * pp <= gpus_here:
-        need = need_at(req, tp, pp, s)
-        if need is not None and need.minimum_gpu <= memory:
-            return tp
-        tp *= 2
-    return None
-
-
-def fits_one_node(req: Requirement, caps: Capabilities, s: Settings) -> bool | None:
-    """Whether the model fits this node at some TP; `None` when its size or the GPUs' memory is unknown."""
-    memory = gpu_memory(caps, req)
-    if req.params_b is None or memory is None:
-        return None
-    return smallest_fitting_tp(req, caps, memory, s) is not None
-
-
 def _product(caps: Capabilities) -> str:
     return "unknown GPU" if caps.gpu_product is UNSET else caps.gpu_product
 
@@ -131,16 +96,24 @@ def _layout(req: Requirement) -> str:
     return f"tensor parallel {req.tensor_parallel} x pipeline {req.pipeline_parallel}"
 
 
-def _precision_advice(req: Requirement) -> str:
-    if req.bytes_per_param > 1:
-        return "Or serve an fp8 profile: fp8 halves 16-bit weights (it needs compute capability 8.9+)."
-    return f"The model already runs in {req.precision}."
+def _precision_advice(req: Requirement, caps: Capabilities, s: Settings) -> str:
+    """fp8 only where it helps and the GPU runs it: never on an A100 (compute capability 8.0)."""
+    if req.bytes_per_param <= 1:
+        return f"The model already runs in {req.precision}."
+    fp8 = runs_fp8(caps, s)
+    if fp8 is False:
+        return f"{_product(caps)} has no fp8 support (compute capability {node_compute_capability(caps)})."
+    if fp8 is None:
+        return (
+            "Or serve an fp8 profile if the GPUs run it (compute capability 8.9+): fp8 halves 16-bit weights."
+        )
+    return "Or serve an fp8 profile: fp8 halves 16-bit weights."
 
 
 def _tp_advice(req: Requirement, caps: Capabilities, s: Settings, largest: int) -> str:
     """Advice on a smaller TP, given only when that TP holds the model on this node's GPUs."""
     memory = gpu_memory(caps, req)
-    tp = smallest_fitting_tp(req, caps, memory, s) if memory is not None else None
+    tp = first_fitting_tp(req, caps, memory, s) if memory is not None else None
     if tp is not None and tp <= largest and tp < req.tensor_parallel:
         return f"or run it at tensor parallel {tp}, which holds the model on these GPUs"
     if memory is None or req.params_b is None:
@@ -206,10 +179,12 @@ def _unselected(caps: Capabilities, req: Requirement) -> str | None:
 
 @placement_rule("NIM-FIT-001")
 def memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
-    """Weights, the KV cache of one sequence at the maximum context and the runtime overhead fit one GPU.
+    """The engine NIM runs here starts and serves the model on one GPU (see `memory`): TensorRT-LLM with a
+    KV pool of at least `minServableContext` tokens (a caution when it caps the context), vLLM with one
+    full-length sequence within 0.9 of the GPU.
 
-    When no tensor-parallel size on this node would fit them, NIM-FIT-006 reports it instead; a missing
-    MIG device is NIM-FIT-009's.
+    When no tensor-parallel size on this node would fit, NIM-FIT-006 reports it instead; a missing MIG
+    device is NIM-FIT-009's.
     """
     check = s.checks["NIM-FIT-001"]
     if req.params_b is None:
@@ -231,65 +206,113 @@ def memory(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
         return reason(
             variant(check, "unknownGpuShort", "unknownGpuFix"), Status.ERROR, message, missing=missing
         )
-    if (req.min_gpu_memory_bytes or 0) <= device:
-        if req.kv_bytes_per_token is None:
-            message = (
-                f"{_model(req)} needs {gib(need)} per GPU for weights and overhead; its KV cache was not "
-                "counted: the model catalog has no architecture for it"
-            )
-            return reason(variant(check, "cautionShort", "cautionFix"), Status.WARN, message, model=req.model)
-        return None
+    engine = (
+        req.engine or engine_for(req, product_or_none(caps), req.tensor_parallel, req.pipeline_parallel)[0]
+    )
+    if holds_at(req, caps, device, req.tensor_parallel, req.pipeline_parallel, s):
+        return _memory_caution(check, req, s)
     if req.single_node and req.mig_profile is None and not fits_one_node(req, caps, s):
         return None
-    allowed = budget(device, s)
-    values = _memory_values(req, s, device, allowed)
+    values = _memory_values(req, caps, s, device, engine)
+    # "or use fp8" only where it helps (16-bit weights) and the GPU runs it (not an A100).
+    fp8_helps = req.bytes_per_param > 1 and runs_fp8(caps, s) is not False
+    short = check if fp8_helps else variant(check, "noFp8Short")
+    return reason(
+        short, Status.FAIL, values.pop("message"), layout=_memory_layout(req, caps, s, device), **values
+    )
+
+
+def _memory_caution(check: Check, req: Requirement, s: Settings) -> Reason | None:
+    """What to watch on a fit: a KV cache not counted, or a TensorRT-LLM engine that caps the context."""
+    if req.kv_bytes_per_token is None:
+        message = (
+            f"{_model(req)} needs {gib(req.gpu_memory_need_bytes or 0)} per GPU for weights and overhead; "
+            "its KV cache was not counted: the model catalog has no architecture for it"
+        )
+        return reason(variant(check, "cautionShort", "cautionFix"), Status.WARN, message, model=req.model)
+    served, context = req.served_context, req.max_context
+    if req.engine != TENSORRT_LLM or served is None or not context or served >= context:
+        return None
+    about = f"{served // 1000 * 1000:,}" if served >= 1000 else str(served)
     message = (
-        f"{_model(req)} at {_layout(req)} needs {gib(need)} of {gib(device)} per GPU "
-        f"({values['breakdown']}); the engine may use {gib(allowed)} ({s.usable_fraction:g} of it)"
+        f"{_model(req)} at {_layout(req)}: the TensorRT-LLM engine caps the context at about {about} of "
+        f"{context:,} tokens on this GPU (its KV pool holds no more)"
     )
-    return reason(check, Status.FAIL, message, layout=_memory_layout(req, caps, s, device), **values)
+    return reason(
+        variant(check, "contextCapShort", "contextCapFix"),
+        Status.WARN,
+        message,
+        tp=req.tensor_parallel,
+        weights=gib(req.weights_per_gpu_bytes or 0),
+        overhead=gib(req.overhead_per_gpu_bytes or 0),
+        fraction=f"{s.usable_fraction:g}",
+        served=f"{served:,}",
+        context=f"{context:,}",
+    )
 
 
-def _memory_values(req: Requirement, s: Settings, device: int, allowed: int) -> dict[str, Any]:
+def _memory_values(
+    req: Requirement, caps: Capabilities, s: Settings, device: int, engine: str
+) -> dict[str, Any]:
     kv = req.kv_cache_per_gpu_bytes or 0
-    context = f"{req.max_context} tokens" if req.max_context else "no context"
-    breakdown = (
-        f"weights {gib(req.weights_per_gpu_bytes or 0)} + KV cache {gib(kv)} for {context} + overhead "
-        f"{gib(req.overhead_per_gpu_bytes or 0)}"
-    )
-    fixed = (req.weights_per_gpu_bytes or 0) + (req.overhead_per_gpu_bytes or 0)
-    per_token = (req.kv_bytes_per_token or 0) / (req.tensor_parallel * req.pipeline_parallel)
-    shorter = int((allowed - fixed) / per_token) if per_token and allowed > fixed else 0
-    context_advice = (
-        f"Or serve a shorter context: NIM_MAX_MODEL_LEN={shorter} or less fits this layout."
-        if req.max_context and 0 < shorter < req.max_context
-        else "A shorter context (NIM_MAX_MODEL_LEN) does not make it fit this layout."
+    context = f"{req.max_context:,} tokens" if req.max_context else "no context"
+    weights, overhead = req.weights_per_gpu_bytes or 0, req.overhead_per_gpu_bytes or 0
+    breakdown = f"weights {gib(weights)} + KV cache {gib(kv)} for {context} + overhead {gib(overhead)}"
+    served = req.served_context or 0
+    if engine == TENSORRT_LLM:
+        pool = max(0, int(s.usable_fraction * (device - weights - overhead)))
+        rule = (
+            f"TensorRT-LLM keeps {s.usable_fraction:g} of what weights and overhead leave for its KV cache "
+            f"({gib(pool)}): fewer than {s.min_servable_context:,} tokens, too few to serve"
+        )
+        context_advice = "A shorter context does not help: the engine already shrinks it to what fits."
+    else:
+        allowed = budget(device, s)
+        rule = (
+            f"vLLM budgets {s.usable_fraction:g} of the GPU ({gib(allowed)}) and refuses to start "
+            "without room for one full-length sequence"
+        )
+        rule += f"; the largest context that fits is {served:,} tokens" if served else ""
+        option = "--max-model-len" if nim_major(req.nim_version) == 2 else "NIM_MAX_MODEL_LEN"
+        shorter = served // 1024 * 1024 if served >= 1024 else served
+        context_advice = (
+            f"Or serve a shorter context: {option}={shorter} or less fits this layout."
+            if req.max_context and 0 < shorter < req.max_context
+            else "A shorter context does not make it fit this layout."
+        )
+    message = (
+        f"{_model(req)} at {_layout(req)} needs {gib(req.gpu_memory_need_bytes or 0)} of {gib(device)} per "
+        f"GPU ({breakdown}); {rule}"
     )
     return {
+        "message": message,
         "tp": req.tensor_parallel,
         "pp": req.pipeline_parallel,
         "need": gib(req.gpu_memory_need_bytes or 0),
         "breakdown": breakdown,
-        "budget": gib(allowed),
-        "fraction": f"{s.usable_fraction:g}",
+        "engine": req.engine_reason or engine,
+        "budget": rule,
         "memory": gib(device),
         "context_advice": context_advice,
-        "precision_advice": _precision_advice(req),
+        "precision_advice": _precision_advice(req, caps, s),
     }
 
 
 def _memory_layout(req: Requirement, caps: Capabilities, s: Settings, device: int) -> str:
     if req.mig_profile is not None:
+        found = smallest_mig_slice(req, caps, s)
+        if found is not None and found.memory_bytes > device:
+            return f"request a {found.profile} MIG device (nvidia.com/mig-{found.profile}: 1)"
         return "request a larger MIG profile (nvidia.com/mig-<profile>) or a whole GPU on a node with MIG off"
     total = weights_bytes(req.params_b or 0, req.bytes_per_param)
     if req.single_node:
-        tp = smallest_fitting_tp(req, caps, device, s) or req.tensor_parallel
+        tp = first_fitting_tp(req, caps, device, s) or req.tensor_parallel
         return (
             f"run it at tensor parallel {tp} on this node (nvidia.com/gpu: {tp * req.pipeline_parallel} "
             f"and a tp{tp} profile, or NIM_TENSOR_PARALLEL_SIZE={tp})"
         )
     stages = max(req.pipeline_parallel, math.ceil(total / (req.tensor_parallel * max(budget(device, s), 1))))
-    while stages < 64 and _short_of(need_at(req, req.tensor_parallel, stages, s), device):
+    while stages < 64 and not holds_at(req, caps, device, req.tensor_parallel, stages, s):
         stages += 1
     return (
         f"spec.multiNode.parallelism tensor {req.tensor_parallel} x pipeline {stages} = "
@@ -391,10 +414,23 @@ def tensor_parallel(caps: Capabilities, req: Requirement, s: Settings) -> Reason
     if tp not in s.profile_tensor_parallel:
         message = f"NIM profiles come in tensor parallel {sizes}; {tp} is none of them"
         return caution(check, message, **_tp_values(req, caps, sizes, listed))
-    if shipped is not None and tp not in shipped and req.mig_profile is None and req.pipeline_parallel == 1:
+    if req.engine == TENSORRT_LLM or req.mig_profile is not None or req.pipeline_parallel != 1:
+        return None
+    if shipped is not None and tp not in shipped:
         message = (
             f"NVIDIA ships {req.model} {req.precision} on {_product(caps)} at tensor parallel {listed}; at "
-            f"{tp} NIM runs a generic (vLLM) profile, sized here by memory alone"
+            f"{tp} NIM runs a generic vLLM profile, sized here by vLLM's rule"
+        )
+        return caution(check, message, **_tp_values(req, caps, sizes, listed))
+    if (
+        shipped is None
+        and req.shipped
+        and nim_major(req.nim_version) in (None, 1)
+        and caps.gpu_product is not UNSET
+    ):
+        message = (
+            f"NVIDIA ships no optimized profile of {req.model} {req.precision} for {_product(caps)}: NIM "
+            "runs a generic vLLM profile, sized here by vLLM's rule"
         )
         return caution(check, message, **_tp_values(req, caps, sizes, listed))
     return None
@@ -446,11 +482,20 @@ def mig(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
     if req.mig_profile is None:
         if caps.mig_enabled is not True:
             return None
+        alone = need_at(req, 1, 1, s)
+        values["need"] = gib(alone.minimum_gpu) if alone is not None else "<unknown>"
+        found = smallest_mig_slice(req, caps, s)
+        holder = (
+            f"the smallest that holds the model: {found.profile}"
+            if found is not None
+            else f"none holds the model (one device needs {values['need']})"
+        )
         message = (
             f"MIG is enabled on this node's GPUs: {_model(req)} requests whole GPUs (nvidia.com/gpu), which "
-            f"MIG-partitioned GPUs do not offer; MIG devices here: {values['slices']}"
+            f"MIG-partitioned GPUs do not offer; MIG devices here: {values['slices']}; {holder}"
         )
-        return reason(check, Status.FAIL, message, profile="<profile>", **values)
+        profile = found.profile if found is not None else "<profile>"
+        return reason(check, Status.FAIL, message, profile=profile, **values)
     wanted = f"nvidia.com/mig-{req.mig_profile}"
     found = mig_slice(caps, req.mig_profile) if caps.mig_enabled is True else None
     values["profile"] = req.mig_profile
@@ -466,9 +511,11 @@ def mig(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None:
             "peer-to-peer path between them (MIG user guide)"
         )
         return reason(check, Status.FAIL, message, **values)
+    if not holds_at(req, caps, found.memory_bytes, 1, 1, s):
+        return None  # NIM-FIT-001 says the device is too small: no "fits" caution beside it
     message = (
-        f"{_model(req)} on a {req.mig_profile} MIG device ({gib(found.memory_bytes)}): NVIDIA supports MIG "
-        "for some NIMs and versions only; check this model's support matrix"
+        f"{_model(req)} fits a {req.mig_profile} MIG device ({gib(found.memory_bytes)}; it needs "
+        f"{values['need']}): request {wanted}; NVIDIA supports MIG for some NIMs and versions only"
     )
     return reason(variant(check, "cautionShort", "cautionFix"), Status.WARN, message, **values)
 
@@ -522,14 +569,16 @@ def one_node(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None
     stages = max(req.pipeline_parallel, math.ceil(req.tensor_parallel * req.pipeline_parallel / tensor))
     device = gpu_memory(caps, req)
     if device is not None and req.params_b is not None:
-        while stages < 64 and _short_of(need_at(req, tensor, stages, s), device):
+        while stages < 64 and not holds_at(req, caps, device, tensor, stages, s):
             stages += 1
     if too_big and device is not None:
-        at_max = need_at(req, max_tp, 1, s)
-        largest = gib(at_max.total if at_max else 0)
+        engine, _ = engine_for(req, product_or_none(caps), max_tp, 1)
+        at_max = need_at(req, max_tp, 1, s, engine)
+        largest = gib(at_max.minimum_gpu if at_max else 0)
+        label = "a TensorRT-LLM engine" if engine == TENSORRT_LLM else "vLLM"
         message = (
-            f"{_model(req)} needs {largest} of {gib(device)} per GPU even at tensor parallel {max_tp}; the "
-            f"engine may use {gib(budget(device, s))} ({s.usable_fraction:g} of it)"
+            f"{_model(req)} needs GPUs of {largest} even at tensor parallel {max_tp} under {label}; these "
+            f"have {gib(device)}"
         )
     else:
         message = (
@@ -545,5 +594,5 @@ def one_node(caps: Capabilities, req: Requirement, s: Settings) -> Reason | None
         pipeline=stages,
         total=tensor * stages,
         pvc=pvc,
-        precision_advice=_precision_advice(req),
+        precision_advice=_precision_advice(req, caps, s),
     )

@@ -43,14 +43,20 @@ class Settings:
     """Thresholds from `checks/placement.yaml` (or its overlay), validated."""
 
     checks: Mapping[str, Check]
-    usable_fraction: float  # of NVML's total that the engine may budget
-    overhead_bytes: int  # per GPU: activations, CUDA graphs, communication buffers
+    usable_fraction: float  # vLLM: of NVML's total; TensorRT-LLM: of the memory left after weights
+    overhead_by_tp: tuple[tuple[int, int], ...]  # (TP, bytes per GPU): activations, CUDA graphs, buffers
+    min_servable_context: int  # tokens: a TensorRT-LLM engine that holds fewer is no use
     kv_bytes_per_element: int  # KV-cache precision (bf16 unless a profile says fp8)
     min_nofile: int
     large_model_params_b: float
     max_tensor_parallel: int
     profile_tensor_parallel: tuple[int, ...]  # the TP sizes NIM profiles come in
     min_compute_capability: Mapping[str, tuple[int, int]]
+
+    def overhead_bytes(self, tp: int) -> int:
+        """The runtime's residual per GPU at tensor parallel `tp`: the calibrated size at `tp`, else at the
+        next larger size calibrated, else at the largest."""
+        return next((b for size, b in self.overhead_by_tp if size >= tp), self.overhead_by_tp[-1][1])
 
 
 def parse_compute_capability(text: str) -> tuple[int, int] | None:
@@ -104,7 +110,8 @@ def _build(catalog: Catalog) -> Settings:
     return Settings(
         checks=checks,
         usable_fraction=number("NIM-FIT-001", "usableFraction", 0.0, 1.0),
-        overhead_bytes=round(number("NIM-FIT-001", "runtimeOverheadGiB", 0.0) * 2**30),
+        overhead_by_tp=_overhead_by_tp(checks["NIM-FIT-001"].params.get("runtimeOverheadGiBByTp")),
+        min_servable_context=int(number("NIM-FIT-001", "minServableContext", 0.0)),
         kv_bytes_per_element=int(number("NIM-FIT-001", "kvCacheBytesPerElement", 0.0)),
         min_nofile=int(number("NIM-FIT-005", "minNofile", 0.0)),
         large_model_params_b=number("NIM-FIT-005", "largeModelParamsB", 0.0),
@@ -112,6 +119,22 @@ def _build(catalog: Catalog) -> Settings:
         profile_tensor_parallel=tuple(sorted(set(raw_tps))),
         min_compute_capability=min_cc,
     )
+
+
+def _overhead_by_tp(raw: Any) -> tuple[tuple[int, int], ...]:
+    """`{"1": 3.0, "2": 3.5, ...}` (GiB by TP) as ((1, bytes), (2, bytes), ...), sorted by TP."""
+    where = "NIM-FIT-001: field 'params.runtimeOverheadGiBByTp'"
+    if not isinstance(raw, dict) or not raw:
+        raise CatalogError(f"{where}: must map tensor-parallel sizes to GiB")
+    table = []
+    for key, value in raw.items():
+        size = str(key).strip()
+        if not size.isdigit() or int(size) < 1:
+            raise CatalogError(f"{where}: key {key!r} is not a tensor-parallel size")
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 64:
+            raise CatalogError(f"{where}.{size}: must be a number of GiB in [0, 64], got {value!r}")
+        table.append((int(size), round(value * 2**30)))
+    return tuple(sorted(table))
 
 
 settings = PerCatalog(_build)

@@ -1,12 +1,16 @@
-"""What a requirement becomes on one node: NIM's precision choice, MIG devices, NVIDIA's shipped TPs.
+"""What a requirement becomes on one node: NIM's precision choice, MIG devices, the engine, the context.
 
-A requirement is built without a node. Two of its answers depend on the node's GPUs, and `fit` settles
+A requirement is built without a node. Some of its answers depend on the node's GPUs, and `fit` settles
 them here before any rule runs:
 - precision: when nothing names one and NVIDIA ships the model in fp8, NIM picks fp8 on GPUs of compute
   capability 8.9 and newer (NIM-FIT-010's `minComputeCapability.fp8`) and bf16 below; an unknown compute
   capability keeps bf16 (the larger need);
 - MIG: under the GPU Operator's `single` strategy a `nvidia.com/gpu` request gets one MIG device, so a
-  node whose GPUs are split into one profile serves the pod with that profile's devices.
+  node whose GPUs are split into one profile serves the pod with that profile's devices;
+- engine (`engine_for`): NIM 1.x runs the TensorRT-LLM engine NVIDIA ships for this GPU, precision and TP
+  when there is one, else a generic vLLM profile; NIM 2.x runs vLLM only. The image tag (or
+  `--nim-version`) gives the version; without one the newest 1.x data is assumed, and `engineReason` says so;
+- served context: what that engine serves on this node's GPU (or MIG device), see `memory`.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from msgspec import UNSET
 
 from nimdoctor import gpus
 from nimdoctor.placement import precision as precisions
-from nimdoctor.placement.memory import per_gpu_need
+from nimdoctor.placement.memory import TENSORRT_LLM, VLLM, MemoryNeed, per_gpu_need, served_context
+from nimdoctor.placement.profiles import parse_profile
 from nimdoctor.placement.settings import Settings, parse_compute_capability
-from nimdoctor.report import Capabilities, MigSlice, Requirement
+from nimdoctor.report import Capabilities, MigSlice, Requirement, ShippedTp
 
 _CC_BY_PRODUCT = {model.product: model.compute_capability for model in gpus.KNOWN}
 
@@ -40,7 +45,8 @@ def with_precision(req: Requirement, precision: str, reason: str, limits: Settin
         need = per_gpu_need(
             req.params_b,
             bytes_per_param,
-            req.tensor_parallel * req.pipeline_parallel,
+            req.tensor_parallel,
+            req.pipeline_parallel,
             req.kv_bytes_per_token,
             req.max_context,
             limits,
@@ -82,12 +88,105 @@ def single_strategy_slice(caps: Capabilities) -> MigSlice | None:
 
 
 def for_node(req: Requirement, caps: Capabilities, limits: Settings) -> Requirement:
-    """The requirement as this node would serve it (see the module doc); `req` itself when nothing changes."""
+    """The requirement as this node would serve it (see the module doc)."""
     if req.precision_auto:
         req = _nim_precision(req, caps, limits)
     if req.mig_profile is None and (found := single_strategy_slice(caps)) is not None:
         req = msgspec.structs.replace(req, mig_profile=found.profile)
-    return req
+    product = None if caps.gpu_product is UNSET else caps.gpu_product
+    engine, reason = engine_for(req, product, req.tensor_parallel, req.pipeline_parallel)
+    values: dict[str, object] = {"engine": engine, "engine_reason": reason}
+    need = need_at(req, req.tensor_parallel, req.pipeline_parallel, limits, engine)
+    if need is not None:
+        values["min_gpu_memory_bytes"] = need.minimum_gpu
+        device = gpu_memory(caps, req)
+        if device is not None:
+            values["served_context"] = served_context(
+                engine,
+                device,
+                need,
+                kv_per_gpu_token(req, req.tensor_parallel, req.pipeline_parallel),
+                req.max_context,
+                limits,
+            )
+    return msgspec.structs.replace(req, **values)
+
+
+def need_at(req: Requirement, tp: int, pp: int, limits: Settings, engine: str = VLLM) -> MemoryNeed | None:
+    """The per-GPU need of `req` at another layout under `engine`; None when the model's size is unknown."""
+    if req.params_b is None:
+        return None
+    return per_gpu_need(
+        req.params_b, req.bytes_per_param, tp, pp, req.kv_bytes_per_token, req.max_context, limits, engine
+    )
+
+
+def kv_per_gpu_token(req: Requirement, tp: int, pp: int) -> float:
+    """KV-cache bytes of one token on one of the TP x PP GPUs; 0 when there is no (known) KV term."""
+    return (req.kv_bytes_per_token or 0) / (tp * pp)
+
+
+def gpu_memory(caps: Capabilities, req: Requirement) -> int | None:
+    """Memory of one device the pod gets: its MIG device's, else a whole GPU's; None when unknown."""
+    if req.mig_profile is not None:
+        found = mig_slice(caps, req.mig_profile)
+        return found.memory_bytes if found is not None else None
+    return None if caps.gpu_memory_bytes is UNSET else caps.gpu_memory_bytes
+
+
+def nim_major(version: str | None) -> int | None:
+    """The major version of a NIM release (`1.14.0` -> 1); None when unknown."""
+    head = (version or "").split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _assumed(req: Requirement) -> str:
+    if req.nim_version is None:
+        return "NIM 1.x (no version in the image tag or --nim-version: the newest 1.x profiles assumed)"
+    return f"NIM {req.nim_version}"
+
+
+def shipped_engine(req: Requirement, product: str | None, tp: int, pp: int) -> ShippedTp | None:
+    """NVIDIA's optimized profile set for this GPU, precision and layout that contains `tp`, if any."""
+    if product is None:
+        return None
+    return next(
+        (
+            entry
+            for entry in req.shipped
+            if (entry.gpu, entry.pp) == (product, pp)
+            and tp in entry.tp
+            and precisions.same_class(entry.precision, req.precision)
+        ),
+        None,
+    )
+
+
+def engine_for(req: Requirement, product: str | None, tp: int, pp: int) -> tuple[str, str]:
+    """(engine, why) NIM runs `req` with at this layout on GPUs of `product` (see the module doc)."""
+    profile = parse_profile(req.profile) if req.profile else None
+    if profile is not None and profile.engine in (TENSORRT_LLM, VLLM):
+        label = "TensorRT-LLM" if profile.engine == TENSORRT_LLM else "vLLM"
+        return profile.engine, f"{label}: profile {profile.name} names it"
+    major = nim_major(req.nim_version)
+    if major is not None and major >= 2:
+        return VLLM, f"vLLM: NIM {req.nim_version} (2.x) serves every profile with vLLM"
+    assumed = _assumed(req)
+    if req.mig_profile is not None:
+        return VLLM, f"vLLM's rule on a MIG device: {assumed} ships its optimized engines for whole GPUs"
+    if major is not None and major < 1:
+        return VLLM, f"vLLM: {assumed} predates the 1.x profile manifests"
+    shipped = shipped_engine(req, product, tp, pp)
+    where = f"{product or 'this GPU'} {req.precision} at tensor parallel {tp}"
+    if shipped is not None:
+        label = "TensorRT-LLM" if shipped.engine == TENSORRT_LLM else "vLLM"
+        release = f" (manifest of NIM {shipped.release})" if shipped.release else ""
+        return shipped.engine, f"{label}: {assumed} ships an optimized engine for {where}{release}"
+    if product is None:
+        return VLLM, f"vLLM: the node's GPU model is unknown, so no optimized profile matches; {assumed}"
+    if not req.shipped:
+        return VLLM, f"vLLM: the model catalog lists no optimized profiles of this model; {assumed}"
+    return VLLM, f"vLLM: {assumed} ships no optimized profile for {where}: a generic vLLM profile runs"
 
 
 def mig_slice(caps: Capabilities, profile: str) -> MigSlice | None:
@@ -98,8 +197,10 @@ def mig_slice(caps: Capabilities, profile: str) -> MigSlice | None:
 
 
 def shipped_tps(req: Requirement, product: str | None) -> tuple[int, ...] | None:
-    """TPs NVIDIA ships for this GPU product and precision on one node (pp 1); None when none are listed."""
-    if product is None:
+    """TPs NVIDIA ships optimized engines for on this GPU product and precision on one node (pp 1), for the
+    NIM version assumed (none on NIM 2.x or on a MIG device); None when none are listed."""
+    major = nim_major(req.nim_version)
+    if product is None or req.mig_profile is not None or (major is not None and major != 1):
         return None
     found = sorted(
         {

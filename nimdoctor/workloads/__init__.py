@@ -2,5 +2,6 @@
 
 `model` holds what the rules judge (pure); `manifests` reads YAML with positions (lint); `collect` reads a
 live cluster (the only module here that imports `kubernetes`, lazily); `evaluate` applies the rules;
-`output` renders reports (table, JSON, YAML, SARIF); `audit` is the audit loop.
+`output` renders reports (table, JSON, YAML, SARIF); `audit` is the audit loop; `schema` holds the NIM
+Operator's CRD schemas and validates specs against them (with their CEL rules).
 """

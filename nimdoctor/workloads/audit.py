@@ -142,6 +142,34 @@ class Auditor:
         return self.state.last_success is not None
 
 
+CAPACITY_CHECK = "NIM-WL-020"
+
+
+def capacity_families(findings: list[WorkloadFinding]) -> Iterator[Any]:
+    """`nimdoctor_model_capacity_replicas` and `nimdoctor_nimservice_hpa_max_replicas`, per autoscaled
+    NIMService whose capacity NIM-WL-020 counted (its evidence), for the NimDoctorHpaMaxUnreachable alert."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    capacity = GaugeMetricFamily(
+        "nimdoctor_model_capacity_replicas",
+        "Replicas of the NIMService's model that could run: those running plus those the free GPUs fit.",
+        labels=["namespace", "nimservice", "model"],
+    )
+    maximum = GaugeMetricFamily(
+        "nimdoctor_nimservice_hpa_max_replicas",
+        "The NIMService's scale.hpa.maxReplicas.",
+        labels=["namespace", "nimservice"],
+    )
+    for f in findings:
+        if f.id != CAPACITY_CHECK or not isinstance(f.evidence.get("capacity"), int):
+            continue
+        namespace = f.object.namespace or ""
+        capacity.add_metric([namespace, f.object.name, str(f.evidence["model"])], f.evidence["capacity"])
+        maximum.add_metric([namespace, f.object.name], f.evidence["maxReplicas"])
+    yield capacity
+    yield maximum
+
+
 class AuditCollector:
     """Prometheus collector over the audit's state (`nimdoctor_workload_*`, `nimdoctor_audit_*`)."""
 
@@ -171,6 +199,7 @@ class AuditCollector:
                 1.0 if f.status in SUCCESS else 0.0,
             )
         yield success
+        yield from capacity_families(findings)
         yield CounterMetricFamily("nimdoctor_audit_runs", "Audit cycles started.", value=runs)
         yield CounterMetricFamily(
             "nimdoctor_audit_failures", "Audit cycles that could not complete.", value=failures

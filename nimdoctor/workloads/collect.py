@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nimdoctor.capacity.compute import Fleet
+from nimdoctor.capacity.sources import FleetError, cluster_fleet
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster import nodereport
 from nimdoctor.cluster.client import SERVICE_ACCOUNT_TOKEN, in_cluster
@@ -49,6 +51,7 @@ from nimdoctor.workloads.model import (
     subjects_of,
 )
 from nimdoctor.workloads.readers import at, text
+from nimdoctor.workloads.schema.crds import SchemaSet, from_crds
 
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
@@ -81,6 +84,7 @@ class _Api:
         self.storage = client.StorageV1Api(api_client)
         self.version = client.VersionApi(api_client)
         self.coordination = client.CoordinationV1Api(api_client)
+        self.extensions = client.ApiextensionsV1Api(api_client)
 
     @staticmethod
     def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int | None, str | None]:
@@ -153,7 +157,8 @@ def collect(
                 name = at(obj, "metadata", "name")
                 notes.append(f"{kind} {name}: cannot be read: {exc}")
     errors: dict[str, str] = {}
-    reports, stale = _reports(api, catalog, now or dt.datetime.now(dt.UTC), errors)
+    now = now or dt.datetime.now(dt.UTC)
+    reports, stale = _reports(api, catalog, now, errors)
     cluster = Cluster(
         secrets=_secrets(api, subjects, catalog),
         pvcs=_pvcs(api, subjects),
@@ -163,6 +168,7 @@ def collect(
         stale_reports=stale,
         version=_version(api, errors),
         scheduler_installed=_scheduler(api, catalog),
+        fleet=_fleet(api_client, subjects, catalog, now, errors),
         errors=errors,
     )
     for what, reason in sorted(errors.items()):
@@ -172,8 +178,23 @@ def collect(
         operator_version=operator_version,
         caches=cache_index(subjects),
         cluster=cluster,
+        crd_schemas=_crd_schemas(api, notes) if subjects else None,
     )
     return Snapshot(subjects=subjects, world=world, notes=notes)
+
+
+def _crd_schemas(api: _Api, notes: list[str]) -> SchemaSet | None:
+    """The installed NIM CRDs' schemas, so that live objects are judged by what their cluster enforces; None
+    (the vendored schemas for --operator-version, with a note) when one cannot be read."""
+    crds = []
+    for plural in PLURALS.values():
+        name = f"{plural}.{GROUP}"
+        body, _, reason = api.call(api.extensions.read_custom_resource_definition, name)
+        if body is None:
+            notes.append(f"customresourcedefinition {name}: {reason}; judged with the vendored CRD schemas")
+            return None
+        crds.append(body)
+    return from_crds(crds)
 
 
 def _list_nim(api: _Api, kind: str, namespaces: list[str] | None, notes: list[str]) -> list[Any]:
@@ -378,6 +399,19 @@ def _reports(
         else:
             fresh[record.node] = record
     return fresh, stale
+
+
+def _fleet(
+    api_client: Any, subjects: list[Subject], catalog: Catalog, now: dt.datetime, errors: dict[str, str]
+) -> Fleet | None:
+    """The fleet NIM-WL-020 counts capacity in; read only when a NIMService autoscales (it lists all pods)."""
+    if not any(s.kind == "NIMService" and at(s.spec, "scale", "enabled") is True for s in subjects):
+        return None
+    try:
+        return cluster_fleet(api_client, float(catalog.get("NIM-WL-011").params["staleAfterSeconds"]), now)
+    except FleetError as exc:
+        errors["fleet"] = str(exc)
+        return None
 
 
 def _version(api: _Api, errors: dict[str, str]) -> tuple[int, int] | None:

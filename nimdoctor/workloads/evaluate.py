@@ -92,26 +92,32 @@ def evaluate(
             ),
         )
         for check in checks:
-            judged = judge(subject, world, check)
-            path = (*subject.base, *judged.field) if judged.field is not None else subject.name_path
-            file: str | UnsetType = UNSET
-            line: int | UnsetType = UNSET
-            column: int | UnsetType = UNSET
-            if documents is not None and subject.document is not None:
-                document = documents[subject.document]
-                file = document.file
-                line, column = document.locate(path)
-            results.append(
-                WorkloadFinding(
-                    **msgspec.structs.asdict(judged.finding),
-                    object=info,
-                    field=field_text(path),
-                    file=file,
-                    line=line,
-                    column=column,
-                )
-            )
+            first = judge(subject, world, check)
+            for judged in (first, *first.also):
+                results.append(_located(subject, judged, info, documents))
     return results
+
+
+def _located(
+    subject: Subject, judged: Judged, info: ObjectInfo, documents: Sequence[Document] | None
+) -> WorkloadFinding:
+    """A judged finding with its field and, in lint, its file, line and column."""
+    path = (*subject.base, *judged.field) if judged.field is not None else subject.name_path
+    file: str | UnsetType = UNSET
+    line: int | UnsetType = UNSET
+    column: int | UnsetType = UNSET
+    if documents is not None and subject.document is not None:
+        document = documents[subject.document]
+        file = document.file
+        line, column = document.locate(path)
+    return WorkloadFinding(
+        **msgspec.structs.asdict(judged.finding),
+        object=info,
+        field=field_text(path),
+        file=file,
+        line=line,
+        column=column,
+    )
 
 
 def build_report(

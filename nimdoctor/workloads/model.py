@@ -15,11 +15,13 @@ from typing import Any
 
 import msgspec
 
+from nimdoctor.capacity.compute import Fleet
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import NodeRecord
 from nimdoctor.report import Finding
 from nimdoctor.units import parse_quantity as parse_quantity  # re-exported: the workload rules read it here
 from nimdoctor.workloads.readers import at, text
+from nimdoctor.workloads.schema.crds import SchemaSet
 
 GROUP = "apps.nvidia.com"
 VERSION = "v1alpha1"
@@ -235,6 +237,9 @@ class Cluster(msgspec.Struct, frozen=True):
     stale_reports: int = 0
     version: tuple[int, int] | None = None
     scheduler_installed: bool | None = None
+    # The fleet capacity counts in (NodeReports with GPU layouts, Nodes' devices, pods); read only when a
+    # NIMService autoscales, None otherwise or when it could not be read (`errors["fleet"]`).
+    fleet: Fleet | None = None
     errors: Mapping[str, str] = msgspec.field(default_factory=dict)  # "nodes", ... -> the reason
 
 
@@ -245,13 +250,13 @@ class Inputs(msgspec.Struct, frozen=True):
     """What a lint input holds besides its NIM subjects, so that names resolve offline.
 
     Secrets are reduced to type and key names (and a docker config's registries), as in a live cluster;
-    `claims` holds the device requests of DRA ResourceClaims and ResourceClaimTemplates; `places` says where
+    `claims` holds the DRA ResourceClaims and ResourceClaimTemplates; `places` says where
     each object of the input is defined ("file:line"), once per definition: two places are a duplicate.
     """
 
     secrets: Mapping[tuple[str | None, str], SecretInfo] = msgspec.field(default_factory=dict)
     pvcs: Mapping[tuple[str | None, str], PvcInfo] = msgspec.field(default_factory=dict)
-    claims: Mapping[ObjectKey, tuple[Mapping[str, Any], ...]] = msgspec.field(default_factory=dict)
+    claims: Mapping[ObjectKey, Mapping[str, Any]] = msgspec.field(default_factory=dict)
     places: Mapping[ObjectKey, tuple[str, ...]] = msgspec.field(default_factory=dict)
 
 
@@ -263,6 +268,7 @@ class World(msgspec.Struct, frozen=True):
     caches: Mapping[tuple[str | None, str], Subject] = msgspec.field(default_factory=dict)
     cluster: Cluster | None = None  # None: offline (lint)
     inputs: Inputs | None = None  # lint: the other objects of the same input
+    crd_schemas: SchemaSet | None = None  # the installed NIM CRDs; None: vendored per operator_version
 
     def cache(self, namespace: str | None, name: str) -> Subject | None:
         """The NIMCache `name` in `namespace`, when known."""
@@ -292,6 +298,7 @@ class Judged(msgspec.Struct, frozen=True):
 
     finding: Finding
     field: FieldPath | None = None
+    also: tuple[Judged, ...] = ()  # more findings of the same check (one per schema problem, say)
 
 
 # --- small parsers ----------------------------------------------------------------------------------------

@@ -63,18 +63,11 @@ def _pvc(namespace: str | None, name: str, body: Mapping[str, Any]) -> PvcInfo:
     )
 
 
-def _requests(kind: str, body: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
-    """A claim's (or a template's claim's) device requests."""
-    spec = at(body, "spec", "spec") if kind == "ResourceClaimTemplate" else body.get("spec")
-    raw = at(spec, "devices", "requests")
-    return tuple(r for r in raw if isinstance(r, Mapping)) if isinstance(raw, list) else ()
-
-
 def lint_inputs(documents: Sequence[Document], subjects: Sequence[Subject], username: str) -> Inputs:
     """The Secrets, PVCs, claims and object places of a lint input."""
     secrets: dict[tuple[str | None, str], SecretInfo] = {}
     pvcs: dict[tuple[str | None, str], PvcInfo] = {}
-    claims: dict[ObjectKey, tuple[Mapping[str, Any], ...]] = {}
+    claims: dict[ObjectKey, Mapping[str, Any]] = {}
     places: dict[ObjectKey, list[str]] = {}
     for subject in subjects:
         if subject.document is not None:
@@ -94,7 +87,7 @@ def lint_inputs(documents: Sequence[Document], subjects: Sequence[Subject], user
             elif kind == "PersistentVolumeClaim" and api_version == "v1":
                 pvcs.setdefault((namespace, name), _pvc(namespace, name, body))
             elif kind in CLAIM_KINDS and api_version.startswith("resource.k8s.io/"):
-                claims.setdefault((kind, namespace, name), _requests(kind, body))
+                claims.setdefault((kind, namespace, name), body)
             else:
                 continue
             line, _ = document.locate((*prefix, "metadata", "name"))

@@ -78,11 +78,11 @@ def test_json_is_a_check_document() -> None:
     jsonschema.validate(document, schemas()["Check"])
     placeholders = {p["name"]: p for p in document["placeholders"]}
     assert (document["kind"], document["id"]) == ("Check", "NIM-FIT-001")
-    assert placeholders["fraction"] == {"name": "fraction", "value": "0.9"}
+    assert placeholders["engine"] == {"name": "engine", "runtime": "the engine and why"}
     assert placeholders["need"] == {"name": "need", "runtime": "need per GPU"}
     assert "{need}" in document["fixTemplate"]
     assert "<need per GPU>" in document["fix"]
-    assert [s["tag"] for s in document["sources"]] == ["NVIDIA", "DERIVED"]
+    assert [s["tag"] for s in document["sources"]] == ["NVIDIA", "CODE", "DERIVED"]
     assert not TAG.search(document["why"])
     assert document["paramTypes"]["usableFraction"] == "number 0.05..1"
     assert yaml.safe_load(invoke("explain", "nim-fit-001", "-o", "yaml").stdout) == document

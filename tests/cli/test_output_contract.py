@@ -22,6 +22,12 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 TOPO = str(FIXTURES / "topo-m_hgx-h100-sxm-8gpu_nv18_1nic.txt")
 MANIFEST = str(FIXTURES / "k8s-nim-operator__serving__standalone__autoscaling__llm.yaml")
+FLEET = [
+    "--reports",
+    str(FIXTURES / "capacity-fleet_reports.json"),
+    "--pods",
+    str(FIXTURES / "capacity-fleet_pods.json"),
+]
 # Every command that prints a result, with the kind of document it prints.
 COMMANDS: dict[str, tuple[list[str], str]] = {
     "run": (
@@ -29,6 +35,7 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
         "Report",
     ),
     "plan": (["plan", "--model", "meta/llama-3.1-70b-instruct"], "Plan"),
+    "capacity": (["capacity", "--model", "meta/llama-3.1-70b-instruct", *FLEET], "Capacity"),
     "topo": (["topo", "--simulate", "h100-pcie-nvlink-pairs"], "Topology"),
     "topo without NVML": (["topo", "--simulate", "no-driver"], "Topology"),
     "checks": (["checks"], "CheckList"),
@@ -109,5 +116,15 @@ def test_the_readme_format_table_names_exactly_the_kinds_that_exist() -> None:
     kinds = {kind for row in rows for kind in re.findall(r"`([A-Z][A-Za-z]+)`", row.rsplit("|", 2)[-2])}
     named = [phrase for row in rows for phrase in re.findall(r"`([^`]+)`", row.split("|")[1])]
     assert kinds == set(schemas())
-    for command in ("run", "lint", "plan", "topo", "checks", "explain", "machine list", "machine show"):
+    for command in (
+        "run",
+        "lint",
+        "plan",
+        "capacity",
+        "topo",
+        "checks",
+        "explain",
+        "machine list",
+        "machine show",
+    ):
         assert any(phrase.startswith(command) for phrase in named), command

@@ -59,8 +59,10 @@ def test_fixed_tp_is_judged_as_asked() -> None:
     code, report = run_model("h100-pcie-nvlink-pairs", "meta/llama-3.1-70b-instruct", "--tp", "4")
     assert code == 0
     assert report["placement"]["tried"] == []
-    assert [r["id"] for r in report["placement"]["reasons"]] == ["NIM-FIT-003"]
-    assert report["placement"]["reasons"][0]["status"] == "warn"
+    # NVLink pairs warn; NVIDIA ships no H100 PCIe engine, so a generic vLLM profile runs (a caution).
+    assert [r["id"] for r in report["placement"]["reasons"]] == ["NIM-FIT-003", "NIM-FIT-011"]
+    assert {r["status"] for r in report["placement"]["reasons"]} == {"warn"}
+    assert report["placement"]["requirement"]["engine"] == "vllm"
 
 
 def test_unknown_model_is_not_guessed_and_exits_3() -> None:
@@ -141,8 +143,13 @@ def test_max_model_len_and_mig_reach_the_requirement() -> None:
     assert requirement["contextSource"] == "--max-model-len"
     assert [r["id"] for r in report["placement"]["reasons"]] == ["NIM-FIT-009"]  # a caution
     code, report = run_model("a100-mig", "meta/llama-3.1-8b-instruct", "--mig", "3g.40gb")
-    assert code == 1  # 131072 tokens of KV cache (16 GiB) do not fit the 39.25 GiB device with the weights
+    # vLLM's rule: 15.0 GiB of weights, 16 GiB of KV cache (131072 tokens) and 3 GiB fit 0.9 x 39.25 GiB.
+    assert code == 0
+    assert report["placement"]["requirement"]["servedContext"] == 131072
+    code, report = run_model("a100-mig", "meta/llama-3.1-8b-instruct", "--mig", "2g.20gb")
+    assert code == 1
     assert report["placement"]["reasons"][0]["id"] == "NIM-FIT-001"
+    assert "request a 3g.40gb MIG device" in report["placement"]["reasons"][0]["fix"]
     assert invoke("plan", "--model", "meta/llama-3.1-8b-instruct", "--mig", "40gb").exit_code == 2
     assert invoke("run", "--max-model-len", "8192").exit_code == 2
 
@@ -176,3 +183,21 @@ def test_topo_json_is_the_gpu_facts_and_the_matrix() -> None:
     assert facts["nvlink"]["maxClique"] == 8
     assert len(facts["pairs"]) == 28
     assert topology["matrix"] == gpu_matrix(invoke("topo", "--simulate", "dgx-h100").stdout)
+
+
+def test_nim_version_decides_the_engine_in_run_and_plan() -> None:
+    model = "nvidia/llama-3.3-nemotron-super-49b-v1"
+    code, report = run_model("dgx-h100", model)
+    requirement = report["placement"]["requirement"]
+    assert (code, requirement["tensorParallel"], requirement["engine"]) == (0, 1, "tensorrt_llm")
+    assert "newest 1.x profiles assumed" in requirement["engineReason"]
+    assert requirement["servedContext"] == 131072
+    code, report = run_model("dgx-h100", model, "--nim-version", "2.0.3")
+    requirement = report["placement"]["requirement"]
+    assert (code, requirement["tensorParallel"], requirement["engine"]) == (0, 2, "vllm")
+    assert requirement["nimVersion"] == "2.0.3"
+    plan = json.loads(invoke("plan", "--model", model, "--nim-version", "2.0.3", "-o", "json").stdout)
+    row = next(m for m in plan["machines"] if m["machine"] == "dgx-h100")
+    assert (row["tensorParallel"], row["engine"]) == (2, "vllm")
+    assert invoke("plan", "--model", model, "--nim-version", "latest").exit_code == 2
+    assert invoke("run", "--nim-version", "1.14.0").exit_code == 2

@@ -11,15 +11,28 @@ import subprocess
 import sys
 import termios
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DROP_IN = "/etc/systemd/system/containerd.service.d/override.conf"
 COMMANDS = {
     "run": ["run", "--simulate", "dgx-h100-containerd2", "--model", "meta/llama-3.3-nemotron-super-49b-v1"],
     "run wide": ["run", "--simulate", "l40s-vgpu-2x", "--model", "meta/llama-3.1-70b-instruct", "-o", "wide"],
     "plan": ["plan", "--model", "meta/llama-3.1-70b-instruct"],
     "plan wide": ["plan", "--model", "meta/llama-3.1-70b-instruct", "-o", "wide"],
+    "capacity wide": [
+        "capacity",
+        "--model",
+        "meta/llama-3.1-70b-instruct",
+        "--reports",
+        str(FIXTURES / "capacity-fleet_reports.json"),
+        "--pods",
+        str(FIXTURES / "capacity-fleet_pods.json"),
+        "-o",
+        "wide",
+    ],
     "checks": ["checks"],
     "checks wide": ["checks", "-o", "wide"],
     "explain": ["explain", "NIM-FIT-005"],

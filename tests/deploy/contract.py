@@ -49,6 +49,8 @@ AUDIT: dict[str, frozenset[str]] = {
     "nimdoctor_audit_runs_total": frozenset(),
     "nimdoctor_audit_failures_total": frozenset(),
     "nimdoctor_audit_last_success_timestamp_seconds": frozenset(),
+    "nimdoctor_model_capacity_replicas": frozenset({"namespace", "nimservice", "model"}),
+    "nimdoctor_nimservice_hpa_max_replicas": frozenset({"namespace", "nimservice"}),
 }
 EVERY_PROCESS: dict[str, frozenset[str]] = {"nimdoctor_build_info": frozenset({"version", "revision"})}
 # Prometheus's own per-target series, and kube-state-metrics' node labels (label_<sanitised key>).

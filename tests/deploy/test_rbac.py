@@ -53,6 +53,8 @@ ALLOWED: dict[str, dict[Grant, set[str]]] = {
         ("storage.k8s.io", "storageclasses"): {"get", "list", "watch"},
         ("", "nodes"): {"get", "list", "watch"},
         (GROUP, PLURAL): {"get", "list", "watch"},
+        # NIM-WL-020: the GPUs pods hold, when a NIMService autoscales.
+        ("", "pods"): {"list"},
         # NIM-WL-018: whether nim-scheduler runs, from its leader-election Lease (by name; checked below).
         ("coordination.k8s.io", "leases"): {"get"},
     },

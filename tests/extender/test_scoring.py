@@ -22,7 +22,7 @@ def scored(capabilities: Capabilities, model: str, catalog: Catalog, tp: int) ->
 
 
 def test_the_examples_in_the_scoring_rule(catalog: Catalog) -> None:
-    assert scored(nodes.L40S_4X, LLAMA_8B, catalog, 1) == 9
+    assert scored(nodes.L40S_4X, LLAMA_8B, catalog, 1) == 8
     assert scored(nodes.DGX_H100, LLAMA_8B, catalog, 1) == 6
     assert scored(nodes.DGX_H100, LLAMA_70B, catalog, 4) == 8
     assert scored(nodes.L40S_4X, LLAMA_70B, catalog, 4) == 3

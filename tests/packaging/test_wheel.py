@@ -105,3 +105,16 @@ def test_builtin_machines_ship_in_the_wheel(installed: Path) -> None:
     report = json.loads(result.stdout)
     assert report["facts"]["gpu"]["nvlink"]["maxClique"] == 8
     assert report["placement"]["fits"] is True
+
+
+def test_vendored_crd_schemas_ship_in_the_wheel(installed: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "routed.yaml"
+    manifest.write_text(
+        "apiVersion: apps.nvidia.com/v1alpha1\nkind: NIMService\nmetadata: {name: llm, namespace: nim}\n"
+        "spec:\n  image: {repository: nvcr.io/nim/x, tag: '1.0'}\n  storage: {emptyDir: {}}\n"
+        "  router: {hostDomainName: example.com}\n"
+    )
+    result = run(installed, "lint", str(manifest), "--only", "NIM-OP-002", "-o", "json")
+    assert result.returncode == 1, result.stderr
+    [finding] = json.loads(result.stdout)["findings"]
+    assert "did you mean spec.expose.router?" in finding["message"]

@@ -15,6 +15,7 @@ from tests.placement.pods import nim_pod
 LLAMA_8B = "meta/llama-3.1-8b-instruct"
 LLAMA_70B = "meta/llama-3.1-70b-instruct"
 LLAMA_405B = "meta/llama-3.1-405b-instruct"
+LLAMA_33_70B = "meta/llama-3.3-70b-instruct"
 NEMOTRON_49B = "nvidia/llama-3.3-nemotron-super-49b-v1"
 
 
@@ -43,8 +44,9 @@ def test_70b_on_dgx_h100_is_fp8_at_tp2_as_nvidia_ships_it(catalog: Catalog) -> N
     assert placement.reasons == []
 
 
-def test_70b_bf16_on_dgx_h100_needs_tp4_for_its_kv_cache(catalog: Catalog) -> None:
-    # Changed on purpose (issue 7): the 85 % weights rule put this at TP 2; NVIDIA ships bf16 at TP 4 and 8.
+def test_llama_31_70b_bf16_on_dgx_h100_is_tp4_as_nim_1_14_ships_it(catalog: Catalog) -> None:
+    # NIM 1.14.0 ships Llama 3.1 70B bf16 on H100 at TP 4 only; TP 2 is a generic vLLM profile, which
+    # refuses to start without room for one full-length sequence.
     placement = place(nodes.DGX_H100, ModelRequest(LLAMA_70B, precision="bf16"), catalog)
     assert placement.fits
     assert placement.tried == [4]
@@ -55,8 +57,19 @@ def test_70b_bf16_on_dgx_h100_needs_tp4_for_its_kv_cache(catalog: Catalog) -> No
     at_tp2 = fit(nodes.DGX_H100, requirement_from_model(LLAMA_70B, catalog, precision="bf16", tp=2), catalog)
     assert at_tp2.fits is False
     assert ids(at_tp2.reasons) == ["NIM-FIT-001", "NIM-FIT-011"]
-    assert "KV cache 20.0 GiB for 131072 tokens" in at_tp2.reasons[0].message
-    assert "NIM_MAX_MODEL_LEN=" in at_tp2.reasons[0].fix
+    assert "KV cache 20.0 GiB for 131,072 tokens" in at_tp2.reasons[0].message
+    assert "NIM_MAX_MODEL_LEN=15360 or less" in at_tp2.reasons[0].fix
+
+
+def test_llama_33_70b_bf16_on_dgx_h100_is_tp2_with_a_capped_context(catalog: Catalog) -> None:
+    # Changed on purpose (issue 16): NIM 1.14.0 ships Llama 3.3 70B bf16 on H100 at TP 2, a TensorRT-LLM
+    # engine that starts with a shorter context (61,318 tokens: 0.9 x (79.6 - 65.8 - 3.5) GiB / 160 KiB).
+    placement = place(nodes.DGX_H100, ModelRequest(LLAMA_33_70B, precision="bf16"), catalog)
+    assert placement.fits
+    assert placement.tried == [2]
+    assert (placement.requirement.engine, placement.requirement.served_context) == ("tensorrt_llm", 61318)
+    assert [(r.id, r.status) for r in placement.reasons] == [("NIM-FIT-001", Status.WARN)]
+    assert "caps the context at about 61,000 of 131,072 tokens" in placement.reasons[0].message
 
 
 def test_70b_on_48gb_l40s_is_fp8_at_tp4(catalog: Catalog) -> None:
@@ -68,14 +81,16 @@ def test_70b_on_48gb_l40s_is_fp8_at_tp4(catalog: Catalog) -> None:
     assert [(r.id, r.status) for r in placement.reasons] == [("NIM-FIT-003", Status.WARN)]
 
 
-def test_70b_bf16_does_not_fit_four_l40s(catalog: Catalog) -> None:
-    # Changed on purpose (issue 7): NVIDIA ships 70B bf16 on L40S at TP 8 only; at TP 4 the KV cache
-    # does not fit.
+def test_70b_bf16_fits_four_l40s_at_tp4_with_a_capped_context(catalog: Catalog) -> None:
+    # Changed on purpose (issue 16): NIM 1.14.0 ships 70B bf16 on L40S at TP 4 (1.8.5 shipped TP 8 only);
+    # its TensorRT-LLM engine serves about 89,000 of 131,072 tokens there.
     placement = place(nodes.L40S_4X, ModelRequest(LLAMA_70B, precision="bf16"), catalog)
-    assert placement.fits is False
-    assert placement.reasons[-1].id == "NIM-FIT-006"
-    assert "tensor: 4" in placement.reasons[-1].fix
-    assert "pipeline: 2" in placement.reasons[-1].fix
+    assert placement.fits
+    assert placement.requirement.tensor_parallel == 4
+    assert [(r.id, r.status) for r in placement.reasons] == [
+        ("NIM-FIT-001", Status.WARN),
+        ("NIM-FIT-003", Status.WARN),
+    ]
 
 
 def test_70b_on_l40s_vgpu_2x_fails_nim_fit_004(catalog: Catalog) -> None:
@@ -88,16 +103,20 @@ def test_70b_on_l40s_vgpu_2x_fails_nim_fit_004(catalog: Catalog) -> None:
         assert option in fix
 
 
-def test_70b_tp2_on_h100_pcie_nvlink_pairs_fits_cleanly(catalog: Catalog) -> None:
+def test_70b_tp2_on_h100_pcie_nvlink_pairs_fits_as_a_generic_profile(catalog: Catalog) -> None:
+    # NVIDIA ships no H100 PCIe engine: NIM runs a generic vLLM profile, and NIM-FIT-011 says so.
     verdict = fit(nodes.H100_PCIE_NVLINK_PAIRS, requirement_from_model(LLAMA_70B, catalog, tp=2), catalog)
     assert verdict.fits
-    assert verdict.reasons == ()
+    assert [(r.id, r.status) for r in verdict.reasons] == [("NIM-FIT-011", Status.WARN)]
 
 
 def test_70b_tp4_on_nvlink_pairs_fits_only_with_an_nvlink_warning(catalog: Catalog) -> None:
     verdict = fit(nodes.H100_PCIE_NVLINK_PAIRS, requirement_from_model(LLAMA_70B, catalog, tp=4), catalog)
     assert verdict.fits
-    assert [(r.id, r.status) for r in verdict.reasons] == [("NIM-FIT-003", Status.WARN)]
+    assert [(r.id, r.status) for r in verdict.reasons] == [
+        ("NIM-FIT-003", Status.WARN),
+        ("NIM-FIT-011", Status.WARN),
+    ]
     assert "largest on this node has 2" in verdict.reasons[0].message
 
 
@@ -105,7 +124,10 @@ def test_the_same_nvlink_gap_on_a_vgpu_node_is_a_failure(catalog: Catalog) -> No
     vgpu_pairs = msgspec.structs.replace(nodes.H100_PCIE_NVLINK_PAIRS, virtualization="vgpu")
     verdict = fit(vgpu_pairs, requirement_from_model(LLAMA_70B, catalog, tp=4), catalog)
     assert not verdict.fits
-    assert [(r.id, r.status) for r in verdict.reasons] == [("NIM-FIT-003", Status.FAIL)]
+    assert [(r.id, r.status) for r in verdict.reasons] == [
+        ("NIM-FIT-003", Status.FAIL),
+        ("NIM-FIT-011", Status.WARN),
+    ]
 
 
 def test_405b_bf16_on_dgx_h100_needs_more_than_one_node(catalog: Catalog) -> None:
@@ -113,8 +135,9 @@ def test_405b_bf16_on_dgx_h100_needs_more_than_one_node(catalog: Catalog) -> Non
     assert not placement.fits
     assert placement.tried == [1, 2, 4, 8]
     assert placement.requirement.tensor_parallel == 8
-    assert ids(placement.reasons) == ["NIM-FIT-006"]
-    fix = placement.reasons[0].fix
+    # NVIDIA ships 405B fp16 on H100 only as tp8-pp2 (two nodes): on one node a generic profile.
+    assert ids(placement.reasons) == ["NIM-FIT-011", "NIM-FIT-006"]
+    fix = placement.reasons[1].fix
     assert "tensor: 8" in fix
     assert "pipeline: 2" in fix
     assert "= 16 GPUs over 2 nodes" in fix
@@ -127,11 +150,12 @@ def test_405b_fp8_fits_dgx_h100_at_tp8(catalog: Catalog) -> None:
     assert placement.reasons == []
 
 
-def test_49b_on_containerd2_fits_at_tp2_once_the_open_file_limit_is_raised(catalog: Catalog) -> None:
+def test_49b_on_containerd2_fits_at_tp1_once_the_open_file_limit_is_raised(catalog: Catalog) -> None:
     placement = place(nodes.DGX_H100_CONTAINERD2, ModelRequest(NEMOTRON_49B), catalog)
     assert placement.fits is False
     # Changed on purpose (issue 7): the smallest TP whose only failure the fix removes, not the largest tried.
-    assert placement.requirement.tensor_parallel == 2
+    # Changed on purpose (issue 16): NVIDIA's default there, fp8 TP 1, is a TensorRT-LLM engine that fits.
+    assert placement.requirement.tensor_parallel == 1
     assert placement.tried == [1, 2, 4, 8]
     assert ids(placement.reasons) == ["NIM-FIT-005"]
     reason = placement.reasons[0]
@@ -184,7 +208,7 @@ def test_h100_fp8_profile_on_an_l40s_node_fails_nim_fit_007(catalog: Catalog) ->
 def test_fp8_on_a100_fails_nim_fit_010(catalog: Catalog) -> None:
     verdict = fit(nodes.HGX_A100_80GB, requirement_from_model(LLAMA_8B, catalog, precision="fp8"), catalog)
     assert not verdict.fits
-    assert ids(verdict.reasons) == ["NIM-FIT-010"]
+    assert ids(verdict.reasons) == ["NIM-FIT-010", "NIM-FIT-011"]  # and NVIDIA ships no fp8 A100 engine
     assert "compute capability 8.9" in verdict.reasons[0].message
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from nimdoctor.catalog import Catalog, CatalogError, load_catalog
 from nimdoctor.placement import evaluate, fit, fit_nodes, requirement_from_model
+from nimdoctor.placement.settings import settings
 from tests.placement import nodes
 
 LLAMA_70B = "meta/llama-3.1-70b-instruct"
@@ -57,10 +58,11 @@ def _overlay(tmp_path: Path, params: str) -> Path:
 
 def test_each_catalog_has_its_own_thresholds_and_memo(catalog: Catalog, tmp_path: Path) -> None:
     strict = load_catalog(_overlay(tmp_path, "{usableFraction: 0.7}"))
-    requirement = requirement_from_model(LLAMA_70B, catalog, tp=2)
-    assert fit(nodes.DGX_H100, requirement, catalog).fits
-    # fp8 on H100 at TP 2 needs 57.4 GiB per GPU: within 0.9 of 79.6 GiB, not within 0.7.
-    verdict = fit(nodes.DGX_H100, requirement, strict)
+    requirement = requirement_from_model(LLAMA_70B, catalog, tp=1, version="2.0.3")
+    h200 = nodes.node(gpu_product="H200-SXM", gpu_memory_bytes=143771 * nodes.MIB)
+    assert fit(h200, requirement, catalog).fits
+    # fp8 under vLLM (NIM 2.x) on H200 at TP 1 needs 108.8 GiB: within 0.9 of 140.4 GiB, not within 0.7.
+    verdict = fit(h200, requirement, strict)
     assert not verdict.fits
     assert [r.id for r in verdict.reasons] == ["NIM-FIT-001"]
 
@@ -83,7 +85,7 @@ def test_the_memo_does_not_keep_a_catalog_alive() -> None:
             r"NIM-FIT-001\): field 'params.usableFraction': 1.5 is outside number 0.05..1",
         ),
         ("{usableFraction: 0}", "is outside number"),
-        ("{runtimeOverheadGiB: -1}", "is outside number 0..64"),
+        ('{runtimeOverheadGiBByTp: {"1": -1}}', "is outside number 0..64"),
     ],
 )
 def test_thresholds_out_of_range_are_a_catalog_error_at_load(
@@ -104,3 +106,16 @@ def test_a_compute_capability_that_is_not_major_minor_is_a_catalog_error(tmp_pat
         CatalogError, match=r"params.minComputeCapability': fp8: expected a compute capability"
     ):
         load_catalog(overlay)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('{"0": 3}', "key '0' is not a tensor-parallel size"),
+        ('{"two": 3}', "is not a tensor-parallel size"),
+        ("{}", "expected a mapping of names to number"),
+    ],
+)
+def test_the_overhead_table_is_validated(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        settings(load_catalog(_overlay(tmp_path, f"{{runtimeOverheadGiBByTp: {value}}}")))

@@ -219,11 +219,22 @@ def test_every_llm_has_a_sourced_architecture_and_every_shipped_list_a_source(ca
             "maxContext: 8, source: x}",
             "architecture.kvLayers': more than its 2 layers",
         ),
-        ("shipped: {source: x, profiles: [{gpu: L40S, precision: fp7, tp: [1]}]}", "fp7"),
         (
-            "shipped: {source: x, profiles: [{gpu: L40S, precision: fp8, tp: []}]}",
+            "shipped: {source: x, release: '1.14.0', engine: tensorrt_llm, "
+            "profiles: [{gpu: L40S, precision: fp7, tp: [1]}]}",
+            "fp7",
+        ),
+        (
+            "shipped: {source: x, release: '1.14.0', engine: tensorrt_llm, "
+            "profiles: [{gpu: L40S, precision: fp8, tp: []}]}",
             "tp and pp must be positive",
         ),
+        (
+            "shipped: {source: x, release: '1.14.0', engine: sglang, "
+            "profiles: [{gpu: L40S, precision: fp8, tp: [1]}]}",
+            "field 'shipped.engine': 'sglang'",
+        ),
+        ("shipped: {source: x, engine: vllm, profiles: []}", "missing field 'shipped.release'"),
         ("precisions: [fp9]", "field 'precisions': 'fp9'"),
     ],
 )

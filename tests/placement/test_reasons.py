@@ -76,9 +76,9 @@ def test_a_node_failing_nearly_everything_lists_reasons_in_precedence(catalog: C
 
 
 def test_memory_comes_before_nvlink(catalog: Catalog) -> None:
-    # 70B bf16 at TP 4 needs 35.3 GB per GPU; 32 GB GPUs hold 27.2 GB of weights, and TP 8 would fit.
+    # 70B bf16 at TP 4 needs 35.3 GB of weights per GPU: more than 32 GiB GPUs hold; TP 8 would fit.
     small = nodes.node(gpu_memory_bytes=32768 * nodes.MIB, max_nvlink_clique=2, compute_capability="9.0")
-    requirement = requirement_from_model(LLAMA_70B, catalog, tp=4)
+    requirement = requirement_from_model(LLAMA_70B, catalog, tp=4, precision="bf16")
     assert outcome(small, requirement, catalog) == [
         ("NIM-FIT-001", Status.FAIL),
         ("NIM-FIT-003", Status.WARN),
@@ -110,12 +110,18 @@ def test_memory_fix_names_the_tensor_parallel_size_that_fits_this_node(catalog: 
         ("NIM-FIT-011", Status.WARN),  # NVIDIA ships fp8 on L40S at TP 4 only
     ]
     reason = verdict.reasons[0]
-    # fp8 (NIM's choice on an L40S): 35.3 GB of weights + 40 GiB of KV cache over 2 + 4.5 GiB.
-    assert "needs 57.4 GiB of 45.0 GiB per GPU" in reason.message
-    assert "weights 32.9 GiB + KV cache 20.0 GiB for 131072 tokens + overhead 4.5 GiB" in reason.message
-    assert "the engine may use 40.5 GiB (0.9 of it)" in reason.message
+    # fp8 (NIM's choice on an L40S) at TP 2, a generic vLLM profile there: 35.3 GB of weights + 40 GiB of
+    # KV cache over 2 + 3.5 GiB; vLLM's 0.9 x 45.0 GiB leaves room for 26,959 tokens.
+    assert "needs 56.4 GiB of 45.0 GiB per GPU" in reason.message
+    assert "weights 32.9 GiB + KV cache 20.0 GiB for 131,072 tokens + overhead 3.5 GiB" in reason.message
+    assert "vLLM budgets 0.9 of the GPU (40.5 GiB)" in reason.message
+    assert "the largest context that fits is 26,959 tokens" in reason.message
+    # The pod's image tag (:1.3.3) gives the NIM version; NVIDIA ships no L40S fp8 engine at TP 2.
+    assert (
+        "Engine: vLLM: NIM 1.3.3 ships no optimized profile for L40S fp8 at tensor parallel 2" in reason.fix
+    )
     assert "tensor parallel 4 on this node" in reason.fix
-    assert "NIM_MAX_MODEL_LEN=20406 or less" in reason.fix
+    assert "NIM_MAX_MODEL_LEN=26624 or less" in reason.fix
     assert "already runs in fp8" in reason.fix
     assert "{" not in reason.fix
 
@@ -193,18 +199,20 @@ def test_profile_gpu_family_fails_and_variant_warns(
 
 
 def test_a_whole_gpu_request_on_mig_gpus_fails_naming_the_mig_devices(catalog: Catalog) -> None:
-    placement = place(nodes.A100_MIG, ModelRequest(LLAMA_8B), catalog)
-    assert placement.fits is False
-    assert [(r.id, r.status) for r in placement.reasons] == [("NIM-FIT-009", Status.FAIL)]
-    assert "2x 3g.40gb (39.2 GiB)" in placement.reasons[0].message
-    assert "nvidia.com/mig.config=all-disabled" in placement.reasons[0].fix
-    assert "nvidia.com/mig-<profile>" in placement.reasons[0].fix
+    pod = nim_pod(LLAMA_8B, gpus=1, env={"NIM_MAX_MODEL_LEN": "8192"})
+    verdict = fit(nodes.A100_MIG, requirement_from_pod(pod, catalog), catalog)
+    assert verdict.fits is False
+    failure = verdict.reasons[-1]
+    assert (failure.id, failure.status) == ("NIM-FIT-009", Status.FAIL)
+    assert "2x 3g.40gb (39.2 GiB)" in failure.message
+    assert "nvidia.com/mig.config=all-disabled" in failure.fix
+    assert "nvidia.com/mig-3g.40gb" in failure.fix  # the smallest device that holds 8B bf16 at 8192 tokens
 
 
 def test_precision_check_uses_the_product_when_compute_capability_is_missing(catalog: Catalog) -> None:
     requirement = requirement_from_model(LLAMA_8B, catalog, precision="fp8")
     a100 = msgspec.structs.replace(nodes.HGX_A100_80GB, compute_capability=UNSET)
-    assert outcome(a100, requirement, catalog) == [("NIM-FIT-010", Status.FAIL)]
+    assert outcome(a100, requirement, catalog) == [("NIM-FIT-010", Status.FAIL), ("NIM-FIT-011", Status.WARN)]
     assert "bf16, fp16" in fit(a100, requirement, catalog).reasons[0].fix
     nothing = msgspec.structs.replace(a100, gpu_product=UNSET)
     assert ("NIM-FIT-010", Status.WARN) in outcome(nothing, requirement, catalog)
@@ -387,3 +395,18 @@ def test_cautions_beside_a_fit_never_read_as_failures(catalog: Catalog) -> None:
             )
             seen += 1
     assert seen > 5
+
+
+def test_memory_fix_never_suggests_fp8_where_the_gpu_cannot_run_it(catalog: Catalog) -> None:
+    # A100: compute capability 8.0, below fp8's 8.9 (NIM-FIT-010). 70B bf16 on one GPU does not fit.
+    pod = nim_pod(LLAMA_70B, gpus=1, annotations={"nimdoctor.io/precision": "bf16"})
+    verdict = fit(nodes.HGX_A100_80GB, requirement_from_pod(pod, catalog), catalog)
+    failure = verdict.reasons[0]
+    assert (failure.id, failure.status) == ("NIM-FIT-001", Status.FAIL)
+    assert "fp8" not in failure.short
+    assert "fp8 profile" not in failure.fix
+    assert "A100-SXM has no fp8 support (compute capability 8.0)" in failure.fix
+    # Where the GPU runs fp8 the advice stays.
+    on_h100 = fit(nodes.DGX_H100, requirement_from_pod(pod, catalog), catalog).reasons[0]
+    assert "use fp8" in on_h100.short
+    assert "Or serve an fp8 profile" in on_h100.fix

@@ -12,7 +12,7 @@ from nimdoctor.placement import RequirementError, cache_pvc_bytes, requirement_f
 LLAMA_8B = "meta/llama-3.1-8b-instruct"
 LLAMA_70B = "meta/llama-3.1-70b-instruct"
 USABLE_FRACTION = 0.9  # NIM-FIT-001 usableFraction
-OVERHEAD_GIB = 4.5  # NIM-FIT-001 runtimeOverheadGiB
+OVERHEAD_GIB = 4.5  # NIM-FIT-001 runtimeOverheadGiBByTp at TP 4
 
 
 def test_defaults_bf16_tp1_one_node(catalog: Catalog) -> None:

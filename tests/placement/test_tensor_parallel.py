@@ -48,10 +48,13 @@ def test_a_size_nvidia_does_not_ship_is_a_caution_naming_the_shipped_ones(catalo
     assert caution.short == "NIM-FIT-011 tensor-parallel size is not one NVIDIA ships here; check the profile"
 
 
-def test_a_shipped_size_or_an_unlisted_gpu_says_nothing(catalog: Catalog) -> None:
+def test_a_shipped_size_says_nothing_and_an_unlisted_gpu_says_generic(catalog: Catalog) -> None:
     requirement = requirement_from_model("meta/llama-3.1-70b-instruct", catalog, tp=2)
     assert "NIM-FIT-011" not in reasons(nodes.DGX_H100, requirement, catalog)
-    assert "NIM-FIT-011" not in reasons(nodes.H100_PCIE_NVLINK_PAIRS, requirement, catalog)
+    # NVIDIA ships no engine for H100 PCIe: NIM runs a generic vLLM profile, which NIM-FIT-011 says.
+    assert reasons(nodes.H100_PCIE_NVLINK_PAIRS, requirement, catalog) == {"NIM-FIT-011": Status.WARN}
+    on_nim2 = requirement_from_model("meta/llama-3.1-70b-instruct", catalog, tp=2, version="2.0.3")
+    assert "NIM-FIT-011" not in reasons(nodes.H100_PCIE_NVLINK_PAIRS, on_nim2, catalog)
 
 
 def test_pipeline_stages_of_a_model_name_mean_several_nodes(catalog: Catalog) -> None:

@@ -57,6 +57,7 @@ def test_every_kind_has_a_schema_that_pins_its_kind_and_api_version() -> None:
             "Report",
             "WorkloadReport",
             "Plan",
+            "Capacity",
             "Topology",
             "CheckList",
             "Check",

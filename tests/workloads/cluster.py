@@ -168,6 +168,7 @@ RESOURCES = {
     "Node": "v1/nodes",
     "NodeReport": "nimdoctor.io/v1alpha1/nodereports",
     "Lease": "coordination.k8s.io/v1/leases",
+    "Pod": "v1/pods",
 }
 
 

@@ -51,8 +51,12 @@ def subject(spec: dict[str, Any]) -> Subject:
 
 
 def test_dra_device_count_comes_from_the_template_in_the_input(catalog: Catalog) -> None:
-    requests = ({"name": "gpu", "exactly": {"deviceClassName": "gpu.nvidia.com", "count": 2}},)
-    world = World(catalog=catalog, inputs=Inputs(claims={("ResourceClaimTemplate", "team", "two"): requests}))
+    requests = [
+        {"name": "gpu", "exactly": {"deviceClassName": "gpu.nvidia.com", "count": 2}},
+        {"name": "nic", "exactly": {"deviceClassName": "rdma.example.com", "count": 4}},  # not a GPU
+    ]
+    template: dict[str, Any] = {"spec": {"spec": {"devices": {"requests": requests}}}}
+    world = World(catalog=catalog, inputs=Inputs(claims={("ResourceClaimTemplate", "team", "two"): template}))
     spec = {"draResources": [{"resourceClaimTemplateName": "two"}]}
     assert dra_gpus(subject(spec), world) == (2, "spec.draResources")
     spec = {"draResources": [{"resourceClaimTemplateName": "absent"}]}

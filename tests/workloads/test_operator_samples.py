@@ -25,6 +25,8 @@ MUST = {
         # HPA maxReplicas 2 on a ReadWriteOnce cache; replicas together with scale.enabled.
         ("meta-llama-3-2-1b-instruct", "NIM-WL-003"): ("fail", 43),
         ("meta-llama-3-2-1b-instruct", "NIM-WL-005"): ("fail", 45),
+        # The same, from the CRD's own CEL rule (3.1.0 on): the API server rejects the sample.
+        ("meta-llama-3-2-1b-instruct", "NIM-OP-003"): ("fail", 45),
     },
     "serving__standalone__basic__llm": {},
     # A PVC without a NIMCache downloads on its first start only: advice, not a defect; 10Gi holds a 1.24B
@@ -34,6 +36,7 @@ MUST = {
     "serving__standalone__autoscaling__multi-llm": {
         ("meta-llama-3-2-1b-instruct", "NIM-WL-003"): ("fail", 43),
         ("meta-llama-3-2-1b-instruct", "NIM-WL-005"): ("fail", 54),
+        ("meta-llama-3-2-1b-instruct", "NIM-OP-003"): ("fail", 54),
     },
     "caching__hf__nimcache": {},
     # GPUs from DRA: a ResourceClaimTemplate of the same file, or a claimCreationSpec.

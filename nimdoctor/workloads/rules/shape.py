@@ -96,19 +96,20 @@ def gpu_count(spec: Mapping[str, Any]) -> tuple[int | None, FieldPath | None]:
     return None, None
 
 
-def _claim_devices(requests: tuple[Mapping[str, Any], ...], wanted: set[str]) -> tuple[int, bool]:
-    """Devices a claim's requests allocate (only the `wanted` request names, when any), and whether every
-    count was known (`allocationMode: All` or a request with sub-requests is counted as 1)."""
-    total, known = 0, True
-    for request in requests:
-        if wanted and request.get("name") not in wanted:
-            continue
-        exact = mapping(request.get("exactly")) or request  # resource.k8s.io/v1, else v1beta1's flat form
-        if exact.get("allocationMode") == "All" or request.get("firstAvailable") is not None:
-            total, known = total + 1, False
-        else:
-            total += whole(exact.get("count")) or 1
-    return total, known
+def _claim_devices(kind: str, claim: Mapping[str, Any], wanted: set[str]) -> tuple[int, str | None]:
+    """GPUs a claim or template allocates (only its `wanted` requests, when named), and why the count is
+    not exact (`allocationMode: All`, `firstAvailable` alternatives, a malformed claim): counted as 1 then."""
+    from nimdoctor.placement.claim_specs import ClaimError, claim_spec_of
+
+    try:
+        spec = claim_spec_of(kind, claim)
+    except ClaimError as exc:
+        return 1, f"unreadable ({exc}), counted as 1"
+    requests = [r for r in spec.gpus if not wanted or r.name in wanted]
+    uncounted = [n for n in spec.uncounted if not wanted or n in wanted]
+    if uncounted or any(r.count is None for r in requests):
+        return max(1, sum(r.count or 1 for r in requests)), "allocates an unknown number, counted as 1 each"
+    return sum(r.count or 0 for r in requests) or 1, None
 
 
 def dra_gpus(subject: Subject, world: World) -> tuple[int | None, str]:
@@ -135,15 +136,15 @@ def dra_gpus(subject: Subject, world: World) -> tuple[int | None, str]:
             if entry.get("resourceClaimTemplateName")
             else ("ResourceClaim", text(entry.get("resourceClaimName")))
         )
-        requests = claims.get((kind, subject.ref.namespace, name or ""))
-        if requests is None:
+        claim = claims.get((kind, subject.ref.namespace, name or ""))
+        if claim is None:
             total += 1
             notes.append(f"{kind} {name} counted as 1 device")
             continue
-        count, known = _claim_devices(requests, wanted)
-        total += count or 1
-        if not known:
-            notes.append(f"{kind} {name} allocates an unknown number, counted as 1")
+        count, inexact = _claim_devices(kind, claim, wanted)
+        total += count
+        if inexact:
+            notes.append(f"{kind} {name} {inexact}")
     return total, "; ".join(["spec.draResources", *notes])
 
 

@@ -114,7 +114,10 @@ def nimcache_ready(subject: Subject, world: World, check: Check) -> Judged:
             return judged(check, Status.SKIP, absent(world, "NIMCache", subject.ref.namespace, name), field)
         where = defined_at(world, cache)
         return judged(
-            check, Status.PASS, f"NIMCache {name} is in this input ({where}); Ready once applied", field
+            check,
+            Status.PASS,
+            f"NIMCache {name} is in this input ({where}); its readiness shows once applied",
+            field,
         )
     values: dict[str, Any] = {"cache": name, "namespace": namespace}
     if cache is None:
@@ -324,7 +327,12 @@ def cache_pvc_provisioned(subject: Subject, world: World, check: Check) -> Judge
             if world.inputs
             else ""
         )
-        return judged(check, Status.PASS, f"PVC {name} is in this input ({where}); Bound once applied", field)
+        return judged(
+            check,
+            Status.PASS,
+            f"PVC {name} is in this input ({where}); whether it binds shows once applied",
+            field,
+        )
     info = live_pvc(subject, world)
     if info is not None and info.found and info.phase == "Bound":
         return judged(check, Status.PASS, f"PVC {name} is Bound", field)
