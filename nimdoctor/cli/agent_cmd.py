@@ -24,6 +24,7 @@ from nimdoctor.cli.options import (
     node_name_option,
     resolve_sources,
 )
+from nimdoctor.logs import configure as configure_logging
 
 SHUTDOWN_GRACE = 3.0  # seconds a probe or request in flight gets to finish after SIGTERM
 RT_NOFILE_CHECK = "NIM-RT-001"  # its `minNofile` decides the nofile-ok label
@@ -153,9 +154,7 @@ def agent_cmd(
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
 
 
 def _publisher(kubeconfig: Path | None, node: str, heartbeat: float, catalog: Any) -> tuple[Any, str | None]:
