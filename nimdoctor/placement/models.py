@@ -120,8 +120,18 @@ def _edits(a: str, b: str) -> int:
     return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal")
 
 
-def _near(a: str, b: str) -> bool:
-    return a != b and _NON_DIGITS.sub("", a) == _NON_DIGITS.sub("", b) and _edits(a, b) <= _NEAR_MISS_EDITS
+def _spellings(catalog: Catalog) -> Mapping[str, list[tuple[str, str]]]:
+    """Every spelling's full key and last component -> (spelling, model name), grouped by their digits:
+    a near miss keeps every digit, so only spellings with the same digits are compared."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for entry in catalog.models.values():
+        for key in map(model_key, (entry.name, *entry.aliases)):
+            for spelling in dict.fromkeys((key, _base(key))):
+                found.setdefault(_NON_DIGITS.sub("", spelling), []).append((spelling, entry.name))
+    return found
+
+
+_spellings_by_digits = PerCatalog(_spellings)
 
 
 def near_misses(name: str, catalog: Catalog) -> list[str]:
@@ -133,13 +143,15 @@ def near_misses(name: str, catalog: Catalog) -> list[str]:
     if lookup(name, catalog) is not None:
         return []
     key = model_key(name)
+    spellings = _spellings_by_digits(catalog)
     found: dict[str, int] = {}
-    for entry in catalog.models.values():
-        for spelling in map(model_key, (entry.name, *entry.aliases)):
-            for mine, theirs in ((key, spelling), (_base(key), _base(spelling))):
-                if _near(mine, theirs):
-                    distance = _edits(mine, theirs)
-                    found[entry.name] = min(distance, found.get(entry.name, distance))
+    for mine in dict.fromkeys((key, _base(key))):
+        for theirs, model in spellings.get(_NON_DIGITS.sub("", mine), ()):
+            if mine == theirs or abs(len(mine) - len(theirs)) > _NEAR_MISS_EDITS:
+                continue
+            distance = _edits(mine, theirs)
+            if distance <= _NEAR_MISS_EDITS:
+                found[model] = min(distance, found.get(model, distance))
     return sorted(found, key=lambda n: (found[n], n))
 
 
