@@ -2,8 +2,14 @@
 replicas of one NIMService, every retry of a pending pod), and between two asks the report cache rarely
 changes.
 
-An answer is kept under its verb and the request body's exact bytes (no decoding on a hit), with the
-tallies the metrics count per answer served (rejections by check, DRA claim modes). Every answer is valid
+An answer is kept under two keys, with the tallies the metrics count per answer served (rejections by
+check, DRA claim modes):
+- alike: the verb, what the answer depends on of the pod (`decide.Question.key`: the type-exact bytes of
+  its requirement) and the raw bytes of the candidate lists as they arrived. Replicas of one NIMService
+  (other names, uids, labels the extender does not read) share it. A hit decodes the pod, not the lists.
+- exact: the verb and the request body's bytes, for a body seen before (a retried pod): a hit decodes
+  nothing. Alike answers are kept from their first sighting, exact ones from their second.
+Every answer is valid
 for one state of its inputs only: the report cache's `generation` (any report change, node added, removed or
 unusable, a stale report revived) and the other inputs (the decider's policy, the resource claims seen),
 until the next report goes stale by time. When any of those moves, every
@@ -25,7 +31,6 @@ from nimdoctor.extender.cache import ReportCache
 DEFAULT_MAX_BYTES = 32 * 2**20  # about twenty 20,000-node answers with their requests
 _ENTRY_OVERHEAD = 200  # bytes of bookkeeping per kept answer, roughly
 _SEEN = 4096  # requests remembered (by hash) to tell a repeat; past it the memory starts over
-_NOT_KEPT = object()  # the state `get` gives for a request seen for the first time: `put` keeps nothing
 
 
 class Tally(NamedTuple):
@@ -55,11 +60,30 @@ class AnswerStats:
 
     hits: Counter[str] = field(default_factory=Counter)
     misses: Counter[str] = field(default_factory=Counter)
+    alike_hits: Counter[str] = field(default_factory=Counter)  # the hits by the alike key
+
+
+# (verb, body) for the exact key; (verb, question key, raw Nodes, raw NodeNames) for the alike key.
+Key = tuple[str, bytes] | tuple[str, Hashable, bytes, bytes]
+
+
+def alike(verb: str, question: Hashable, nodes: bytes, node_names: bytes) -> Key:
+    """The alike key of a request."""
+    return (verb, question, nodes, node_names)
+
+
+def _size(part: object) -> int:
+    """Bytes held by a key's parts (strings and bytes, within tuples too), roughly."""
+    if isinstance(part, bytes | str):
+        return len(part)
+    if isinstance(part, tuple):
+        return sum(map(_size, part))
+    return 0
 
 
 class AnswerCache:
-    """Encoded answers by (verb, request body) for the current state of `reports` and `inputs()` (whatever
-    else answers depend on, e.g. the policy and the claim cache's generation).
+    """Encoded answers by their exact or alike key for the current state of `reports` and `inputs()`
+    (whatever else answers depend on, e.g. the policy and the claim cache's generation).
 
     `clock` gives epoch seconds, as the decider's does (a report goes stale by time).
     """
@@ -79,7 +103,7 @@ class AnswerCache:
         self.stats = AnswerStats()
         self.bytes = 0
         # Least recently used first: OrderedDict pops its oldest in O(1) (a dict slows as its front empties).
-        self._kept: OrderedDict[tuple[str, bytes], Kept] = OrderedDict()
+        self._kept: OrderedDict[Key, Kept] = OrderedDict()
         self._state: Hashable = None  # (generation, inputs) the kept answers belong to
         self._seen: set[tuple[str, int]] = set()  # (verb, hash of the body) of requests answered once
         self._until = -math.inf  # when the next report goes stale: the kept answers expire then
@@ -98,31 +122,43 @@ class AnswerCache:
             )
         return state
 
-    def get(self, verb: str, body: bytes) -> tuple[Kept | None, Hashable]:
-        """The kept answer to `body` (None on a miss), and the state a fresh answer is to be put under (one
-        that keeps nothing when `body` comes for the first time)."""
-        state = self._current()
-        key = (verb, body)
+    def _hit(self, key: Key) -> Kept | None:
         kept = self._kept.get(key)
         if kept is not None:
             self._kept.move_to_end(key)  # most recently used: last in order
-            self.stats.hits[verb] += 1
-            return kept, state
-        self.stats.misses[verb] += 1
+            self.stats.hits[key[0]] += 1
+        return kept
+
+    def get(self, verb: str, body: bytes) -> tuple[Kept | None, bool, Hashable]:
+        """The answer kept for exactly `body` (None if none); whether `body` was seen before (its answer is
+        then worth keeping under it too); and the state fresh answers are to be put under."""
+        state = self._current()
+        kept = self._hit((verb, body))
+        if kept is not None:
+            return kept, True, state
         seen = (verb, hash(body))  # the dict lookup above has computed and cached the hash
         if seen in self._seen:
-            return None, state
+            return None, True, state
         if len(self._seen) >= _SEEN:
             self._seen.clear()
         self._seen.add(seen)
-        return None, _NOT_KEPT
+        return None, False, state
 
-    def put(self, verb: str, body: bytes, payload: bytes, tally: Tally, state: Hashable) -> None:
-        """Keep an answer computed for `state` (as `get` returned it); ignored if the state moved on since."""
-        size = len(body) + len(payload) + _ENTRY_OVERHEAD
+    def get_alike(self, key: Key) -> Kept | None:
+        """The answer kept under an alike key (None on a miss, counted)."""
+        kept = self._hit(key)
+        if kept is None:
+            self.stats.misses[key[0]] += 1
+        else:
+            self.stats.alike_hits[key[0]] += 1
+        return kept
+
+    def put(self, key: Key, payload: bytes, tally: Tally, state: Hashable) -> None:
+        """Keep an answer computed for `state` (as `get` returned it); ignored if the state moved on since.
+        The size counted is the key's bytes plus the answer's, even where two keys share one answer."""
+        size = len(payload) + _ENTRY_OVERHEAD + _size(key)
         if state != self._state or size > self.max_bytes:
             return
-        key = (verb, body)
         previous = self._kept.pop(key, None)
         if previous is not None:
             self.bytes -= previous.size

@@ -16,25 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from nimdoctor.extender.answers import NOTHING, AnswerCache, Tally
+from nimdoctor.extender.answers import NOTHING, AnswerCache, Key, Tally, alike
 from nimdoctor.extender.cache import ReportCache
-from nimdoctor.extender.decide import Outcome
+from nimdoctor.extender.decide import Need, Outcome, Question
 from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.protocol import (
     Candidates,
     ErrorBody,
+    Head,
     HostPriority,
     ProtocolError,
-    decode_args,
+    candidates,
+    decode_head,
     encode,
     filter_result,
 )
@@ -48,17 +50,25 @@ PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 class Answers(Protocol):
     """What answers the two verbs (the `Decider`; a benchmark's null extender)."""
 
-    def filter(self, candidates: Candidates) -> Outcome:
+    def question(self, pod: dict[str, Any]) -> Question:
+        """What the answers about `pod` depend on."""
+        ...
+
+    def caution(self, pod: dict[str, Any], need: Need | str | None) -> tuple[str | None, bool]:
+        """What a pod served a kept answer still logs; its claims mode and unevaluable flag."""
+        ...
+
+    def filter(self, candidates: Candidates, question: Question | None = None) -> Outcome:
         """The filter decision."""
         ...
 
-    def prioritize(self, candidates: Candidates) -> list[HostPriority]:
+    def prioritize(self, candidates: Candidates, question: Question | None = None) -> list[HostPriority]:
         """The node scores."""
         ...
 
 
 # Computes one verb's encoded answer and what it counts in the metrics.
-Responder = Callable[[Candidates], tuple[bytes, Tally]]
+Responder = Callable[[Candidates, Question], tuple[bytes, Tally]]
 
 
 class _TooLarge(Exception):
@@ -108,13 +118,13 @@ class Webhook:
         self.read_timeout = read_timeout
         self.healthy = healthy
 
-    async def _answer(self, request: Request, verb: str, respond: Responder) -> Response:
+    async def _answer(self, request: Request, verb: str) -> Response:
         started = time.perf_counter()
-        response = await self._respond(request, verb, respond)
+        response = await self._respond(request, verb)
         self.metrics.observe(verb, time.perf_counter() - started, response.status_code == 200)
         return response
 
-    async def _respond(self, request: Request, verb: str, respond: Responder) -> Response:
+    async def _respond(self, request: Request, verb: str) -> Response:
         try:
             async with asyncio.timeout(self.read_timeout):
                 body = await _body(request, self.max_body)
@@ -126,39 +136,82 @@ class Webhook:
             return _error(400, "the client went away before sending the whole body", close=True)
         if not self.cache.synced:
             return _error(503, "the node report cache has not synced yet")
+        return self.reply(verb, body)
+
+    def reply(self, verb: str, body: bytes) -> Response:
+        """The answer to a whole request body for `verb` (filter, prioritize): kept (for exactly this body,
+        or for a replica alike), else computed."""
+        respond = self._filter if verb == "filter" else self._prioritize
         memo = self.memo
-        if memo is not None:
-            kept, state = memo.get(verb, body)
-            if kept is not None:  # the same question, nothing changed since: the same answer
-                self.metrics.count_answer(kept.tally)
-                return Response(kept.payload, media_type=JSON)
+        if memo is None:
+            return self._compute(verb, respond, body, None)
+        kept, seen, state = memo.get(verb, body)
+        if kept is not None:  # the same request, nothing changed since: the same answer
+            self.metrics.count_answer(kept.tally)
+            return Response(kept.payload, media_type=JSON)
         try:
-            payload, tally = respond(decode_args(body))
+            head = decode_head(body)
+            question = self.answers.question(head.pod)
+        except ProtocolError as exc:
+            return _error(400, str(exc))
+        except Exception as exc:  # a bug: answered, counted and logged, never a dropped connection
+            self.faults.record(verb, exc)
+            return _error(500, "internal error in the nimdoctor extender; see its log")
+        key = alike(verb, question.key, bytes(head.nodes), bytes(head.node_names))  # Raw: unhashable
+        kept = memo.get_alike(key)
+        if kept is None:
+            return self._compute(verb, respond, head, question, memo, state, key, body if seen else None)
+        self.answers.caution(head.pod, question.need)  # each replica's own log line, as if computed
+        if seen:
+            memo.put((verb, body), kept.payload, kept.tally, state)
+        self.metrics.count_answer(kept.tally)
+        return Response(kept.payload, media_type=JSON)
+
+    def _compute(
+        self,
+        verb: str,
+        respond: Responder,
+        request: bytes | Head,
+        question: Question | None,
+        memo: AnswerCache | None = None,
+        state: Hashable = None,
+        key: Key | None = None,
+        body: bytes | None = None,
+    ) -> Response:
+        """Compute an answer to `request` (a body, or its head already read), and keep it under `key` (and
+        `body`, when given) for `state`."""
+        try:
+            head = decode_head(request) if isinstance(request, bytes) else request
+            if question is None:
+                question = self.answers.question(head.pod)
+            payload, tally = respond(candidates(head), question)
         except ProtocolError as exc:
             return _error(400, str(exc))
         except Exception as exc:  # a bug: answered, counted and logged, never a dropped connection
             self.faults.record(verb, exc)
             return _error(500, "internal error in the nimdoctor extender; see its log")
         self.metrics.count_answer(tally)
-        if memo is not None:
-            memo.put(verb, body, payload, tally, state)
+        if memo is not None and key is not None:
+            memo.put(key, payload, tally, state)
+            if body is not None:
+                memo.put((verb, body), payload, tally, state)
         return Response(payload, media_type=JSON)
 
-    def _filter(self, candidates: Candidates) -> tuple[bytes, Tally]:
-        outcome = self.answers.filter(candidates)
+    def _filter(self, candidates: Candidates, question: Question) -> tuple[bytes, Tally]:
+        outcome = self.answers.filter(candidates, question)
         tally = Tally(outcome.rejected_by_check, outcome.claims, outcome.unevaluable)
         return filter_result(candidates, outcome.survivors, outcome.failed), tally
 
-    def _prioritize(self, candidates: Candidates) -> tuple[bytes, Tally]:
-        return encode(self.answers.prioritize(candidates)), NOTHING
+    def _prioritize(self, candidates: Candidates, question: Question) -> tuple[bytes, Tally]:
+        return encode(self.answers.prioritize(candidates, question)), NOTHING
 
     async def filter(self, request: Request) -> Response:
         """POST /filter."""
-        return await self._answer(request, "filter", self._filter)
+        return await self._answer(request, "filter")
 
     async def prioritize(self, request: Request) -> Response:
         """POST /prioritize."""
-        return await self._answer(request, "prioritize", self._prioritize)
+        return await self._answer(request, "prioritize")
 
     async def healthz(self, request: Request) -> Response:
         """Alive: the process answers and the report watch is running."""
