@@ -26,6 +26,8 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from msgspec import Raw
+
 from nimdoctor.extender.cache import ReportCache
 
 DEFAULT_MAX_BYTES = 32 * 2**20  # about twenty 20,000-node answers with their requests
@@ -64,12 +66,18 @@ class AnswerStats:
 
 
 # (verb, body) for the exact key; (verb, question key, raw Nodes, raw NodeNames) for the alike key.
+# Bytes keep their hash once computed: a key is hashed in full once, then cheaply on every dict operation.
 Key = tuple[str, bytes] | tuple[str, Hashable, bytes, bytes]
 
 
-def alike(verb: str, question: Hashable, nodes: bytes, node_names: bytes) -> Key:
-    """The alike key of a request."""
-    return (verb, question, nodes, node_names)
+def exact(verb: str, body: bytes) -> Key:
+    """The exact key of a request."""
+    return (verb, body)
+
+
+def alike(verb: str, question: Hashable, nodes: bytes | Raw, node_names: bytes | Raw) -> Key:
+    """The alike key of a request (the candidate lists as their raw bytes, copied: a `Raw` is unhashable)."""
+    return (verb, question, bytes(nodes), bytes(node_names))
 
 
 def _size(part: object) -> int:
@@ -129,14 +137,14 @@ class AnswerCache:
             self.stats.hits[key[0]] += 1
         return kept
 
-    def get(self, verb: str, body: bytes) -> tuple[Kept | None, bool, Hashable]:
-        """The answer kept for exactly `body` (None if none); whether `body` was seen before (its answer is
-        then worth keeping under it too); and the state fresh answers are to be put under."""
+    def get(self, key: Key) -> tuple[Kept | None, bool, Hashable]:
+        """The answer kept under an `exact` key (None if none); whether its body was seen before (its answer
+        is then worth keeping under it too); and the state fresh answers are to be put under."""
         state = self._current()
-        kept = self._hit((verb, body))
+        kept = self._hit(key)
         if kept is not None:
             return kept, True, state
-        seen = (verb, hash(body))  # the dict lookup above has computed and cached the hash
+        seen = (key[0], hash(key[1]))  # the dict lookup above has computed and cached the hash
         if seen in self._seen:
             return None, True, state
         if len(self._seen) >= _SEEN:

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from nimdoctor.extender.answers import NOTHING, AnswerCache, Key, Tally, alike
+from nimdoctor.extender.answers import NOTHING, AnswerCache, Tally, alike, exact
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import Need, Outcome, Question
 from nimdoctor.extender.faults import Faults
@@ -36,6 +36,7 @@ from nimdoctor.extender.protocol import (
     HostPriority,
     ProtocolError,
     candidates,
+    decode_args,
     decode_head,
     encode,
     filter_result,
@@ -67,8 +68,11 @@ class Answers(Protocol):
         ...
 
 
-# Computes one verb's encoded answer and what it counts in the metrics.
-Responder = Callable[[Candidates, Question], tuple[bytes, Tally]]
+# Computes one verb's encoded answer and what it counts in the metrics (given the pod's question, if known).
+Responder = Callable[[Candidates, Question | None], tuple[bytes, Tally]]
+
+
+_T = TypeVar("_T")
 
 
 class _TooLarge(Exception):
@@ -144,65 +148,57 @@ class Webhook:
         respond = self._filter if verb == "filter" else self._prioritize
         memo = self.memo
         if memo is None:
-            return self._compute(verb, respond, body, None)
-        kept, seen, state = memo.get(verb, body)
+            return self._served(self._guarded(verb, lambda: respond(decode_args(body), None)))
+        whole = exact(verb, body)
+        kept, seen, state = memo.get(whole)
         if kept is not None:  # the same request, nothing changed since: the same answer
-            self.metrics.count_answer(kept.tally)
-            return Response(kept.payload, media_type=JSON)
-        try:
-            head = decode_head(body)
-            question = self.answers.question(head.pod)
-        except ProtocolError as exc:
-            return _error(400, str(exc))
-        except Exception as exc:  # a bug: answered, counted and logged, never a dropped connection
-            self.faults.record(verb, exc)
-            return _error(500, "internal error in the nimdoctor extender; see its log")
-        key = alike(verb, question.key, bytes(head.nodes), bytes(head.node_names))  # Raw: unhashable
+            return self._served((kept.payload, kept.tally))
+        asked = self._guarded(verb, lambda: self._question(body))
+        if isinstance(asked, Response):
+            return asked
+        head, question = asked
+        key = alike(verb, question.key, head.nodes, head.node_names)
         kept = memo.get_alike(key)
         if kept is None:
-            return self._compute(verb, respond, head, question, memo, state, key, body if seen else None)
-        self.answers.caution(head.pod, question.need)  # each replica's own log line, as if computed
+            answer = self._guarded(verb, lambda: respond(candidates(head), question))
+            if isinstance(answer, Response):
+                return answer
+            memo.put(key, *answer, state)
+        else:  # a replica's: the same answer, and the pod's own log line as if computed
+            self.answers.caution(head.pod, question.need)
+            answer = (kept.payload, kept.tally)
         if seen:
-            memo.put((verb, body), kept.payload, kept.tally, state)
-        self.metrics.count_answer(kept.tally)
-        return Response(kept.payload, media_type=JSON)
+            memo.put(whole, *answer, state)
+        return self._served(answer)
 
-    def _compute(
-        self,
-        verb: str,
-        respond: Responder,
-        request: bytes | Head,
-        question: Question | None,
-        memo: AnswerCache | None = None,
-        state: Hashable = None,
-        key: Key | None = None,
-        body: bytes | None = None,
-    ) -> Response:
-        """Compute an answer to `request` (a body, or its head already read), and keep it under `key` (and
-        `body`, when given) for `state`."""
+    def _question(self, body: bytes) -> tuple[Head, Question]:
+        head = decode_head(body)
+        return head, self.answers.question(head.pod)
+
+    def _guarded(self, verb: str, compute: Callable[[], _T]) -> _T | Response:
+        """What `compute` returns, or the error answer: 400 naming what cannot be read, 500 for a bug
+        (counted and logged, never a dropped connection)."""
         try:
-            head = decode_head(request) if isinstance(request, bytes) else request
-            if question is None:
-                question = self.answers.question(head.pod)
-            payload, tally = respond(candidates(head), question)
+            return compute()
         except ProtocolError as exc:
             return _error(400, str(exc))
-        except Exception as exc:  # a bug: answered, counted and logged, never a dropped connection
+        except Exception as exc:
             self.faults.record(verb, exc)
             return _error(500, "internal error in the nimdoctor extender; see its log")
-        self.metrics.count_answer(tally)
-        if memo is not None and key is not None:
-            memo.put(key, payload, tally, state)
-            if body is not None:
-                memo.put((verb, body), payload, tally, state)
-        return Response(payload, media_type=JSON)
 
-    def _filter(self, candidates: Candidates, question: Question) -> tuple[bytes, Tally]:
+    def _served(self, answer: tuple[bytes, Tally] | Response) -> Response:
+        """The response to an answer, counted in the metrics."""
+        if isinstance(answer, Response):
+            return answer
+        self.metrics.count_answer(answer[1])
+        return Response(answer[0], media_type=JSON)
+
+    def _filter(self, candidates: Candidates, question: Question | None) -> tuple[bytes, Tally]:
         outcome = self.answers.filter(candidates, question)
         tally = Tally(outcome.rejected_by_check, outcome.claims, outcome.unevaluable)
         return filter_result(candidates, outcome.survivors, outcome.failed), tally
 
-    def _prioritize(self, candidates: Candidates, question: Question) -> tuple[bytes, Tally]:
+    def _prioritize(self, candidates: Candidates, question: Question | None) -> tuple[bytes, Tally]:
         return encode(self.answers.prioritize(candidates, question)), NOTHING
 
     async def filter(self, request: Request) -> Response:

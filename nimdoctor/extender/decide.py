@@ -352,7 +352,7 @@ class Decider:
     def filter(self, candidates: Candidates, question: Question | None = None) -> Outcome:
         """The filter decision for every candidate node, in order (`question`: the pod's, if known)."""
         names = candidates.names
-        need = (question or self.question(candidates.pod)).need
+        need = question.need if question is not None else self.requirement(candidates.pod)
         if need is None:
             return Outcome(survivors=names, failed={})
         if isinstance(need, str):
@@ -377,7 +377,7 @@ class Decider:
     def prioritize(self, candidates: Candidates, question: Question | None = None) -> list[HostPriority]:
         """Scores 0-10 for every candidate node (see `scoring`); 0 for pods the extender leaves alone."""
         names = candidates.names
-        need = (question or self.question(candidates.pod)).need
+        need = question.need if question is not None else self.requirement(candidates.pod)
         if need is None or isinstance(need, str):
             return [HostPriority(host=name, score=0) for name in names]
         return list(map(HostPriority, names, map(self._tables(need).scores.__getitem__, names)))

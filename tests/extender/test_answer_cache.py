@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.extender.answers import NOTHING, AnswerCache, alike
+from nimdoctor.extender.answers import NOTHING, AnswerCache, alike, exact
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.claims import ClaimCache
 from nimdoctor.extender.run import Extender
@@ -168,23 +168,23 @@ def kept_cache(max_bytes: int) -> tuple[ReportCache, AnswerCache]:
 
 def second_time(memo: AnswerCache, body: bytes) -> Any:
     """The state to put an answer to `body` under, once `body` has come twice (then it is kept)."""
-    memo.get("filter", body)
-    _, seen, state = memo.get("filter", body)
+    memo.get(exact("filter", body))
+    _, seen, state = memo.get(exact("filter", body))
     assert seen
     return state
 
 
-def exact(memo: AnswerCache, body: bytes) -> Any:
+def kept_for(memo: AnswerCache, body: bytes) -> Any:
     """The answer kept for exactly `body`, if any."""
-    return memo.get("filter", body)[0]
+    return memo.get(exact("filter", body))[0]
 
 
 def test_a_request_is_kept_under_its_bytes_only_when_it_comes_again() -> None:
     _, memo = kept_cache(max_bytes=2**20)
-    kept, seen, _ = memo.get("filter", b"once")
+    kept, seen, _ = memo.get(exact("filter", b"once"))
     assert kept is None
     assert not seen
-    kept, seen, _ = memo.get("filter", b"once")
+    kept, seen, _ = memo.get(exact("filter", b"once"))
     assert kept is None
     assert seen  # the webhook keeps its answer under its bytes now
 
@@ -194,16 +194,16 @@ def test_the_byte_bound_holds_and_the_least_recently_used_go_first() -> None:
     answer = b"x" * 1000
     for index in range(50):
         body = f"request {index}".encode()
-        memo.put(("filter", body), answer, NOTHING, second_time(memo, body))
+        memo.put(exact("filter", body), answer, NOTHING, second_time(memo, body))
         memo.put(alike("filter", b"question", b"", body), answer, NOTHING, second_time(memo, body))
         assert memo.bytes <= 10_000
-    assert exact(memo, b"request 49") is not None
+    assert kept_for(memo, b"request 49") is not None
     assert memo.get_alike(alike("filter", b"question", b"", b"request 49")) is not None
-    assert exact(memo, b"request 0") is None  # evicted
+    assert kept_for(memo, b"request 0") is None  # evicted
     assert memo.get_alike(alike("filter", b"question", b"", b"request 0")) is None
     huge = b"y" * 20_000  # larger than the bound: never kept
-    memo.put(("filter", b"huge"), huge, NOTHING, second_time(memo, b"huge"))
-    assert exact(memo, b"huge") is None
+    memo.put(exact("filter", b"huge"), huge, NOTHING, second_time(memo, b"huge"))
+    assert kept_for(memo, b"huge") is None
     assert memo.bytes <= 10_000
 
 
@@ -211,10 +211,10 @@ def test_an_answer_computed_before_a_report_change_is_never_kept(catalog: Catalo
     cache, memo = kept_cache(max_bytes=2**20)
     before = second_time(memo, b"request")
     cache.put(record("b", nodes.L40S_4X))  # the reports change while the answer is computed
-    assert exact(memo, b"other") is None  # the memo sees the new generation
-    memo.put(("filter", b"request"), b"old answer", NOTHING, before)
+    assert kept_for(memo, b"other") is None  # the memo sees the new generation
+    memo.put(exact("filter", b"request"), b"old answer", NOTHING, before)
     memo.put(alike("filter", b"question", b"", b"request"), b"old answer", NOTHING, before)
-    assert exact(memo, b"request") is None
+    assert kept_for(memo, b"request") is None
     assert memo.get_alike(alike("filter", b"question", b"", b"request")) is None
 
 
@@ -223,10 +223,10 @@ def test_a_policy_change_drops_kept_answers() -> None:
     cache.replace([record("a", nodes.DGX_H100)])
     policy: list[Any] = [False]
     memo = AnswerCache(cache, inputs=lambda: policy[0])
-    memo.put(("filter", b"request"), b"answer", NOTHING, second_time(memo, b"request"))
-    assert exact(memo, b"request") is not None
+    memo.put(exact("filter", b"request"), b"answer", NOTHING, second_time(memo, b"request"))
+    assert kept_for(memo, b"request") is not None
     policy[0] = True
-    assert exact(memo, b"request") is None
+    assert kept_for(memo, b"request") is None
 
 
 def test_a_resource_claim_change_drops_kept_answers(catalog: Catalog) -> None:
@@ -236,7 +236,7 @@ def test_a_resource_claim_change_drops_kept_answers(catalog: Catalog) -> None:
     extender = Extender.assemble(cache, catalog, claims=claims)
     memo = extender.webhook.memo
     assert memo is not None
-    memo.put(("filter", b"request"), b"answer", NOTHING, second_time(memo, b"request"))
-    assert exact(memo, b"request") is not None
+    memo.put(exact("filter", b"request"), b"answer", NOTHING, second_time(memo, b"request"))
+    assert kept_for(memo, b"request") is not None
     claims.apply_list(TEMPLATE, [])  # a (re)list of templates: the GPU counts may differ
-    assert exact(memo, b"request") is None
+    assert kept_for(memo, b"request") is None

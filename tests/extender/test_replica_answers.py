@@ -144,3 +144,15 @@ def test_a_dra_pod_that_pins_tp_is_never_judged_as_one_that_leaves_it_open(catal
     alone = Decider(cache, catalog).filter(ask_pinned)
     assert alone.survivors == []
     assert decider.filter(ask_pinned) == alone  # not the open pod's tables
+
+
+def test_replicas_whose_pod_cannot_be_read_share_no_answer_the_reason_names_each_pod(
+    pair: dict[str, LiveExtender],
+) -> None:
+    broken = nim_pod(MODEL_70B, gpus=1, env={"NIM_TENSOR_PARALLEL_SIZE": "4"})  # TP 4 on 1 GPU
+    first = ask(pair["kept"], replica(broken, 1))
+    second = ask(pair["kept"], replica(broken, 2))
+    assert alike_hits(pair["kept"]) == 0
+    assert b"llm-7d9f8-00001" in first[0]
+    assert b"llm-7d9f8-00002" in second[0]
+    assert second == ask(pair["computed"], replica(broken, 2))
