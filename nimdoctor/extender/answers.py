@@ -32,6 +32,7 @@ from nimdoctor.extender.cache import ReportCache
 
 DEFAULT_MAX_BYTES = 32 * 2**20  # about twenty 20,000-node answers with their requests
 _ENTRY_OVERHEAD = 200  # bytes of bookkeeping per kept answer, roughly
+_TRIAL = 8  # answers on trial hold at most 1/_TRIAL of the bytes
 _SEEN = 4096  # requests remembered (by hash) to tell a repeat; past it the memory starts over
 
 
@@ -47,8 +48,7 @@ class Tally(NamedTuple):
 NOTHING = Tally({})
 
 
-@dataclass(frozen=True, slots=True)
-class Kept:
+class Kept(NamedTuple):  # a tuple: made on every miss, and a dataclass costs a microsecond more
     """One kept answer: its bytes, what it counts each time it is served, its size."""
 
     payload: bytes
@@ -89,6 +89,33 @@ def _size(part: object) -> int:
     return 0
 
 
+class _Segment:
+    """Kept answers up to `bound` bytes, least recently used first (an OrderedDict pops its oldest in O(1):
+    a dict slows as its front empties)."""
+
+    def __init__(self, bound: int) -> None:
+        self.bound = bound
+        self.bytes = 0
+        self.entries: OrderedDict[Key, Kept] = OrderedDict()
+
+    def add(self, key: Key, kept: Kept) -> None:
+        self.pop(key)
+        self.entries[key] = kept
+        self.bytes += kept.size
+        while self.bytes > self.bound:
+            self.bytes -= self.entries.popitem(last=False)[1].size
+
+    def pop(self, key: Key) -> Kept | None:
+        kept = self.entries.pop(key, None)
+        if kept is not None:
+            self.bytes -= kept.size
+        return kept
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.bytes = 0
+
+
 class AnswerCache:
     """Encoded answers by their exact or alike key for the current state of `reports` and `inputs()`
     (whatever else answers depend on, e.g. the policy and the claim cache's generation).
@@ -109,9 +136,10 @@ class AnswerCache:
         self.inputs = inputs
         self.clock = clock
         self.stats = AnswerStats()
-        self.bytes = 0
-        # Least recently used first: OrderedDict pops its oldest in O(1) (a dict slows as its front empties).
-        self._kept: OrderedDict[Key, Kept] = OrderedDict()
+        # Answers on trial (kept at first sight, under an alike key) get an eighth of the bytes: a stream of
+        # requests that never repeat churns that little memory, not the whole cache. A hit there promotes.
+        self._trial = _Segment(max_bytes // _TRIAL)
+        self._kept = _Segment(max_bytes - self._trial.bound)
         self._state: Hashable = None  # (generation, inputs) the kept answers belong to
         self._seen: set[tuple[str, int]] = set()  # (verb, hash of the body) of requests answered once
         self._until = -math.inf  # when the next report goes stale: the kept answers expire then
@@ -123,17 +151,25 @@ class AnswerCache:
         now = self.clock()
         if state != self._state or now > self._until:
             self._kept.clear()
-            self.bytes = 0
+            self._trial.clear()
             self._state = state
             self._until = min(
                 (e.expires for e in snapshot.nodes.values() if e.expires >= now), default=math.inf
             )
         return state
 
+    @property
+    def bytes_kept(self) -> int:
+        """Bytes kept now (keys plus answers, roughly)."""
+        return self._kept.bytes + self._trial.bytes
+
     def _hit(self, key: Key) -> Kept | None:
-        kept = self._kept.get(key)
+        kept = self._kept.entries.get(key)
         if kept is not None:
-            self._kept.move_to_end(key)  # most recently used: last in order
+            self._kept.entries.move_to_end(key)  # most recently used: last in order
+        elif (kept := self._trial.pop(key)) is not None:
+            self._kept.add(key, kept)
+        if kept is not None:
             self.stats.hits[key[0]] += 1
         return kept
 
@@ -161,16 +197,13 @@ class AnswerCache:
             self.stats.alike_hits[key[0]] += 1
         return kept
 
-    def put(self, key: Key, payload: bytes, tally: Tally, state: Hashable) -> None:
-        """Keep an answer computed for `state` (as `get` returned it); ignored if the state moved on since.
-        The size counted is the key's bytes plus the answer's, even where two keys share one answer."""
+    def put(self, key: Key, payload: bytes, tally: Tally, state: Hashable, *, trial: bool = False) -> None:
+        """Keep an answer computed for `state` (as `get` returned it), on `trial` or not; ignored if the state
+        moved on since. The size counted is the key's bytes plus the answer's, even where two keys share
+        one answer; an answer larger than its segment is not kept."""
         size = len(payload) + _ENTRY_OVERHEAD + _size(key)
-        if state != self._state or size > self.max_bytes:
+        segment = self._trial if trial else self._kept
+        if state != self._state or size > segment.bound:
             return
-        previous = self._kept.pop(key, None)
-        if previous is not None:
-            self.bytes -= previous.size
-        self._kept[key] = Kept(payload, tally, size)
-        self.bytes += size
-        while self.bytes > self.max_bytes:
-            self.bytes -= self._kept.popitem(last=False)[1].size
+        (self._kept if trial else self._trial).pop(key)
+        segment.add(key, Kept(payload, tally, size))

@@ -163,7 +163,7 @@ class Webhook:
             answer = self._guarded(verb, lambda: respond(candidates(head), question))
             if isinstance(answer, Response):
                 return answer
-            memo.put(key, *answer, state)
+            memo.put(key, *answer, state, trial=True)
         else:  # a replica's: the same answer, and the pod's own log line as if computed
             self.answers.caution(head.pod, question.need)
             answer = (kept.payload, kept.tally)

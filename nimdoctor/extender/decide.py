@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 
@@ -133,8 +133,7 @@ class PerNode:
 Need = Requirement | PerNode
 
 
-@dataclass(frozen=True, slots=True)
-class Question:
+class Question(NamedTuple):
     """What the answers about one pod depend on, besides the candidates and the cache's state: its `need`
     (None: left alone; a string: the reason every node is rejected for), and `key`, equal for two pods
     exactly when their answers are (type-exact bytes of the need: `70` and `70.0` are equal in Python

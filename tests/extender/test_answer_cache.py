@@ -196,7 +196,7 @@ def test_the_byte_bound_holds_and_the_least_recently_used_go_first() -> None:
         body = f"request {index}".encode()
         memo.put(exact("filter", body), answer, NOTHING, second_time(memo, body))
         memo.put(alike("filter", b"question", b"", body), answer, NOTHING, second_time(memo, body))
-        assert memo.bytes <= 10_000
+        assert memo.bytes_kept <= 10_000
     assert kept_for(memo, b"request 49") is not None
     assert memo.get_alike(alike("filter", b"question", b"", b"request 49")) is not None
     assert kept_for(memo, b"request 0") is None  # evicted
@@ -204,7 +204,7 @@ def test_the_byte_bound_holds_and_the_least_recently_used_go_first() -> None:
     huge = b"y" * 20_000  # larger than the bound: never kept
     memo.put(exact("filter", b"huge"), huge, NOTHING, second_time(memo, b"huge"))
     assert kept_for(memo, b"huge") is None
-    assert memo.bytes <= 10_000
+    assert memo.bytes_kept <= 10_000
 
 
 def test_an_answer_computed_before_a_report_change_is_never_kept(catalog: Catalog) -> None:
@@ -240,3 +240,21 @@ def test_a_resource_claim_change_drops_kept_answers(catalog: Catalog) -> None:
     assert kept_for(memo, b"request") is not None
     claims.apply_list(TEMPLATE, [])  # a (re)list of templates: the GPU counts may differ
     assert kept_for(memo, b"request") is None
+
+
+def test_answers_on_trial_hold_an_eighth_of_the_bytes_and_a_hit_keeps_them() -> None:
+    _, memo = kept_cache(max_bytes=80_000)
+    state = second_time(memo, b"any")
+
+    def on_trial(index: int) -> None:
+        memo.put(alike("filter", b"q", b"", b"%d" % index), b"x" * 1000, NOTHING, state, trial=True)
+
+    for index in range(50):  # a stream of requests that never repeat
+        on_trial(index)
+        assert memo.bytes_kept <= 10_000
+    assert memo.get_alike(alike("filter", b"q", b"", b"0")) is None  # long gone
+    assert memo.get_alike(alike("filter", b"q", b"", b"49")) is not None  # a replica's hit: kept for good
+    for index in range(50, 100):
+        on_trial(index)
+    assert memo.get_alike(alike("filter", b"q", b"", b"49")) is not None
+    assert memo.get_alike(alike("filter", b"q", b"", b"50")) is None
