@@ -61,7 +61,10 @@ class HttpServer:
         if not self.server.started:
             raise OSError("the HTTP server did not start (address in use?)")
 
-    def stop(self) -> None:
-        """Stop serving and wait for the thread."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop serving and wait for the thread; `RuntimeError` when it is still running after `timeout`
+        (never left to finish in the background, where its sockets would outlive the caller's cleanup)."""
         self.server.should_exit = True
-        self.thread.join(10)
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise RuntimeError(f"the HTTP server did not stop within {timeout:g}s")

@@ -21,6 +21,7 @@ from nimdoctor.workloads.model import (
     pvc_name,
 )
 from nimdoctor.workloads.readers import at, mapping, text
+from nimdoctor.workloads.rules.admission import operator_check_at
 from nimdoctor.workloads.rules.base import (
     check_with_keys,
     invalid_name,
@@ -71,6 +72,10 @@ def serves_from_nimcache(subject: Subject, world: World, check: Check) -> Judged
             "model storage is a hostPath: the model downloads on every node the pod starts on "
             f"({STARTUP}), and nothing manages the copies"
         )
+    elif (owner := operator_check_at(subject, world, ("storage",))) is not None:
+        # The operator's webhook (3.0.0 on) rejects a service without storage: one finding, at its severity.
+        message = f"no model storage: {owner} reports it as the operator does"
+        return judged(check, Status.SKIP, message, ("storage",))
     else:
         field = ("storage",)
         message = f"no model storage: every pod start downloads the model again ({STARTUP})"
