@@ -1,17 +1,22 @@
 """Benchmark: the scheduler extender on loopback, as kube-scheduler drives it.
 
-For 100, 1,000 and 5,000 cached nodes in 4 shapes, a server process runs the extender (uvicorn, Starlette,
-msgspec: the stack `nimdoctor extender` runs) and this process posts `/filter` in names mode serially over
-one keep-alive connection, as kube-scheduler's serial scheduling loop does. The baseline is a null
-extender: the same server stack and request decoding, answering every node admitted. Both run side by side
-and the requests alternate between them, so that other load on the machine falls on both alike.
+For 1,000, 5,000 and 20,000 cached nodes in 4 shapes, server processes run the stack `nimdoctor extender`
+runs (uvicorn, Starlette, msgspec) and this process posts `/filter` in names mode serially over one
+keep-alive connection each, as kube-scheduler's serial scheduling loop does. The pod is Llama 3.1 70B on 2
+GPUs: it fits half the nodes, so the answer names the other half with their reasons. Servers, side by side,
+the requests alternating between them so that other load on the machine falls on all alike:
 
-Two pods: Llama 3.1 70B on 2 GPUs fits half the nodes, so the answer names the other half with their
-reasons; Llama 3.1 8B on 1 GPU fits every node. Printed: p50 and p99 latency, requests per second, the
-ratio to the null extender, and the in-process filter time at the largest size (the decision alone; and
-decode + decision + encode).
+- null: the same server stack and request decoding, answering every node admitted (the old baseline);
+- floor: the same server stack returning a precomputed answer of the same bytes, decoding nothing (the
+  fair floor: what any answer costs to receive and send);
+- today: the extender without its answer cache (`--answer-cache 0`);
+- extender: the extender as shipped, with its answer cache.
 
-Run: `python bench/bench_extender.py [--nodes 100,1000,5000] [--requests 1000] [--warmup 200]`.
+Two request streams: `hits` repeats one request (replicas of one NIMService, retries of a pending pod);
+`misses` sends a different candidate list every time (one node left out in turn), so nothing is reused.
+Printed: p50 and p99 latency, and the ratios to null and to the floor (and, for misses, to today).
+
+Run: `python bench/bench_extender.py [--nodes 1000,5000,20000] [--requests 500] [--warmup 100]`.
 """
 
 from __future__ import annotations
@@ -29,15 +34,21 @@ from typing import Any
 
 import msgspec
 from bench_fit import POD  # Llama 3.1 70B on 2 GPUs, as a NIM Operator pod
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from nimdoctor.catalog import load_catalog
 from nimdoctor.cluster.nodereport import NodeRecord
+from nimdoctor.extender.answers import DEFAULT_MAX_BYTES, NOTHING, AnswerCache
 from nimdoctor.extender.app import Webhook
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import Decider, Outcome
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.protocol import Candidates, HostPriority, decode_args, filter_result
-from nimdoctor.extender.serve import Address, Servers, serve
+from nimdoctor.extender.run import Extender
+from nimdoctor.extender.serve import WEBHOOK_LIMITS, Address, Servers, serve
 from nimdoctor.placement.claim_specs import ClaimSpec, GpuRequest
 from nimdoctor.placement.dra import ClaimLookup
 from nimdoctor.report import Capabilities
@@ -80,23 +91,6 @@ SHAPES: list[dict[str, Any]] = [
 ]
 
 
-def with_model(image: str, gpus: int) -> dict[str, Any]:
-    """`POD` serving another model on another GPU count."""
-    container = {
-        **POD["spec"]["containers"][0],
-        "image": image,
-        "resources": {"limits": {"nvidia.com/gpu": gpus}},
-    }
-    return {**POD, "spec": {"containers": [container]}}
-
-
-# The 70B pod fits the 8-GPU shapes and no L40S: half the nodes are named with a reason. The 8B pod fits all.
-PODS = {
-    "70B, 2 GPUs (fits 1/2)": POD,
-    "8B, 1 GPU (fits all)": with_model("nvcr.io/nim/meta/llama-3.1-8b-instruct:1.3.3", 1),
-}
-
-
 def names(count: int) -> list[str]:
     return [f"gpu-node-{i:05d}" for i in range(count)]
 
@@ -124,15 +118,29 @@ class NullAnswers:
         return [HostPriority(host=name, score=0) for name in candidates.names]
 
 
+def floor_app(payload: bytes) -> Starlette:
+    """The fair floor: read the whole body, answer the precomputed bytes."""
+
+    async def answer(request: Request) -> Response:
+        await request.body()
+        return Response(payload, media_type="application/json")
+
+    return Starlette(routes=[Route("/filter", answer, methods=["POST"])])
+
+
 def server_main(kind: str, count: int, pipe: Connection) -> None:
     """The server process: build the cache, serve the webhook until SIGTERM."""
     cache = cache_of(count)
-    metrics = ExtenderMetrics(cache)
-    answers = NullAnswers() if kind == "null" else Decider(cache, load_catalog())
-    webhook = Webhook(answers, cache, metrics)
     listen = Address("127.0.0.1", 0).bind()
+    if kind == "floor":
+        app = floor_app(answer_bytes(cache, body_of(names(count))))
+    elif kind == "null":
+        app = Webhook(NullAnswers(), cache, ExtenderMetrics(cache)).app()
+    else:
+        memo = 0 if kind == "today" else DEFAULT_MAX_BYTES
+        app = Extender.assemble(cache, load_catalog(), answer_cache_bytes=memo).webhook.app()
     pipe.send(listen.getsockname()[1])
-    serve(Servers([(webhook.app(), listen, None)]))
+    serve(Servers([(app, listen, WEBHOOK_LIMITS, None)]))
 
 
 class Server:
@@ -160,11 +168,30 @@ class Server:
         self.process.join(10)
 
 
-def measure(servers: dict[str, Server], body: bytes, requests: int, warmup: int) -> dict[str, list[float]]:
+def body_of(candidates: list[str]) -> bytes:
+    return json.dumps({"Pod": POD, "Nodes": None, "NodeNames": candidates}).encode()
+
+
+def answer_bytes(cache: ReportCache, body: bytes) -> bytes:
+    """The extender's encoded filter answer to `body`."""
+    candidates = decode_args(body)
+    outcome = Decider(cache, load_catalog()).filter(candidates)
+    return filter_result(candidates, outcome.survivors, outcome.failed)
+
+
+def stream(count: int, kind: str, total: int) -> list[bytes]:
+    """`total` request bodies: one repeated (hits), or each leaving out another node (misses)."""
+    every = names(count)
+    if kind == "hits":
+        return [body_of(every)] * total
+    return [body_of(every[: i % count] + every[i % count + 1 :]) for i in range(total)]
+
+
+def measure(servers: dict[str, Server], bodies: list[bytes], warmup: int) -> dict[str, list[float]]:
     """Latencies per server, the requests alternating between them, so that load from anything else on the
-    machine falls on both alike."""
+    machine falls on all alike."""
     latencies: dict[str, list[float]] = {kind: [] for kind in servers}
-    for index in range(warmup + requests):
+    for index, body in enumerate(bodies):
         for kind, server in servers.items():
             elapsed, _ = server.post(body)
             if index >= warmup:
@@ -210,34 +237,50 @@ def in_process(
     return statistics.median(decide_times) * 1e3, statistics.median(full_times) * 1e3
 
 
+def miss_cost(count: int, rounds: int) -> float:
+    """Median microseconds the answer cache adds to a miss: looking up a request never seen before (its
+    hash, over the whole body) and declining to keep its answer."""
+    memo = AnswerCache(cache_of(count))
+    bodies = stream(count, "misses", rounds)  # distinct bytes objects: no hash cached
+    times = []
+    for body in bodies:
+        start = time.perf_counter()
+        _, state = memo.get("filter", body)
+        memo.put("filter", body, b"", NOTHING, state)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--nodes", default="100,1000,5000")
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--nodes", default="1000,5000,20000")
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=100)
     args = parser.parse_args()
     sizes = [int(n) for n in args.nodes.split(",")]
     print(
-        f"machine: {os.cpu_count()} CPUs; {len(SHAPES)} node shapes; {args.requests} requests each after "
-        f"{args.warmup} warm-up, serial, alternating between the servers"
+        f"machine: {os.cpu_count()} CPUs; {len(SHAPES)} node shapes; pod 70B on 2 GPUs (fits half); "
+        f"{args.requests} requests per server after {args.warmup} warm-up, serial, alternating"
     )
-    print(
-        f"{'nodes':>6} {'pod':<22} {'server':<9} {'p50 ms':>7} {'p99 ms':>7} {'req/s':>6} {'KB':>6}  vs null"
-    )
+    print(f"{'nodes':>6} {'stream':<7} {'server':<9} {'p50 ms':>7} {'p99 ms':>7} {'KB':>6}  ratios")
     for count in sizes:
-        servers = {kind: Server(kind, count) for kind in ("null", "extender")}
+        servers = {kind: Server(kind, count) for kind in ("null", "floor", "today", "extender")}
         try:
-            for label, pod in PODS.items():
-                body = json.dumps({"Pod": pod, "Nodes": None, "NodeNames": names(count)}).encode()
-                latencies = measure(servers, body, args.requests, args.warmup)
-                null = latencies["null"]
-                for kind, took in latencies.items():
-                    p50, p99 = percentile(took, 0.5), percentile(took, 0.99)
-                    size = servers[kind].post(body)[1] / 2**10
-                    vs = f"  p50 {p50 / percentile(null, 0.5):.2f}x, p99 {p99 / percentile(null, 0.99):.2f}x"
+            for kind in ("hits", "misses"):
+                bodies = stream(count, kind, args.warmup + args.requests)
+                latencies = measure(servers, bodies, args.warmup)
+                p50 = {name: percentile(took, 0.5) for name, took in latencies.items()}
+                p99 = {name: percentile(took, 0.99) for name, took in latencies.items()}
+                for name in servers:
+                    size = servers[name].post(bodies[0])[1] / 2**10
+                    ratios = "".join(
+                        f"  /{base} p50 {p50[name] / p50[base]:.2f}x p99 {p99[name] / p99[base]:.2f}x"
+                        for base in ("null", "floor", "today")
+                        if base != name and (base != "today" or name == "extender")
+                    )
                     print(
-                        f"{count:>6} {label:<22} {kind:<9} {p50 * 1e3:7.3f} {p99 * 1e3:7.3f}"
-                        f" {len(took) / sum(took):6.0f} {size:6.1f}" + ("" if kind == "null" else vs)
+                        f"{count:>6} {kind:<7} {name:<9} {p50[name] * 1e3:7.3f} {p99[name] * 1e3:7.3f} "
+                        f"{size:6.1f}{ratios}"
                     )
         finally:
             for server in servers.values():
@@ -248,6 +291,13 @@ def main() -> None:
         f"in process at {largest} nodes, 70B pod (median of 200): filter decision {decide_ms:.3f} ms; "
         f"decode + decision + encode {full_ms:.3f} ms"
     )
+    for count in sizes:
+        _, today_ms = in_process(count, 100)
+        added = miss_cost(count, 200)
+        print(
+            f"in process at {count} nodes: a miss adds {added:.1f} us to decode + decision + encode "
+            f"({today_ms:.3f} ms): {added / 10 / today_ms:.1f} %"
+        )
     # The same pod with its GPUs from a resource claim: a template of 2 GPUs seen, and one not seen (each
     # node judged with all its GPUs as the upper bound), against the nvidia.com/gpu pod in the same run.
     for label, claims in (("template seen (2 GPUs)", two_gpu_template), ("count unknown", None)):

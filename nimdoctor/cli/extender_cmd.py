@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option
+from nimdoctor.logs import configure as configure_logging
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
 DEFAULT_METRICS_LISTEN = "0.0.0.0:9403"
@@ -23,13 +24,17 @@ class ByteSize(click.ParamType[int]):
 
     name = "bytes"
 
+    def __init__(self, *, allow_zero: bool = False) -> None:
+        self.allow_zero = allow_zero
+
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
         """Parse the count; a usage error names the accepted forms."""
         if isinstance(value, int):
             return value
         text = str(value).strip()
         number, unit = text.rstrip("KMGi"), text[len(text.rstrip("KMGi")) :]
-        if not number.isdigit() or unit not in _UNITS or int(number) < 1:
+        readable = number.isascii() and number.isdigit() and len(number) <= 12 and unit in _UNITS
+        if not readable or int(number) < (0 if self.allow_zero else 1):
             self.fail(f"{value!r}: a positive byte count, e.g. 67108864 or 64Mi", param, ctx)
         return int(number) * _UNITS[unit]
 
@@ -90,6 +95,14 @@ class ByteSize(click.ParamType[int]):
     help="Larger request bodies are answered 413.",
 )
 @click.option(
+    "--answer-cache",
+    type=ByteSize(allow_zero=True),
+    default="32Mi",
+    show_default=True,
+    help="Keep encoded answers to repeated requests up to this many bytes (0: keep none). Any report "
+    "change drops them all.",
+)
+@click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Kubeconfig to watch NodeReports with (default: in-cluster, then kubectl's).",
@@ -105,6 +118,7 @@ def extender_cmd(
     tls_cert: Path | None,
     tls_key: Path | None,
     max_body: int,
+    answer_cache: int,
     kubeconfig: Path | None,
     checks_dir: Path | None,
 ) -> None:
@@ -136,7 +150,7 @@ def extender_cmd(
 
     # No `_created` series: they double the exposition and nothing reads them.
     disable_created_metrics()  # type: ignore[no-untyped-call]
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(fmt="%(asctime)s %(levelname)s %(message)s")
     from nimdoctor.extender.run import Extender, ExtenderSetupError
 
     try:
@@ -148,6 +162,7 @@ def extender_cmd(
             admit_missing=on_missing_report == "admit",
             max_body=max_body,
             trust_simulated=trust_simulated,
+            answer_cache_bytes=answer_cache,
         )
         sockets = [address.bind() for address in addresses]
     except (ExtenderSetupError, ListenError) as exc:

@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from nimdoctor.extender.answers import NOTHING, AnswerCache, Tally
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import Outcome
 from nimdoctor.extender.faults import Faults
@@ -40,6 +41,9 @@ from nimdoctor.extender.protocol import (
 
 JSON = "application/json"
 MAX_BODY = 64 * 2**20
+# At most this many bodies are buffered at once (others wait, inside READ_TIMEOUT): 4 x MAX_BODY and their
+# decoding fit the sidecar's 1 GiB limit whatever the number of connections (docs/hardening.md).
+BODY_SLOTS = 4
 READ_TIMEOUT = 30.0  # seconds for a whole body to arrive; kube-scheduler sends it at once
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -54,6 +58,10 @@ class Answers(Protocol):
     def prioritize(self, candidates: Candidates) -> list[HostPriority]:
         """The node scores."""
         ...
+
+
+# Computes one verb's encoded answer and what it counts in the metrics.
+Responder = Callable[[Candidates], tuple[bytes, Tally]]
 
 
 class _TooLarge(Exception):
@@ -92,24 +100,27 @@ class Webhook:
         read_timeout: float = READ_TIMEOUT,
         healthy: Callable[[], bool] = lambda: True,
         faults: Faults | None = None,
+        memo: AnswerCache | None = None,
     ) -> None:
         self.answers = answers
         self.faults = faults or Faults()
+        self.memo = memo
         self.cache = cache
         self.metrics = metrics
         self.max_body = max_body
         self.read_timeout = read_timeout
         self.healthy = healthy
+        self._bodies = asyncio.Semaphore(BODY_SLOTS)
 
-    async def _answer(self, request: Request, verb: str, respond: Callable[[Candidates], bytes]) -> Response:
+    async def _answer(self, request: Request, verb: str, respond: Responder) -> Response:
         started = time.perf_counter()
         response = await self._respond(request, verb, respond)
         self.metrics.observe(verb, time.perf_counter() - started, response.status_code == 200)
         return response
 
-    async def _respond(self, request: Request, verb: str, respond: Callable[[Candidates], bytes]) -> Response:
+    async def _respond(self, request: Request, verb: str, respond: Responder) -> Response:
         try:
-            async with asyncio.timeout(self.read_timeout):
+            async with asyncio.timeout(self.read_timeout), self._bodies:
                 body = await _body(request, self.max_body)
         except _TooLarge:
             return _error(413, f"request body larger than --max-body ({self.max_body} bytes)", close=True)
@@ -119,23 +130,31 @@ class Webhook:
             return _error(400, "the client went away before sending the whole body", close=True)
         if not self.cache.synced:
             return _error(503, "the node report cache has not synced yet")
+        memo = self.memo
+        if memo is not None:
+            kept, state = memo.get(verb, body)
+            if kept is not None:  # the same question, nothing changed since: the same answer
+                self.metrics.count_answer(kept.tally)
+                return Response(kept.payload, media_type=JSON)
         try:
-            payload = respond(decode_args(body))
+            payload, tally = respond(decode_args(body))
         except ProtocolError as exc:
             return _error(400, str(exc))
         except Exception as exc:  # a bug: answered, counted and logged, never a dropped connection
             self.faults.record(verb, exc)
             return _error(500, "internal error in the nimdoctor extender; see its log")
+        self.metrics.count_answer(tally)
+        if memo is not None:
+            memo.put(verb, body, payload, tally, state)
         return Response(payload, media_type=JSON)
 
-    def _filter(self, candidates: Candidates) -> bytes:
+    def _filter(self, candidates: Candidates) -> tuple[bytes, Tally]:
         outcome = self.answers.filter(candidates)
-        self.metrics.count_rejections(outcome.rejected_by_check)
-        self.metrics.count_claims(outcome.claims, outcome.unevaluable)
-        return filter_result(candidates, outcome.survivors, outcome.failed)
+        tally = Tally(outcome.rejected_by_check, outcome.claims, outcome.unevaluable)
+        return filter_result(candidates, outcome.survivors, outcome.failed), tally
 
-    def _prioritize(self, candidates: Candidates) -> bytes:
-        return encode(self.answers.prioritize(candidates))
+    def _prioritize(self, candidates: Candidates) -> tuple[bytes, Tally]:
+        return encode(self.answers.prioritize(candidates)), NOTHING
 
     async def filter(self, request: Request) -> Response:
         """POST /filter."""

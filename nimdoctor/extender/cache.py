@@ -22,8 +22,9 @@ import logging
 import math
 import operator
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
@@ -64,7 +65,10 @@ class Snapshot:
 
     `shape_of` maps node names straight to shape indexes (the filter's one lookup per node);
     `next_expiry` is the earliest time any report goes stale, so that until then nobody checks;
-    `unusable` holds the nodes whose report is not used, and why (never also in `nodes`).
+    `unusable` holds the nodes whose report is not used, and why (never also in `nodes`). `generation` changes
+    with every change that can change an answer: any report's content, a node added, removed or unusable, a
+    stale report revived by its heartbeat; not with a heartbeat of a fresh report (going stale by time is for
+    readers to check against the expiries).
     """
 
     nodes: Mapping[str, Entry]
@@ -72,6 +76,7 @@ class Snapshot:
     shapes: tuple[Capabilities, ...]
     next_expiry: float
     unusable: Mapping[str, Unusable]
+    generation: int
 
     @classmethod
     def of(
@@ -80,13 +85,14 @@ class Snapshot:
         shapes: tuple[Capabilities, ...],
         shape_of: Mapping[str, int] | None = None,
         unusable: Mapping[str, Unusable] = _NONE,
+        generation: int = 0,
     ) -> Snapshot:
         """A snapshot of `nodes`, with its earliest expiry and lookup map (`shape_of` when it is unchanged:
         readers key their memos on its identity, so it must be new whenever `unusable` changes)."""
         if shape_of is None:
             shape_of = {name: entry.shape for name, entry in nodes.items()}
         next_expiry = min(map(_EXPIRES, nodes.values()), default=math.inf)
-        return cls(nodes, shape_of, shapes, next_expiry, unusable)
+        return cls(nodes, shape_of, shapes, next_expiry, unusable, generation)
 
     def stale(self, now: float) -> list[str]:
         """The nodes whose report is stale at `now`."""
@@ -109,9 +115,16 @@ class ReportCache:
     None: never (reports loaded from files, unless asked otherwise). Simulated reports are used only
     under `trust_simulated` (demos and tests)."""
 
-    def __init__(self, stale_after: float | None, *, trust_simulated: bool = False) -> None:
+    def __init__(
+        self,
+        stale_after: float | None,
+        *,
+        trust_simulated: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.stale_after = stale_after
         self.trust_simulated = trust_simulated
+        self.clock = clock  # epoch seconds: whether a heartbeat revives a stale report
         self.snapshot = Snapshot.of({}, ())
         self.refused: Counter[str] = Counter()  # unusable reports seen, by kind (each node and cause once)
         self._synced = threading.Event()
@@ -170,7 +183,8 @@ class ReportCache:
                 self._tell(node, None)
             for node, why in unusable.items():
                 self._tell(node, why)
-            self.snapshot = Snapshot.of(nodes, tuple(shapes), unusable=MappingProxyType(unusable))
+            generation = self.snapshot.generation + 1
+            self.snapshot = Snapshot.of(nodes, tuple(shapes), None, MappingProxyType(unusable), generation)
         self._synced.set()
 
     def put(self, record: NodeRecord) -> None:
@@ -184,10 +198,16 @@ class ReportCache:
             current = self.snapshot
             shapes = {caps: index for index, caps in enumerate(current.shapes)}
             nodes = dict(current.nodes)
+            previous = nodes.get(record.node)
             entry = nodes[record.node] = self._entry(record, shapes)
             if len(shapes) == len(current.shapes) and current.shape_of.get(record.node) == entry.shape:
-                # A heartbeat: same node, same shape, only the time moved.
-                self.snapshot = Snapshot.of(nodes, current.shapes, current.shape_of, current.unusable)
+                # A heartbeat: same node, same shape, only the time moved; answers change only if the
+                # report was stale until now.
+                revived = previous is not None and previous.expires < self.clock()
+                generation = current.generation + revived
+                self.snapshot = Snapshot.of(
+                    nodes, current.shapes, current.shape_of, current.unusable, generation
+                )
             else:
                 self._publish(nodes, shapes, _without(current.unusable, record.node))
 
@@ -224,7 +244,7 @@ class ReportCache:
                 for name, entry in nodes.items()
             }
             shapes = live
-        self.snapshot = Snapshot.of(nodes, tuple(shapes), unusable=unusable)
+        self.snapshot = Snapshot.of(nodes, tuple(shapes), None, unusable, self.snapshot.generation + 1)
 
     def stats(self, now: float) -> CacheStats:
         """Counts for the metrics: reports cached, stale, and the age of the oldest."""

@@ -52,6 +52,13 @@ class ClaimCache:
         self.max_objects = max_objects
         self._specs: dict[str, dict[Key, ClaimSpec]] = {kind: {} for kind in PLURALS}
         self._synced = {kind: threading.Event() for kind in PLURALS}
+        # Changes with every list or event (after the change), so kept answers never outlive a claim change.
+        self.generation = 0
+        self._generation_lock = threading.Lock()
+
+    def _changed(self) -> None:
+        with self._generation_lock:
+            self.generation += 1
 
     def lookup(self, kind: str, namespace: str, name: str) -> ClaimSpec | None:
         """The GPU requests of one claim or template; None when not seen (or it could not be read)."""
@@ -88,6 +95,7 @@ class ClaimCache:
             log.warning("%d %s objects listed: only %d kept", len(items), kind, self.max_objects)
         self._specs[kind] = specs
         self._synced[kind].set()
+        self._changed()
 
     def apply_event(self, kind: str, event: str, obj: Mapping[str, Any]) -> None:
         """One watch event of `kind`; an object that can no longer be read is forgotten."""
@@ -99,6 +107,7 @@ class ClaimCache:
                 specs.pop(key, None)
         elif parsed[0] in specs or len(specs) < self.max_objects:
             specs[parsed[0]] = parsed[1]
+        self._changed()
 
     def handlers(
         self, kind: str

@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from nimdoctor.build_info import build_info
+from nimdoctor.extender.answers import AnswerCache, Tally
 from nimdoctor.extender.cache import UNUSABLE_KINDS, ReportCache
 from nimdoctor.extender.claims import ClaimCache
 from nimdoctor.extender.faults import Faults
@@ -32,12 +33,18 @@ class _CacheCollector(Collector):
     and sync state (when there is one), read at scrape time."""
 
     def __init__(
-        self, cache: ReportCache, clock: Callable[[], float], faults: Faults, claims: ClaimCache | None
+        self,
+        cache: ReportCache,
+        clock: Callable[[], float],
+        faults: Faults,
+        claims: ClaimCache | None,
+        memo: AnswerCache | None,
     ) -> None:
         self.cache = cache
         self.clock = clock
         self.faults = faults
         self.claims = claims
+        self.memo = memo
 
     def collect(self) -> Iterator[Metric]:
         stats = self.cache.stats(self.clock())
@@ -98,7 +105,29 @@ class _CacheCollector(Collector):
                 synced.add_metric([kind], 1 if self.claims.synced(kind) else 0)
             yield cached
             yield synced
+        if self.memo is not None:
+            yield from _memo_families(self.memo)
         yield build_info()
+
+
+def _memo_families(memo: AnswerCache) -> Iterator[Metric]:
+    hits = CounterMetricFamily(
+        "nimdoctor_extender_answer_cache_hits",
+        "Requests answered from a kept encoded answer (same request, reports unchanged), by verb.",
+        labels=["verb"],
+    )
+    misses = CounterMetricFamily(
+        "nimdoctor_extender_answer_cache_misses", "Requests answered by computing, by verb.", labels=["verb"]
+    )
+    for verb in VERBS:
+        hits.add_metric([verb], memo.stats.hits[verb])
+        misses.add_metric([verb], memo.stats.misses[verb])
+    yield from (hits, misses)
+    yield GaugeMetricFamily(
+        "nimdoctor_extender_answer_cache_bytes",
+        "Bytes of requests and answers kept (bounded by --answer-cache).",
+        memo.bytes,
+    )
 
 
 class ExtenderMetrics:
@@ -110,6 +139,7 @@ class ExtenderMetrics:
         clock: Callable[[], float] = time.time,
         faults: Faults | None = None,
         claims: ClaimCache | None = None,
+        memo: AnswerCache | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -161,7 +191,7 @@ class ExtenderMetrics:
         }
         for check in (*PRECEDENCE, "pod"):
             self.rejected.labels(check)
-        self.registry.register(_CacheCollector(cache, clock, faults or Faults(), claims))
+        self.registry.register(_CacheCollector(cache, clock, faults or Faults(), claims, memo))
 
     def observe(self, verb: str, seconds: float, ok: bool) -> None:
         """Count one answered call."""
@@ -175,6 +205,11 @@ class ExtenderMetrics:
         """Add one filter answer's rejections."""
         for check, count in by_check.items():
             self.rejected.labels(check).inc(count)
+
+    def count_answer(self, tally: Tally) -> None:
+        """Count what one answer served adds: its rejections and, for a DRA pod, its claim mode."""
+        self.count_rejections(tally.rejected_by_check)
+        self.count_claims(tally.claims, tally.unevaluable)
 
     def count_claims(self, mode: str | None, unevaluable: bool) -> None:
         """Count one filter call for a DRA pod (`mode` None: not one)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.client import ClusterConfigError, require_api_client
 from nimdoctor.cluster.watch import ListWatch, cluster_lister, nodereport_lister
+from nimdoctor.extender.answers import DEFAULT_MAX_BYTES, AnswerCache
 from nimdoctor.extender.app import MAX_BODY, Webhook
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.claims import GROUP as CLAIM_GROUP
@@ -20,7 +21,7 @@ from nimdoctor.extender.decide import Decider
 from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.reports import ReportFileError, load_reports
-from nimdoctor.extender.serve import Servers, Tls, serve
+from nimdoctor.extender.serve import METRICS_LIMITS, WEBHOOK_LIMITS, Servers, Tls, serve
 
 
 def _alive(watch: ListWatch | None) -> Callable[[], bool]:
@@ -57,6 +58,7 @@ class Extender:
         admit_missing: bool = False,
         max_body: int = MAX_BODY,
         trust_simulated: bool = False,
+        answer_cache_bytes: int = DEFAULT_MAX_BYTES,
     ) -> Extender:
         """Load report files (synced at once) or prepare the NodeReport watch (synced after its first list).
 
@@ -92,6 +94,7 @@ class Extender:
             watch=watch,
             claims=claims,
             claim_watches=claim_watches,
+            answer_cache_bytes=answer_cache_bytes,
         )
 
     @classmethod
@@ -105,20 +108,37 @@ class Extender:
         watch: ListWatch | None = None,
         claims: ClaimCache | None = None,
         claim_watches: tuple[ListWatch, ...] = (),
+        answer_cache_bytes: int = DEFAULT_MAX_BYTES,
     ) -> Extender:
         """The decider, metrics and webhook over `cache` (filled by `watch`, or by the caller) and `claims`
-        (filled by `claim_watches`, or by the caller; None: every DRA pod's GPU count is unknown)."""
+        (filled by `claim_watches`, or by the caller; None: every DRA pod's GPU count is unknown); encoded
+        answers kept up to `answer_cache_bytes` (0: none)."""
         faults = Faults()
         lookup = claims.lookup if claims is not None else None
         decider = Decider(cache, catalog, admit_missing=admit_missing, faults=faults, claims=lookup)
-        metrics = ExtenderMetrics(cache, faults=faults, claims=claims)
-        webhook = Webhook(decider, cache, metrics, max_body=max_body, healthy=_alive(watch), faults=faults)
+        memo = None
+        if answer_cache_bytes > 0:
+
+            def inputs() -> Hashable:
+                # What answers depend on besides the reports: the policy and the resource claims seen.
+                return decider.admit_missing, claims.generation if claims is not None else None
+
+            memo = AnswerCache(cache, max_bytes=answer_cache_bytes, inputs=inputs, clock=decider.clock)
+        metrics = ExtenderMetrics(cache, faults=faults, claims=claims, memo=memo)
+        webhook = Webhook(
+            decider, cache, metrics, max_body=max_body, healthy=_alive(watch), faults=faults, memo=memo
+        )
         return cls(cache, decider, metrics, webhook, watch, claims, claim_watches)
 
     def servers(self, listen: socket.socket, metrics_listen: socket.socket, tls: Tls | None) -> Servers:
         """The webhook on `listen` (over TLS when given) and the metrics app on `metrics_listen`."""
         webhook = self.webhook
-        return Servers([(webhook.app(), listen, tls), (webhook.metrics_app(), metrics_listen, None)])
+        return Servers(
+            [
+                (webhook.app(), listen, WEBHOOK_LIMITS, tls),
+                (webhook.metrics_app(), metrics_listen, METRICS_LIMITS, None),
+            ]
+        )
 
     def run(self, listen: socket.socket, metrics_listen: socket.socket, tls: Tls | None) -> int:
         """Start the watch, serve until a signal, stop the watch; returns the exit code."""

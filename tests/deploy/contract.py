@@ -41,6 +41,9 @@ EXTENDER: dict[str, frozenset[str]] = {
     "nimdoctor_extender_unusable_reports": frozenset({"kind"}),
     "nimdoctor_extender_refused_reports_total": frozenset({"kind"}),
     "nimdoctor_extender_internal_errors_total": frozenset({"where"}),
+    "nimdoctor_extender_answer_cache_hits_total": frozenset({"verb"}),
+    "nimdoctor_extender_answer_cache_misses_total": frozenset({"verb"}),
+    "nimdoctor_extender_answer_cache_bytes": frozenset(),
     "nimdoctor_extender_cache_synced": frozenset(),
 }
 AUDIT: dict[str, frozenset[str]] = {

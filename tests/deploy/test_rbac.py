@@ -55,11 +55,12 @@ ALLOWED: dict[str, dict[Grant, set[str]]] = {
         (GROUP, PLURAL): {"get", "list", "watch"},
         # NIM-WL-020: the GPUs pods hold, when a NIMService autoscales.
         ("", "pods"): {"list"},
-        ("", "events"): {"create"},
         # NIM-WL-018: whether nim-scheduler runs, from its leader-election Lease (by name; checked below).
         ("coordination.k8s.io", "leases"): {"get"},
     },
 }
+# What the per-namespace templates grant the audit, each in the one namespace it is applied to (issue 22).
+PER_NAMESPACE: dict[Grant, set[str]] = {("", "secrets"): {"get"}, ("", "events"): {"create", "patch"}}
 # Roles Kubernetes itself ships that a process may be bound to.
 BUILT_IN_ROLES: dict[str, set[tuple[str, str]]] = {
     "scheduler": {
@@ -156,8 +157,11 @@ def test_each_binding_grants_no_more_than_its_processes_need(source: str, bindin
                 allowed.setdefault(grant, set()).update(verbs)
         for rule in role.get("rules", []):
             for grant in grants(rule):
-                if grant == ("", "secrets"):
-                    continue  # test_only_the_per_namespace_template_reads_secrets
+                if source == label(TEMPLATES):
+                    assert role["kind"] == "Role", ident(role)
+                    assert grant in PER_NAMESPACE, (ident(role), grant)
+                    assert set(rule["verbs"]) <= PER_NAMESPACE[grant], rule
+                    continue
                 extra = set(rule["verbs"]) - allowed.get(grant, set())
                 assert not extra, f"{ident(role)} gives {subject['name']} ({does}) {extra} on {grant}"
                 if grant == ("", "configmaps"):
@@ -194,19 +198,22 @@ def test_the_extender_can_read_nodereports_and_resource_claims_wherever_it_runs(
                 assert granted.get(grant, set()) >= verbs, (account, grant)
 
 
-def test_only_the_per_namespace_template_reads_secrets() -> None:
-    reading = [
+@pytest.mark.parametrize("grant", sorted(PER_NAMESPACE))
+def test_only_the_per_namespace_templates_read_secrets_and_write_events(grant: Grant) -> None:
+    holding = [
         (source, ident(role))
         for source, role in ROLES
-        if any(("", "secrets") in set(grants(r)) for r in role.get("rules", []))
+        if any(grant in set(grants(r)) for r in role.get("rules", []))
     ]
     template = templates()
-    (role,) = roles(template)
-    assert reading == [(label(TEMPLATES), ident(role))], "Secrets outside the per-namespace template"
+    (role,) = [r for r in roles(template) if grant in set(grants(r["rules"][0]))]
+    assert holding == [(label(TEMPLATES), ident(role))], f"{grant} outside the per-namespace templates"
     assert role["kind"] == "Role"
     assert "namespace" not in role["metadata"]
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
-    (binding,) = bindings(template)
+    assert role["rules"] == [
+        {"apiGroups": [grant[0]], "resources": [grant[1]], "verbs": sorted(PER_NAMESPACE[grant])}
+    ]
+    (binding,) = [b for b in bindings(template) if b["roleRef"]["name"] == role["metadata"]["name"]]
     assert binding["kind"] == "RoleBinding"
     assert "namespace" not in binding["metadata"]
     assert binding["roleRef"] == {"apiGroup": RBAC_GROUP, "kind": "Role", "name": role["metadata"]["name"]}

@@ -134,6 +134,9 @@ def test_the_command_stops_with_exit_2_on_an_unreadable_report_file(tmp_path: Pa
         (["--tls-cert", "cert.pem"], "give --tls-cert and --tls-key together"),
         (["--kubeconfig", "k.yaml"], "give --reports or --kubeconfig, not both"),
         (["--max-body", "64MB"], "a positive byte count"),
+        (["--max-body", "0"], "a positive byte count"),
+        (["--answer-cache", "-1"], "a positive byte count"),
+        (["--answer-cache", "\u0661Mi"], "a positive byte count"),
         (["--on-missing-report", "ignore"], "'ignore' is not one of"),
     ],
 )

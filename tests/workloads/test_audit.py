@@ -140,7 +140,7 @@ def test_metrics_health_and_readiness_over_http(live: Emulator, catalog: Catalog
         server.stop()
     # Nothing of this test may linger into the next: a socket left to the garbage collector is closed (with
     # a ResourceWarning, an error here) in whatever test runs when it is collected.
-    assert not server.thread.is_alive()
+    assert not server.server.thread.is_alive()
     assert [c for c in psutil.Process().net_connections() if port in (c.laddr[1:] + c.raddr[1:])] == []
 
 
