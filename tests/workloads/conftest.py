@@ -63,9 +63,8 @@ def assert_no_client_left(emulator: Emulator, wait: float = 5.0) -> None:
     reclaimed by the garbage collector at some later point, in whatever test runs then."""
 
     def open_connections() -> int:
-        return sum(
-            1 for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "RequestHandler.start"
-        )
+        names = [getattr(task.get_coro(), "__qualname__", "") for task in asyncio.all_tasks()]
+        return names.count("RequestHandler.start")  # aiohttp's task per open connection
 
     deadline = time.monotonic() + wait
     while (count := emulator.call(open_connections)) and time.monotonic() < deadline:
