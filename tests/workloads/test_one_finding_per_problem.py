@@ -139,3 +139,21 @@ def test_a_service_without_storage_is_reported_once(tmp_path: Path, version: str
 def test_no_operator_sample_gets_two_findings_on_one_field(sample: str, version: str) -> None:
     path = next(p for p in FIXTURES.rglob(sample))
     assert doubles(lint(path, "--operator-version", version)) == {}
+
+
+@pytest.mark.parametrize(
+    ("patch", "field", "owner"),
+    [
+        ({"storage": {"nimCache": None, "emptyDir": {}}}, "spec.storage.emptyDir", "NIM-OP-002"),
+        (
+            {"resources": None, "draResources": [{"resourceClaimTemplateName": "gpus"}]},
+            "spec.draResources",
+            "NIM-OP-002",
+        ),
+    ],
+)
+def test_a_field_the_old_crds_do_not_know_is_reported_as_unknown_alone(
+    tmp_path: Path, patch: dict[str, Any], field: str, owner: str
+) -> None:
+    findings = lint_spec(tmp_path, patch, "--operator-version", "2.0.2")
+    assert reported(findings, field) == {(owner, "fail")}

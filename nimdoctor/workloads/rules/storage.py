@@ -72,13 +72,15 @@ def serves_from_nimcache(subject: Subject, world: World, check: Check) -> Judged
             "model storage is a hostPath: the model downloads on every node the pod starts on "
             f"({STARTUP}), and nothing manages the copies"
         )
-    elif (owner := operator_check_at(subject, world, ("storage",))) is not None:
-        # The operator's webhook (3.0.0 on) rejects a service without storage: one finding, at its severity.
-        message = f"no model storage: {owner} reports it as the operator does"
-        return judged(check, Status.SKIP, message, ("storage",))
     else:
         field = ("storage",)
         message = f"no model storage: every pod start downloads the model again ({STARTUP})"
+    if (owner := operator_check_at(subject, world, field)) is not None:
+        # No storage is rejected by the webhook (3.0.0 on); a storage kind the CRDs do not know (emptyDir
+        # before 3.0) is dropped: one finding, the operator's, at its severity.
+        return judged(
+            check, Status.SKIP, f"{owner} reports spec.{'.'.join(field)} as the operator does", field
+        )
     req, _ = requirement(subject, world)
     floor = cache_floor(subject, req) if req is not None else None
     size = gib(floor.recommended) if floor is not None else "<size>"
