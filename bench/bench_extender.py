@@ -49,7 +49,7 @@ from nimdoctor.extender.decide import Decider, Need, Outcome, Question
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.protocol import Candidates, HostPriority, decode_args, filter_result
 from nimdoctor.extender.run import Extender
-from nimdoctor.extender.serve import Address, Servers, serve
+from nimdoctor.extender.serve import WEBHOOK_LIMITS, Address, Servers, serve
 from nimdoctor.placement.claim_specs import ClaimSpec, GpuRequest
 from nimdoctor.placement.dra import ClaimLookup
 from nimdoctor.report import Capabilities
@@ -147,7 +147,7 @@ def server_main(kind: str, count: int, pipe: Connection) -> None:
         memo = 0 if kind == "today" else DEFAULT_MAX_BYTES
         app = Extender.assemble(cache, load_catalog(), answer_cache_bytes=memo).webhook.app()
     pipe.send(listen.getsockname()[1])
-    serve(Servers([(app, listen, None)]))
+    serve(Servers([(app, listen, WEBHOOK_LIMITS, None)]))
 
 
 class Server:

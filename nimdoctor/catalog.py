@@ -51,6 +51,13 @@ class CatalogError(Exception):
     """The catalog (built-in or overlay) is broken; nimdoctor refuses to start on it."""
 
 
+class SourceLink(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A document a check's why-text rests on: its title and an https address."""
+
+    title: str
+    url: str
+
+
 class CheckEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One check as written in a catalog file."""
 
@@ -65,6 +72,7 @@ class CheckEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     short: str
     fix: str
     runbook: str
+    sources: list[SourceLink] = msgspec.field(default_factory=list)
 
 
 class CheckOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -158,7 +166,8 @@ class Check:
     `param_specs` are the parameters' types (`nimdoctor.catalog_params`), `fix_names` the placeholders the
     built-in fix uses: what an overlay's fix may use. `placeholders` says what each placeholder of the fix
     stands for, for `nimdoctor explain`: `{param}` for a catalog parameter's value, else a readable name of
-    the value the check finds when it runs ("current soft limit").
+    the value the check finds when it runs ("current soft limit"). `sources` are the documents the why-text
+    rests on, with their addresses.
     """
 
     id: str
@@ -173,6 +182,7 @@ class Check:
     param_specs: Mapping[str, ParamSpec] = field(default_factory=dict)
     fix_names: frozenset[str] = frozenset()
     placeholders: Mapping[str, str] = field(default_factory=dict)
+    sources: tuple[SourceLink, ...] = ()
 
     def render_fix(self, **values: Any) -> str:
         """Fill the fix template; never raises, and a placeholder without a value stays visible."""
@@ -322,6 +332,7 @@ def _add_checks(name: str, raw_entries: list[Any], checks: dict[str, Check]) -> 
             raise CatalogError(f"{label}: duplicate id {entry.id}")
         fix_names = _template(label, "fix", entry.fix, None)
         _check_placeholders(label, entry, frozenset(fix_names))
+        _check_sources(label, entry.sources)
         checks[entry.id] = Check(
             id=entry.id,
             title=entry.title,
@@ -335,7 +346,18 @@ def _add_checks(name: str, raw_entries: list[Any], checks: dict[str, Check]) -> 
             param_specs=_param_specs(label, entry),
             fix_names=frozenset(fix_names),
             placeholders=dict(entry.placeholders),
+            sources=tuple(entry.sources),
         )
+
+
+def _check_sources(label: str, sources: list[SourceLink]) -> None:
+    """Each source is a one-line title and an https address without spaces."""
+    for index, source in enumerate(sources):
+        where = f"{label}: field 'sources[{index}]'"
+        if not source.title.strip() or "\n" in source.title or len(source.title) > 2 * SHORT_MAX:
+            raise CatalogError(f"{where}.title: must be one line of at most {2 * SHORT_MAX} characters")
+        if not re.fullmatch(r"https://[^\s<>\"]{4,500}", source.url):
+            raise CatalogError(f"{where}.url: {_show(source.url)} is not an https address")
 
 
 def _check_placeholders(label: str, entry: CheckEntry, fix_names: frozenset[str]) -> None:
@@ -415,6 +437,7 @@ def _overlay_checks(name: str, raw_entries: list[Any], checks: dict[str, Check])
             param_specs=base.param_specs,
             fix_names=base.fix_names,
             placeholders=base.placeholders,
+            sources=base.sources,
         )
 
 

@@ -34,9 +34,11 @@ def replace_section(text: str, table: str) -> str:
 def _entry(check: Check) -> str:
     params = ", ".join(f"`{k}` ({check.param_specs[k].describe()})" for k in check.params) or "none"
     fix = "\n".join("    " + line if line else "" for line in filled_fix(check).splitlines())
+    links = "".join(f"- [{source.title}]({source.url})\n" for source in check.sources)
+    sources = f"Sources:\n\n{links}\n" if links else ""
     return (
         f"## {check.id}\n\n**{check.title}** — severity `{check.severity.value}`, area `{check.area}`, "
-        f"parameters: {params}.\n\n{check.why.strip()}\n\nIn one line: {check.short}\n\n"
+        f"parameters: {params}.\n\n{check.why.strip()}\n\n{sources}In one line: {check.short}\n\n"
         f"Fix (the catalog's values filled in; those in angle brackets are found when the check runs):\n\n"
         f"{fix}\n"
     )

@@ -105,17 +105,26 @@ class Source(Base, frozen=True, kw_only=True):
     meaning: str
 
 
+class Reference(Base, frozen=True, kw_only=True):
+    """A document the check's `why` rests on, with its address."""
+
+    title: str
+    url: str
+
+
 class Placeholder(Base, frozen=True, kw_only=True):
     """A value of the fix: from a catalog parameter (`value`), or known only when the check runs (`name`)."""
 
     name: str  # as in the template
     value: str | UnsetType = UNSET  # filled from the catalog's parameters
     runtime: str | UnsetType = UNSET  # the readable name shown instead, e.g. "current soft limit"
+    optional: bool | UnsetType = UNSET  # True: a note the check adds only when it applies, left out of `fix`
 
 
 class CheckDocument(Base, frozen=True, kw_only=True):
-    """One check explained: `why` without provenance tags (those are `sources`), `fix` with the catalog's
-    parameters filled in and run-time values as `<readable names>`; `fix_template` as the catalog has it."""
+    """One check explained: `why` without provenance tags (those are `sources`), the documents it rests on
+    (`references`), `fix` with the catalog's parameters filled in and run-time values as `<readable names>`;
+    `fix_template` as the catalog has it."""
 
     api_version: str = API_VERSION
     kind: Literal["Check"] = "Check"
@@ -127,6 +136,7 @@ class CheckDocument(Base, frozen=True, kw_only=True):
     param_types: dict[str, str]
     why: str
     sources: list[Source]
+    references: list[Reference]
     short: str
     fix: str
     fix_template: str

@@ -3,9 +3,11 @@
 A fix template's placeholders are of two kinds (the catalog's `placeholders` says which): a catalog
 parameter (`{dropIn}`), filled with its value, or a value the check finds when it runs, shown as a readable
 name in angle brackets (`<current soft limit>`). A placeholder the catalog does not describe is shown by its
-own name, so no raw `{placeholder}` is ever printed.
+own name, so no raw `{placeholder}` is ever printed. A placeholder described as `optional: ...` is a note
+the check adds only when it applies (empty otherwise): explain leaves it out rather than print its name.
 
-The catalog's `why` texts tag each claim with where it comes from; here the tags become a short list.
+The catalog's `why` texts tag each claim with the kind of source it comes from, and each check lists the
+documents themselves (`sources`: title and address); explain prints the documents, then what the tags mean.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from msgspec import UNSET
+
 from nimdoctor.catalog import Check
 from nimdoctor.catalog_params import fill, template_names
-from nimdoctor.documents import CheckDocument, Placeholder, Source
+from nimdoctor.documents import CheckDocument, Placeholder, Reference, Source
 
 SOURCES = {
     "NVIDIA": "NVIDIA's documentation, release notes or code",
@@ -24,6 +28,7 @@ SOURCES = {
     "CODE": "the source code of the software involved (e.g. vLLM)",
 }
 _TAG = re.compile(r"\[(" + "|".join(SOURCES) + r")\]\s*")
+OPTIONAL = "optional: "  # a placeholder's description: a note the check adds only when it applies
 _PARAM_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -47,8 +52,14 @@ def placeholders(check: Check) -> list[Placeholder]:
             found.append(Placeholder(name=name, value=param_text(check.params[param])))
             continue
         readable = fill(described, {k: param_text(v) for k, v in check.params.items()}) if described else None
-        found.append(Placeholder(name=name, runtime=readable or name.replace("_", " ")))
+        optional = readable is not None and readable.startswith(OPTIONAL)
+        readable = readable.removeprefix(OPTIONAL) if readable else name.replace("_", " ")
+        found.append(Placeholder(name=name, runtime=readable, optional=True if optional else UNSET))
     return found
+
+
+def _shown(placeholder: Placeholder) -> str:
+    return "" if placeholder.optional is True else f"<{placeholder.runtime}>"
 
 
 def _same_param(name: str, check: Check) -> str | None:
@@ -58,8 +69,9 @@ def _same_param(name: str, check: Check) -> str | None:
 
 
 def filled_fix(check: Check) -> str:
-    """The fix with every placeholder replaced: catalog values as they are, run-time values as `<name>`."""
-    values = {p.name: p.value if isinstance(p.value, str) else f"<{p.runtime}>" for p in placeholders(check)}
+    """The fix with every placeholder replaced: catalog values as they are, run-time values as `<name>`,
+    optional notes left out."""
+    values = {p.name: p.value if isinstance(p.value, str) else _shown(p) for p in placeholders(check)}
     return fill(check.fix, values).strip()
 
 
@@ -85,6 +97,7 @@ def check_document(check: Check) -> CheckDocument:
         param_types={k: spec.describe() for k, spec in check.param_specs.items()},
         why=untagged(check.why),
         sources=sources(check.why),
+        references=[Reference(title=r.title, url=r.url) for r in check.sources],
         short=check.short,
         fix=filled_fix(check),
         fix_template=check.fix,

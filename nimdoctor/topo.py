@@ -2,8 +2,9 @@
 
 The renderer's output parses back with `parse_topo`, so a capture and a simulation of it compare cell by
 cell (`gpu_matrix`). The parser accepts what real captures look like after copy and paste: tabs or runs of
-spaces, a header with or without its leading tab, NIC rows and columns, the legends, and any of the
-affinity columns (`CPU Affinity`, `NUMA Affinity`, `GPU NUMA ID`).
+spaces, a header with or without its leading tab, the underline nvidia-smi puts on it on a terminal (SGR
+escapes, copied along with the text), NIC rows and columns, the legends, and any of the affinity columns
+(`CPU Affinity`, `NUMA Affinity`, `GPU NUMA ID`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _CELL = re.compile(r"X|NV[1-9][0-9]?|PIX|PXB|PHB|NODE|SYS|SOC")
 _AFFINITY = re.compile(r"(CPU\s+Affinity|NUMA\s+Affinity|GPU\s+NUMA\s+ID)|(\S+)")
 _GPU_LABEL = re.compile(r"GPU([0-9]+)")
 _NUMA = re.compile(r"[0-9]{1,4}|N/A")
+# Select Graphic Rendition (`ESC [ 4 m` underline ... `ESC [ 0 m`): styling only; other escapes stay errors.
+_SGR = re.compile(r"\x1b\[[0-9;]{0,32}m")
 # A capture of 64 GPUs and 16 NICs with its legend is some 30 KB; the cap leaves ample room.
 MAX_CHARS = 1 << 20
 MAX_GPUS = 64  # as a machine description allows
@@ -83,7 +86,7 @@ def parse_topo(text: str) -> TopoMatrix:
         raise TopoParseError(
             1, "", f"{len(text)} characters is more than a capture holds (at most {MAX_CHARS})"
         )
-    lines = text.removeprefix("\ufeff").splitlines()
+    lines = _SGR.sub("", text.removeprefix("\ufeff")).splitlines()
     first = next((no for no, line in enumerate(lines, 1) if line.strip()), None)
     if first is None:
         raise TopoParseError(1, "", "empty input, expected `nvidia-smi topo -m` output")

@@ -1,24 +1,27 @@
-"""One HTTP port for the agent: `/metrics` (prometheus_client's own WSGI app: content negotiation, gzip,
+"""One HTTP port for the agent: `/metrics` (prometheus_client's own ASGI app: content negotiation, gzip,
 `name[]` filters), `/healthz` (the process answers) and `/readyz` (a probe completed recently).
 
-Served by the standard library's WSGI server with a thread per request, the way prometheus_client's own
-`start_http_server` does: nothing more for a DaemonSet to load than what the metrics need already (a
-starlette/uvicorn app would add its imports to every node; see docs/agent.md for the measured figures).
+Served by uvicorn in one event loop under `nimdoctor.serving`'s limits (idle and request timeouts, a cap on
+connections, a normal backlog), the same as the extender's and the audit's ports: the standard library's WSGI
+server it replaced kept a backlog of 5 and a thread per open socket, and never closed an idle one. The routes
+are a bare ASGI callable, without starlette (docs/agent.md has the memory figures).
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry, make_asgi_app
 
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+from nimdoctor.serving import BackgroundServer, Limits, bind
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Prometheus scrapes every 15 to 60 s, the kubelet probes every 10 to 20 s: one connection each, a few spare.
+LIMITS = Limits(keep_alive=120.0, request_timeout=10.0, max_connections=32)
 
 
 class ListenError(ValueError):
@@ -37,67 +40,46 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port_text)
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True  # a slow scraper never holds up shutdown
+def health_app(registry: CollectorRegistry, ready: Callable[[], bool], ready_window: float) -> AsgiApp:
+    """The ASGI app behind the port."""
+    metrics: AsgiApp = make_asgi_app(registry)
 
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """Scrapes every few seconds would drown the agent's own log."""
-
-
-def health_app(registry: CollectorRegistry, ready: Callable[[], bool], ready_window: float) -> WsgiApp:
-    """The WSGI app behind the port."""
-    metrics: WsgiApp = make_wsgi_app(registry)
-
-    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
         if path == "/metrics":
-            return metrics(environ, start_response)
-        if path == "/healthz":
-            return _text(start_response, "200 OK", "ok\n")
-        if path == "/readyz":
-            if ready():
-                return _text(start_response, "200 OK", "ok\n")
-            message = f"no probe completed in the last {ready_window:g} s\n"
-            return _text(start_response, "503 Service Unavailable", message)
-        return _text(start_response, "404 Not Found", "not found: try /metrics, /healthz or /readyz\n")
+            await metrics(scope, receive, send)
+        elif path == "/healthz" or (path == "/readyz" and ready()):
+            await _text(send, 200, "ok\n")
+        elif path == "/readyz":
+            await _text(send, 503, f"no probe completed in the last {ready_window:g} s\n")
+        else:
+            await _text(send, 404, "not found: try /metrics, /healthz or /readyz\n")
 
     return app
 
 
-def _text(start_response: StartResponse, status: str, body: str) -> list[bytes]:
+async def _text(send: Send, status: int, body: str) -> None:
     data = body.encode()
-    start_response(
-        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))]
-    )
-    return [data]
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 class HttpServer:
     """The app served from a background thread; bound at construction, so a busy port fails early."""
 
-    def __init__(self, host: str, port: int, app: WsgiApp) -> None:
-        server_class = type("Server", (_Server,), {"address_family": _family(host)})
+    def __init__(self, host: str, port: int, app: AsgiApp, limits: Limits = LIMITS) -> None:
         try:
-            self._server: WSGIServer = make_server(
-                host, port, app, server_class=server_class, handler_class=_QuietHandler
-            )
+            sock = bind(host, port)
         except OSError as exc:
             raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="nimdoctor-http", daemon=True)
+        self._server = BackgroundServer(app, sock, limits, "nimdoctor-http")
+        self.port = self._server.port
 
     def start(self) -> None:
         """Start answering requests."""
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
         """Stop answering and close the socket."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
-
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._server.stop()

@@ -22,6 +22,7 @@ from nimdoctor.capacity.compute import Fleet, NodeInput
 from nimdoctor.capacity.layout import GpuLayout, gpu_layout
 from nimdoctor.capacity.pods import GPU, MIG_PREFIX, Held, PodListError, device_count, held_by_pods
 from nimdoctor.cluster import nodereport
+from nimdoctor.cluster.limits import ListTooLong, paginate
 from nimdoctor.extender.reports import ReportFileError, load_reports
 
 # `kubectl get pods -A -o json` of 50,000 pods is a few hundred MiB; more is not a pod list.
@@ -90,25 +91,26 @@ def _layout(extracted: object) -> GpuLayout | None:
 
 
 def _pages(api: Any, path: str) -> Iterator[list[Any]]:
-    """The items of a list call, a page at a time (following `continue`)."""
+    """The items of a list call, a page at a time (following `continue` as far as `cluster.limits` allows)."""
     from nimdoctor.cluster.api import ApiError
 
-    token: str | None = None
-    while True:
+    def fetch(token: str | None) -> Mapping[str, Any]:
         query = {"limit": str(PAGE), **({"continue": token} if token else {})}
         separator = "&" if "?" in path else "?"
         try:
-            body = api.request("GET", path + separator + urllib.parse.urlencode(query))
+            body: Mapping[str, Any] = api.request("GET", path + separator + urllib.parse.urlencode(query))
         except ApiError as exc:
             raise FleetError(
                 f"cannot list {path.split('?')[0]}: {exc.status or 'no answer'}: {exc.message}"
             ) from exc
-        items = body.get("items")
-        yield items if isinstance(items, list) else []
-        metadata = body.get("metadata")
-        token = metadata.get("continue") if isinstance(metadata, Mapping) else None
-        if not token or not isinstance(token, str):
-            return
+        return body
+
+    try:
+        for body in paginate(fetch):
+            items = body.get("items")
+            yield items if isinstance(items, list) else []
+    except ListTooLong as exc:
+        raise FleetError(f"cannot list {path.split('?')[0]}: {exc}") from exc
 
 
 def _allocatable(node: Mapping[str, Any]) -> tuple[str, Counter[str] | str] | None:

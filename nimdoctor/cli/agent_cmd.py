@@ -24,6 +24,7 @@ from nimdoctor.cli.options import (
     node_name_option,
     resolve_sources,
 )
+from nimdoctor.logs import configure as configure_logging
 
 SHUTDOWN_GRACE = 3.0  # seconds a probe or request in flight gets to finish after SIGTERM
 RT_NOFILE_CHECK = "NIM-RT-001"  # its `minNofile` decides the nofile-ok label
@@ -74,7 +75,11 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str
     show_default=True,
     help="When readers treat a NodeReport as stale; must exceed --heartbeat.",
 )
-@click.option("--once", is_flag=True, help="Probe, publish and exit: 0 published, 1 publishing failed.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Probe, publish and exit: 0 published, 1 not published (no credentials, or failed).",
+)
 @click.option("--no-publish", is_flag=True, help="Serve metrics only; never call the Kubernetes API.")
 @click.option(
     "--publish-simulated",
@@ -113,8 +118,9 @@ def agent_cmd(
     Without Kubernetes credentials (or with --no-publish) it serves metrics only. SIGTERM stops it within
     a few seconds, even during a probe.
 
-    Exit codes: 0 stopped by SIGTERM (or, with --once, published); 1 --once could not publish;
-    2 usage or input error; 4 --once produced no report; 130 interrupted.
+    Exit codes: 0 stopped by SIGTERM (or, with --once, published, or probed under --no-publish); 1 --once
+    did not publish (no credentials, or the API failed); 2 usage or input error; 4 --once produced no
+    report; 130 interrupted.
     """
     if stale_after <= heartbeat:
         raise click.UsageError(
@@ -143,14 +149,12 @@ def agent_cmd(
     cadence = "one probe" if once else f"probing every {interval:g} s"
     log.info("nimdoctor agent %s on node %s: %s, publishing to %s", __version__, node, cadence, target)
     if once:
-        sys.exit(_run_once(agent))
+        sys.exit(_run_once(agent, node, publish=not no_publish))
     sys.exit(_serve(agent, state, catalog, listen, interval, publishing=not no_publish))
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
 
 
 def _publisher(kubeconfig: Path | None, node: str, heartbeat: float, catalog: Any) -> tuple[Any, str | None]:
@@ -183,9 +187,23 @@ def _publisher(kubeconfig: Path | None, node: str, heartbeat: float, catalog: An
     return publisher, credential_source(kubeconfig, home=False)
 
 
-def _run_once(agent: Any) -> int:
+def _run_once(agent: Any, node: str, *, publish: bool) -> int:
+    """Probe and publish once, and say which: without credentials nothing was published (1), as when the
+    API failed; only --no-publish asks for a probe alone (0)."""
     result: list[int] = []
-    return _until_signal(lambda: result.append(agent.once()), lambda: result[0], interrupted=130)
+    code = _until_signal(lambda: result.append(agent.once()), lambda: result[0], interrupted=130)
+    report = agent.state.snapshot.report
+    ready = f"ready={report.ready}" if report is not None else "no report"
+    if code == 0 and publish and agent.publisher is None:
+        log.error(
+            "node %s: %s; not published: no Kubernetes credentials (--no-publish to probe only)", node, ready
+        )
+        return 1
+    if code == 0:
+        log.info("node %s: %s; %s", node, ready, "published" if publish else "not published (--no-publish)")
+    elif code == 1:
+        log.error("node %s: %s; not published: the API refused or was unreachable", node, ready)
+    return code
 
 
 def _serve(

@@ -18,7 +18,9 @@ from nimdoctor.cli.workload_options import (
     namespace_options,
     operator_version_option,
     parse_operator_version,
+    request_timeout_option,
 )
+from nimdoctor.logs import configure as configure_logging
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -40,6 +42,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 @namespace_options
 @operator_version_option
 @kubeconfig_option
+@request_timeout_option
 @checks_dir_option
 def audit_cmd(
     listen: str,
@@ -49,6 +52,7 @@ def audit_cmd(
     all_namespaces: bool,
     operator_version: str,
     kubeconfig: Path | None,
+    request_timeout: float,
     checks_dir: Path | None,
 ) -> None:
     """Judge every NIM workload (NIMService, NIMCache) every --interval seconds, read-only.
@@ -61,19 +65,19 @@ def audit_cmd(
 
     if namespaces and all_namespaces:
         raise InputError("give -n/--namespace or -A/--all-namespaces, not both")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     catalog = catalog_or_exit(checks_dir)
     version = parse_operator_version(operator_version)
     host, port = parse_listen(listen)
-    client = api_client_or_exit(kubeconfig)
+    client = api_client_or_exit(kubeconfig, request_timeout)
     scope = list(dict.fromkeys(namespaces)) or None
     auditor = Auditor(client, catalog, scope, version, interval)
     if once:
         sys.exit(0 if auditor.cycle() else 3)
     from nimdoctor.workloads.server import HttpServer, make_app
 
-    server = HttpServer(make_app(auditor), host, port)
     try:
+        server = HttpServer(make_app(auditor), host, port)
         server.start()
     except OSError as exc:
         raise InputError(f"--listen {listen}: {exc}") from exc

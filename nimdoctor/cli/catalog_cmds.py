@@ -84,11 +84,16 @@ def _explained(check: Check, doc: CheckDocument, *, wide: bool) -> str:
     console.print()
     console.print("Fix:")
     console.print("\n".join("  " + line if line else "" for line in doc.fix.splitlines()))
-    if doc.sources:
+    if doc.references or doc.sources:
         console.print()
         console.print("Sources:")
-        for source in doc.sources:
-            paragraph(console, f"{source.tag}: {source.meaning}", indent="  ")
+        for reference in doc.references:
+            paragraph(console, reference.title, indent="  ")
+            # An address is never wrapped: a terminal keeps it clickable.
+            console.print(f"    {reference.url}", markup=False, highlight=False, soft_wrap=True)
+        if doc.sources:
+            kinds = "; ".join(f"{source.tag}: {source.meaning}" for source in doc.sources)
+            paragraph(console, f"The why rests on {kinds}.", indent="  ")
     if wide and doc.params:
         console.print()
         params = make_table("param", "type", "value", prose=("value",))
@@ -99,7 +104,10 @@ def _explained(check: Check, doc: CheckDocument, *, wide: bool) -> str:
         console.print()
         names = make_table("placeholder", "filled with", prose=("filled with",))
         for p in doc.placeholders:
-            names.add_row("{" + p.name + "}", p.value if isinstance(p.value, str) else f"<{p.runtime}>")
+            shown = p.value if isinstance(p.value, str) else f"<{p.runtime}>"
+            if p.optional is True:
+                shown = f"{p.runtime}, only when it applies"
+            names.add_row("{" + p.name + "}", shown)
         console.print(names)
     console.print()
     console.print(f"Runbook: {doc.runbook}")

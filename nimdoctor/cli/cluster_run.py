@@ -17,6 +17,7 @@ from nimdoctor.cli.workload_options import (
     namespace_options,
     operator_version_option,
     parse_operator_version,
+    request_timeout_option,
 )
 from nimdoctor.report import Severity, at_least
 
@@ -24,8 +25,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def cluster_options(fn: _F) -> _F:
-    """`--cluster` and what goes with it: `-n`/`-A`, `--kubeconfig`, `--operator-version`."""
-    fn = operator_version_option(kubeconfig_option(namespace_options(fn)))
+    """`--cluster` and what goes with it: `-n`/`-A`, `--kubeconfig`, `--request-timeout`,
+    `--operator-version`."""
+    fn = operator_version_option(request_timeout_option(kubeconfig_option(namespace_options(fn))))
     return click.option(
         "--cluster",
         is_flag=True,
@@ -50,6 +52,7 @@ def run_cluster(
     *,
     checks_dir: Path | None,
     kubeconfig: Path | None,
+    request_timeout: float,
     namespaces: tuple[str, ...],
     all_namespaces: bool,
     operator_version: str,
@@ -69,7 +72,7 @@ def run_cluster(
     version = parse_operator_version(operator_version)
     checks = checks_or_exit(catalog, only, skip)
     wanted = scope(namespaces, all_namespaces, kubeconfig)
-    client = api_client_or_exit(kubeconfig)
+    client = api_client_or_exit(kubeconfig, request_timeout)
     try:
         snapshot = collect(client, wanted, catalog, version)
     except CollectError as exc:

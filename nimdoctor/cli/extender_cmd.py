@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from nimdoctor.cli.options import InputError, catalog_or_exit, checks_dir_option
+from nimdoctor.logs import configure as configure_logging
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
 DEFAULT_METRICS_LISTEN = "0.0.0.0:9403"
@@ -149,7 +150,7 @@ def extender_cmd(
 
     # No `_created` series: they double the exposition and nothing reads them.
     disable_created_metrics()  # type: ignore[no-untyped-call]
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(fmt="%(asctime)s %(levelname)s %(message)s")
     from nimdoctor.extender.run import Extender, ExtenderSetupError
 
     try:

@@ -117,12 +117,17 @@ def model_request(
 
 
 def did_you_mean(catalog: Catalog, model: str) -> list[str]:
-    """Ask before guessing: when the catalog does not know `model`, say so on stderr, with the catalog's
-    models close to it and, when its size will be read from its name, that it was. Returns the suggestions
-    (empty for a model the catalog knows)."""
-    from nimdoctor.placement.models import lookup, parse_size, suggest
+    """Ask before guessing: when the catalog does not know `model` (and it is no near miss, which
+    `model_request` refused already), say so on stderr, with the catalog's models that resemble it and, when
+    its size will be read from its name, that it was; when it knows it under another organisation, say which
+    model that is. Returns the suggestions (empty for a catalog model)."""
+    from nimdoctor.placement.models import either, lookup, model_key, parse_size, suggest
 
-    if lookup(model, catalog) is not None:
+    entry = lookup(model, catalog)
+    if entry is not None:
+        if model_key(model) not in {model_key(n) for n in (entry.name, *entry.aliases)}:
+            # Found by its last component under another organisation: say which model answers.
+            click.echo(clean_line(f"Note: model {model!r} is read as the catalog's {entry.name}"), err=True)
         return []
     close = suggest(model, catalog)
     size = parse_size(model)
@@ -131,9 +136,7 @@ def did_you_mean(catalog: Catalog, model: str) -> list[str]:
     else:
         bound = ", an upper bound" if size[1] else ""
         guess = f"its size ({size[0]:g}B{bound}) was read from its name"
-    question = (
-        f"; did you mean {' or '.join(filter(None, (', '.join(close[:-1]), close[-1])))}?" if close else ""
-    )
+    question = f"; did you mean {either(close)}?" if close else ""
     warning = f"Warning: model {model!r} is not in the model catalog: {guess}{question}"
     click.echo(clean_line(warning), err=True)
     return close

@@ -121,12 +121,12 @@ def plan_cmd(
 
 
 def _table(rows: list[PlanMachine], *, wide: bool, color: bool) -> str:
-    """MACHINE GPUS FITS TP PREC REASON WARNINGS, checks named by id; then what each id says. Wide adds
-    MEMORY: what one GPU needs beside what it has."""
+    """MACHINE GPUS FITS TP PREC REASON WARNINGS, checks named by id; then what each id says, one row per
+    id (a failure's and a caution's texts together). Wide adds MEMORY: what one GPU needs beside its own."""
     console = make_console(color=color)
     headers = ("machine", "gpus", "fits", "tp", "prec", *(("memory",) if wide else ()), "reason", "warnings")
     table = make_table(*headers, prose=("warnings",))
-    said: dict[str, None] = {}
+    said: dict[str, dict[str, None]] = {}  # check id -> its texts, in order: a failure and a caution differ
     for row in rows:
         word, style = FITS[row.fits]
         layout = str(row.tensor_parallel) + (f"x{row.pipeline_parallel}" if row.pipeline_parallel > 1 else "")
@@ -138,14 +138,16 @@ def _table(rows: list[PlanMachine], *, wide: bool, color: bool) -> str:
                 )
             )
         shorts = ([row.reason] if row.reason else []) + row.warnings
-        said.update(dict.fromkeys(shorts))
+        for short in shorts:
+            check, _, text = short.partition(" ")
+            said.setdefault(check, {})[text] = None
         reason = row.reason.split(" ", 1)[0] if row.reason else "-"
         table.add_row(*cells, reason, ", ".join(w.split(" ", 1)[0] for w in row.warnings) or "-")
     console.print(table)
     if said:
-        legend = make_table("check", "summary")
-        for short in said:
-            legend.add_row(*short.split(" ", 1))
+        legend = make_table("check", "summary", prose=("summary",))
+        for check, texts in said.items():
+            legend.add_row(check, " / ".join(texts))
         console.print()
         console.print(legend)
     return console_text(console)

@@ -59,6 +59,7 @@ def run_cmd(
     namespaces: tuple[str, ...],
     all_namespaces: bool,
     kubeconfig: Path | None,
+    request_timeout: float,
     operator_version: str,
 ) -> None:
     """Diagnose this node (or a described machine): PASS/WARN/FAIL per check, with the exact fix.
@@ -75,6 +76,7 @@ def run_cmd(
         run_cluster(
             checks_dir=checks_dir,
             kubeconfig=kubeconfig,
+            request_timeout=request_timeout,
             namespaces=namespaces,
             all_namespaces=all_namespaces,
             operator_version=operator_version,

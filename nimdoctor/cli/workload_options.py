@@ -10,6 +10,7 @@ import click
 
 from nimdoctor.catalog import Catalog, Check
 from nimdoctor.cli.options import InputError, selected_ids
+from nimdoctor.cluster.limits import TIMEOUT
 from nimdoctor.workloads.model import NEWEST_OPERATOR, operator_version, version_text
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -31,6 +32,17 @@ def parse_operator_version(text: str) -> tuple[int, int, int]:
         return operator_version(text)
     except ValueError as exc:
         raise InputError(f"--operator-version: {exc}") from exc
+
+
+def request_timeout_option(fn: _F) -> _F:
+    """`--request-timeout SECONDS`: the longest wait for any one API answer."""
+    return click.option(
+        "--request-timeout",
+        type=click.FloatRange(min=0.1, max=3600),
+        default=TIMEOUT[1],
+        show_default=True,
+        help="Seconds to wait for each Kubernetes API answer before giving up (connecting: at most 5).",
+    )(fn)
 
 
 def kubeconfig_option(fn: _F) -> _F:
@@ -71,13 +83,15 @@ def checks_or_exit(catalog: Catalog, only: str | None, skip: str | None = None) 
         raise InputError(f"--only: {exc.args[0]}; `nimdoctor checks` lists them") from exc
 
 
-def api_client_or_exit(kubeconfig: Path | None) -> Any:
-    """The Kubernetes API client; no credentials at all is a usage error."""
+def api_client_or_exit(kubeconfig: Path | None, request_timeout: float = TIMEOUT[1]) -> Any:
+    """The Kubernetes API client, each request bounded by `request_timeout` seconds; no credentials at all
+    is a usage error."""
     from nimdoctor.cluster.client import ClusterConfigError, require_api_client
 
+    timeout = (min(TIMEOUT[0], request_timeout), request_timeout)
     try:
         return require_api_client(
-            kubeconfig, "give --kubeconfig, set KUBECONFIG, or run in a pod with a service account"
+            kubeconfig, "give --kubeconfig, set KUBECONFIG, or run in a pod with a service account", timeout
         )
     except ClusterConfigError as exc:
         raise InputError(str(exc)) from exc

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from nimdoctor.sanitize import clean_line
+
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -82,5 +84,6 @@ def _status_message(data: bytes | None, reason: str | None) -> str:
 
 
 def _short(text: str) -> str:
+    """The first line, capped, control characters replaced (Status messages quote names others chose)."""
     first = text.strip().splitlines()[0] if text.strip() else ""
-    return first if len(first) <= MESSAGE_MAX else first[: MESSAGE_MAX - 3] + "..."
+    return clean_line(first if len(first) <= MESSAGE_MAX else first[: MESSAGE_MAX - 3] + "...")

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nimdoctor.cluster.limits import TIMEOUT, timed_api_client
+
 SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
@@ -57,6 +59,7 @@ def load_api_client(
     *,
     retries: bool | None = None,
     home: bool = True,
+    timeout: tuple[float, float] = TIMEOUT,
 ) -> Any | None:
     """An official `kubernetes.client.ApiClient`, or None when no credentials exist.
 
@@ -64,7 +67,7 @@ def load_api_client(
     kubeconfig kubectl would use (`KUBECONFIG`, else `~/.kube/config` unless `home` is False: a writer
     must not publish to whatever cluster a forgotten file points at). `kubernetes` is imported only here,
     only when called. `retries=False` turns off urllib3's immediate retries, for callers that back off on
-    their own.
+    their own. Every request that names no timeout of its own gets `timeout` (connect, read seconds).
     """
     from kubernetes import client, config
 
@@ -87,13 +90,15 @@ def load_api_client(
         raise ClusterConfigError(f"cannot load Kubernetes credentials: {exc}") from exc
     if retries is not None:
         configuration.retries = retries
-    return client.ApiClient(configuration)
+    return timed_api_client(configuration, timeout)
 
 
-def require_api_client(kubeconfig: Path | None, alternatives: str) -> Any:
+def require_api_client(
+    kubeconfig: Path | None, alternatives: str, timeout: tuple[float, float] = TIMEOUT
+) -> Any:
     """`load_api_client`, for a command that cannot run without the API: no credentials at all is a
     `ClusterConfigError` ending with `alternatives` (what the user can do instead)."""
-    api = load_api_client(kubeconfig)
+    api = load_api_client(kubeconfig, timeout=timeout)
     if api is None:
         raise ClusterConfigError(f"no Kubernetes credentials: {alternatives}")
     return api

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nimdoctor.cluster.limits import paginate
 from nimdoctor.cluster.nodereport import GROUP, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
@@ -130,24 +131,22 @@ class ListWatch:
         return failures
 
     def _list(self) -> str | None:
-        """Every object, page by page; returns the list's resourceVersion (None when the server gave none)."""
-        items: list[Mapping[str, Any]] = []
-        token: str | None = None
-        while True:
+        """Every object, page by page (bounded: `limits.ListTooLong` past its caps, retried like any
+        failure); returns the list's resourceVersion (None when the server gave none)."""
+
+        def fetch(token: str | None) -> Mapping[str, Any]:
             kwargs: dict[str, Any] = {"limit": self.page_size, "_request_timeout": self._timeouts()}
-            if token:
-                kwargs["_continue"] = token
-            page = self.list_fn(**kwargs)
-            page_items = page.get("items") if isinstance(page, Mapping) else None
-            items.extend(i for i in page_items or [] if isinstance(i, Mapping))
-            metadata = page.get("metadata") if isinstance(page, Mapping) else None
-            metadata = metadata if isinstance(metadata, Mapping) else {}
-            token = metadata.get("continue")
-            if not token:
-                break
+            page = self.list_fn(**kwargs, **({"_continue": token} if token else {}))
+            return page if isinstance(page, Mapping) else {}
+
+        items: list[Mapping[str, Any]] = []
+        metadata: Any = {}
+        for page in paginate(fetch):
+            items.extend(i for i in page.get("items") or [] if isinstance(i, Mapping))
+            metadata = page.get("metadata")
         self.stats.lists += 1
         self.on_list(items)
-        version = metadata.get("resourceVersion")
+        version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
         return version if isinstance(version, str) and version else None
 
     def _watch_from(self, watch: Any, version: str | None) -> str | None:

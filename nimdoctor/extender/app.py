@@ -44,6 +44,9 @@ from nimdoctor.extender.protocol import (
 
 JSON = "application/json"
 MAX_BODY = 64 * 2**20
+# At most this many bodies are buffered at once (others wait, inside READ_TIMEOUT): 4 x MAX_BODY and their
+# decoding fit the sidecar's 1 GiB limit whatever the number of connections (docs/hardening.md).
+BODY_SLOTS = 4
 READ_TIMEOUT = 30.0  # seconds for a whole body to arrive; kube-scheduler sends it at once
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -121,6 +124,7 @@ class Webhook:
         self.max_body = max_body
         self.read_timeout = read_timeout
         self.healthy = healthy
+        self._bodies = asyncio.Semaphore(BODY_SLOTS)
 
     async def _answer(self, request: Request, verb: str) -> Response:
         started = time.perf_counter()
@@ -130,7 +134,7 @@ class Webhook:
 
     async def _respond(self, request: Request, verb: str) -> Response:
         try:
-            async with asyncio.timeout(self.read_timeout):
+            async with asyncio.timeout(self.read_timeout), self._bodies:
                 body = await _body(request, self.max_body)
         except _TooLarge:
             return _error(413, f"request body larger than --max-body ({self.max_body} bytes)", close=True)

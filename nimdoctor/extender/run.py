@@ -21,7 +21,7 @@ from nimdoctor.extender.decide import Decider
 from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.reports import ReportFileError, load_reports
-from nimdoctor.extender.serve import Servers, Tls, serve
+from nimdoctor.extender.serve import METRICS_LIMITS, WEBHOOK_LIMITS, Servers, Tls, serve
 
 
 def _alive(watch: ListWatch | None) -> Callable[[], bool]:
@@ -133,7 +133,12 @@ class Extender:
     def servers(self, listen: socket.socket, metrics_listen: socket.socket, tls: Tls | None) -> Servers:
         """The webhook on `listen` (over TLS when given) and the metrics app on `metrics_listen`."""
         webhook = self.webhook
-        return Servers([(webhook.app(), listen, tls), (webhook.metrics_app(), metrics_listen, None)])
+        return Servers(
+            [
+                (webhook.app(), listen, WEBHOOK_LIMITS, tls),
+                (webhook.metrics_app(), metrics_listen, METRICS_LIMITS, None),
+            ]
+        )
 
     def run(self, listen: socket.socket, metrics_listen: socket.socket, tls: Tls | None) -> int:
         """Start the watch, serve until a signal, stop the watch; returns the exit code."""

@@ -2,8 +2,10 @@
 
 The sockets are bound before serving, so a taken port is a clear error at start (and port 0 works for
 tests: the bound ports are announced). uvicorn's own signal capture is per server; here one handler stops
-both. Keep-alive outlives the Go client's 90 s idle timeout, so kube-scheduler always closes an idle
-connection first and never posts onto one the server is closing.
+both. Each server has its own limits (`nimdoctor.serving`): keep-alive outlives the Go client's 90 s idle
+timeout, so kube-scheduler always closes an idle connection first and never posts onto one the server is
+closing; a request must arrive within the webhook's body timeout; and each socket caps its own connections,
+so a flood of the metrics port cannot take the webhook's.
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ from typing import Any
 
 import uvicorn
 
+from nimdoctor.extender.app import READ_TIMEOUT
+from nimdoctor.serving import Limits, bind, config
+
 log = logging.getLogger(__name__)
 
-KEEP_ALIVE = 120  # seconds; Go's http.Transport drops idle connections after 90
 SIGINT_EXIT = 130
+# kube-scheduler calls the webhook once per pod and verb, over a handful of connections.
+WEBHOOK_LIMITS = Limits(keep_alive=120.0, request_timeout=READ_TIMEOUT, max_connections=128)
+METRICS_LIMITS = Limits(keep_alive=120.0, request_timeout=10.0, max_connections=32)
 
 
 class ListenError(ValueError):
@@ -48,22 +55,11 @@ class Address:
         return cls(host, int(port))
 
     def bind(self) -> socket.socket:
-        """A listening socket; raises `ListenError` naming the address.
-
-        The protocol is IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
-        without it Nagle's algorithm holds the body behind the headers for the client's delayed ACK (40 ms
-        a request).
-        """
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        """A listening socket; raises `ListenError` naming the address."""
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            sock.listen(socket.SOMAXCONN)
+            return bind(self.host, self.port)
         except OSError as exc:
-            sock.close()
             raise ListenError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
-        return sock
 
 
 @dataclass(frozen=True)
@@ -89,19 +85,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _server(app: Any, tls: Tls | None) -> _Server:
-    config = uvicorn.Config(
-        app,
-        http="httptools",
-        lifespan="off",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        timeout_keep_alive=KEEP_ALIVE,
-        ssl_certfile=str(tls.cert) if tls else None,
-        ssl_keyfile=str(tls.key) if tls else None,
-    )
-    return _Server(config)
+def _server(app: Any, limits: Limits, tls: Tls | None) -> _Server:
+    options = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)} if tls else {}
+    return _Server(config(app, limits, **options))
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -113,10 +99,10 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 class Servers:
-    """uvicorn servers, each on its bound socket, run together in one event loop."""
+    """uvicorn servers, each on its bound socket under its limits, run together in one event loop."""
 
-    def __init__(self, apps: list[tuple[Any, socket.socket, Tls | None]]) -> None:
-        self._servers = [(_server(app, tls), sock) for app, sock, tls in apps]
+    def __init__(self, apps: list[tuple[Any, socket.socket, Limits, Tls | None]]) -> None:
+        self._servers = [(_server(app, limits, tls), sock) for app, sock, limits, tls in apps]
 
     async def run(self) -> None:
         """Serve until `stop`."""

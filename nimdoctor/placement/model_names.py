@@ -7,9 +7,9 @@ import re
 from collections.abc import Mapping
 
 from nimdoctor.placement.errors import RequirementError
+from nimdoctor.placement.models import ANNOTATION_PARAMS as ANNOTATION_PARAMS  # defined beside resolve
 from nimdoctor.placement.models import parse_params
 
-ANNOTATION_PARAMS = "nimdoctor.io/model-params"
 # A NIM release as image tags write it: `1.14.0`, `2.0.3`, `1.14.0-pb5.5-stig-fips-x86-64`.
 _NIM_VERSION = re.compile(r"^[0-9]{1,4}(?:\.[0-9]{1,6}){0,3}(?:[-+][A-Za-z0-9._-]{0,100})?$", re.ASCII)
 

@@ -3,7 +3,9 @@
 A name may be a NIM image (`nvcr.io/nim/meta/llama-3.1-70b-instruct:1.3.3`), its path
 (`meta/llama-3.1-70b-instruct`), a bare model name, or a Hugging Face id (`hf://meta-llama/Llama-3.1-8B`).
 Names not in the catalog are sized from their text (`70b`, `1.5b`; `8x7b` is eight experts of 7B, an upper
-bound because experts share their attention layers). Anything else is unknown: never guessed.
+bound because experts share their attention layers), unless the name is a near miss of a catalog name (a
+letter or two apart, the same numbers): that is a question (`NearMissError`), not a guess. Anything else is
+unknown: never guessed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,23 @@ _SIZE = re.compile(r"(?<![a-z0-9.])(?:([0-9]{1,4})x)?([0-9]{1,6}(?:\.[0-9]{1,3})
 # The largest model a size may declare, in billions: 100 T, far past any published model (about 2 T).
 MAX_PARAMS_B = 100_000.0
 _MAX_PARAMS_TEXT = 32
+ANNOTATION_PARAMS = "nimdoctor.io/model-params"  # a workload's declared size, in billions
+# A typo changes a letter or two; a different release changes a number (llama-3.1 vs llama-3.3, -v2 vs -v3).
+_NEAR_MISS_EDITS = 2
+_NON_DIGITS = re.compile(r"\D")
+
+
+class NearMissError(ValueError):
+    """A model name the catalog does not know, a letter or two from one it does (a typo, a dropped letter):
+    asked about rather than sized from its name. `suggestions`: the catalog names, closest first."""
+
+    def __init__(self, name: str, suggestions: Sequence[str]) -> None:
+        self.name = name
+        self.suggestions = list(suggestions)
+        super().__init__(
+            f"{name!r} is not in the model catalog; did you mean {either(self.suggestions)}? "
+            f"(a different model: declare its size in billions, annotation {ANNOTATION_PARAMS})"
+        )
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,52 @@ def suggest(name: str, catalog: Catalog, limit: int = 3) -> list[str]:
     return list(dict.fromkeys(index[k].name for k in close))[:limit]
 
 
+def either(names: Sequence[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+
+
+def _edits(a: str, b: str) -> int:
+    """Characters inserted, deleted or replaced to turn `a` into `b` (difflib's alignment; a swap is 2)."""
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal")
+
+
+def _spellings(catalog: Catalog) -> Mapping[str, list[tuple[str, str]]]:
+    """Every spelling's full key and last component -> (spelling, model name), grouped by their digits:
+    a near miss keeps every digit, so only spellings with the same digits are compared."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for entry in catalog.models.values():
+        for key in map(model_key, (entry.name, *entry.aliases)):
+            for spelling in dict.fromkeys((key, _base(key))):
+                found.setdefault(_NON_DIGITS.sub("", spelling), []).append((spelling, entry.name))
+    return found
+
+
+_spellings_by_digits = PerCatalog(_spellings)
+
+
+def near_misses(name: str, catalog: Catalog) -> list[str]:
+    """Catalog models `name` is most likely a misspelling of, closest first; empty for a catalog name.
+
+    Near: at most two letters apart, by full path or by last component, with the same digits in the same
+    order, so that a different release or size (`llama-3.3-70b` beside `llama-3.1-70b`) is not a near miss.
+    """
+    if lookup(name, catalog) is not None:
+        return []
+    key = model_key(name)
+    spellings = _spellings_by_digits(catalog)
+    found: dict[str, int] = {}
+    for mine in dict.fromkeys((key, _base(key))):
+        for theirs, model in spellings.get(_NON_DIGITS.sub("", mine), ()):
+            if mine == theirs or abs(len(mine) - len(theirs)) > _NEAR_MISS_EDITS:
+                continue
+            distance = _edits(mine, theirs)
+            if distance <= _NEAR_MISS_EDITS:
+                found[model] = min(distance, found.get(model, distance))
+    return sorted(found, key=lambda n: (found[n], n))
+
+
 def parse_size(name: str) -> tuple[float, bool] | None:
     """(billions, upper bound) from a size in the model's name; `None` when there is none or several."""
     sizes = {
@@ -130,7 +195,8 @@ def resolve(
     """Identify and size a model from candidate names (first is preferred) and an optional declared size.
 
     A declared size wins over the catalog (the user knows their fine-tune); the catalog wins over a size
-    parsed from a name; a model none of these size is unknown (`params_b` None).
+    parsed from a name; a model none of these size is unknown (`params_b` None). Raises `NearMissError`
+    when no size is declared, no candidate is in the catalog and one is a near miss of a catalog name.
     """
     candidates = [n for n in names if model_key(n)]
     if not candidates:
@@ -156,6 +222,10 @@ def resolve(
             precision=entry.precision,
             entry=entry,
         )
+    for candidate in candidates:
+        close = near_misses(candidate, catalog)
+        if close:
+            raise NearMissError(model_key(candidate), close)
     for candidate in candidates:
         parsed = parse_size(candidate)
         if parsed is not None:

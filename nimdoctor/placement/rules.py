@@ -541,7 +541,7 @@ def open_files(caps: Capabilities, req: Requirement, s: Settings) -> Reason | No
             f"containerd's open-file limit is unknown on this node (containerd not found, or its limits not "
             f"readable); {_model(req)} needs at least {required}"
         )
-        return caution(check, message, current="unknown", **values)
+        return caution(check, message, current="not read (see NIM-RT-001 and NIM-RT-003)", **values)
     if soft is None or soft >= required:
         return None
     message = f"containerd's open-file soft limit is {soft}; {_model(req)} needs at least {required}"

@@ -186,7 +186,8 @@ def engine_for(req: Requirement, product: str | None, tp: int, pp: int) -> tuple
         return VLLM, f"vLLM: the node's GPU model is unknown, so no optimized profile matches; {assumed}"
     if not req.shipped:
         return VLLM, f"vLLM: the model catalog lists no optimized profiles of this model; {assumed}"
-    return VLLM, f"vLLM: {assumed} ships no optimized profile for {where}: a generic vLLM profile runs"
+    listed = f"the NIM {req.shipped[0].release} manifest" if req.shipped[0].release else "NVIDIA's manifest"
+    return VLLM, f"vLLM: {listed} has no optimized profile for {where} ({assumed}): a generic one runs"
 
 
 def mig_slice(caps: Capabilities, profile: str) -> MigSlice | None:

@@ -154,6 +154,8 @@ def import_machine(
     else:
         identities = [identity_for_name(gpu_name) if gpu_name else _UNKNOWN] * count
     notes = [_source_line(topo_label, smi_q_label if smi else None, gpu_name)]
+    if gpu_name:
+        notes.append(_table_note(gpu_name))
 
     pcie, pcie_notes = _pcie_layout(topo, topo_label)
     notes += pcie_notes
@@ -482,6 +484,17 @@ def _nvlinks(
                 gpu.line_no,
             )
     return links, switches, notes
+
+
+def _table_note(name: str) -> str:
+    """Where the facts of a GPU imported by name come from: nimdoctor's table, not a measurement."""
+    model = gpus.by_name(name)
+    if model is None:  # a vGPU type: its memory is in its name, the rest is its physical GPU's
+        return f"{_echo(name.strip())}: memory from the vGPU type's name, the rest from nimdoctor's GPU table"
+    return (
+        f"{model.name}: {model.memory_mib} MiB and compute capability {model.compute_capability} from "
+        f"nimdoctor's GPU table ({model.source}); import with --smi-q FILE for the measured memory."
+    )
 
 
 def _model_notes(identities: list[GpuIdentity]) -> list[str]:

@@ -28,6 +28,8 @@ from nimdoctor.capacity.sources import FleetError, cluster_fleet
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster import nodereport
 from nimdoctor.cluster.client import SERVICE_ACCOUNT_TOKEN, in_cluster
+from nimdoctor.cluster.limits import PAGE_SIZE, ListTooLong, paginate
+from nimdoctor.sanitize import clean_line
 from nimdoctor.workloads.model import (
     DOCKER_TYPES,
     GROUP,
@@ -96,33 +98,44 @@ class _Api:
         except ApiException as exc:
             return None, exc.status, _reason(exc)
         except HTTPError as exc:
-            raise CollectError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
+            cause = getattr(exc, "reason", None) or exc  # MaxRetryError wraps the last failure
+            text = clean_line(f"{type(cause).__name__}: {cause}")
+            raise CollectError(f"cannot reach the Kubernetes API: {text}") from None
         except ValueError as exc:
             return None, None, f"unreadable answer: {exc}"
 
     def list_all(self, fn: Callable[..., Any], *args: Any) -> tuple[list[Any] | None, int | None, str | None]:
-        """Every item of a list call, following `continue` tokens."""
-        items: list[Any] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"limit": 500}
-            if token:
-                kwargs["_continue"] = token
+        """Every item of a list call, following `continue` tokens as far as `limits.paginate` allows."""
+
+        def fetch(token: str | None) -> Mapping[str, Any]:
+            kwargs: dict[str, Any] = {"limit": PAGE_SIZE, **({"_continue": token} if token else {})}
             body, status, reason = self.call(fn, *args, **kwargs)
-            if body is None:
-                return None, status, reason
-            items.extend(i for i in body.get("items") or [] if isinstance(i, Mapping))
-            token = at(body, "metadata", "continue")
-            if not token:
-                return items, None, None
+            if not isinstance(body, Mapping):
+                raise _ListFailed(status, reason or "the answer is not a JSON object")
+            return body
+
+        try:
+            pages = list(paginate(fetch))
+        except _ListFailed as exc:
+            return None, exc.status, exc.reason
+        except ListTooLong as exc:
+            return None, None, str(exc)
+        return [i for page in pages for i in page.get("items") or [] if isinstance(i, Mapping)], None, None
+
+
+class _ListFailed(Exception):
+    def __init__(self, status: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
 
 
 def _reason(exc: Any) -> str:
-    """`403 Forbidden: <the API server's message>` (Status messages name objects, never their data)."""
+    """`403 Forbidden: <the API server's message>` (Status messages name objects, never their data), as one
+    line with control characters replaced: the message quotes names that anyone creating objects chose."""
     message = ""
     with contextlib.suppress(TypeError, ValueError, AttributeError):
         message = str(json.loads(exc.body).get("message") or "")
-    return f"{exc.status} {exc.reason}" + (f": {message[:300]}" if message else "")
+    return clean_line(f"{exc.status} {exc.reason}" + (f": {message[:300]}" if message else ""))
 
 
 def collect(

@@ -13,8 +13,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-import msgspec
-
 from nimdoctor import __version__
 from nimdoctor.catalog import Catalog
 from nimdoctor.render_base import (
@@ -43,7 +41,7 @@ def clean(text: str) -> str:
 def render_workloads(report: WorkloadReport, fmt: str, catalog: Catalog, *, color: bool = False) -> str:
     """The report in one of `FORMATS`."""
     if fmt in ("json", "yaml"):
-        return render_data(msgspec.to_builtins(report), fmt)
+        return render_data(report, fmt)
     if fmt == "sarif":
         return json.dumps(sarif(report, catalog), indent=2) + "\n"
     return render_table(report, wide=fmt == "wide", color=color)

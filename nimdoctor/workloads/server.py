@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from nimdoctor.serving import BackgroundServer, Limits, bind
 from nimdoctor.workloads.audit import AuditCollector, Auditor
+
+# Prometheus and the kubelet's probes are the only clients.
+LIMITS = Limits(keep_alive=120.0, request_timeout=10.0, max_connections=32)
 
 
 def make_app(auditor: Auditor) -> Any:
@@ -41,27 +44,17 @@ def make_app(auditor: Auditor) -> Any:
 
 
 class HttpServer:
-    """uvicorn in a background thread (signals stay with the main thread's loop)."""
+    """The app on `host:port` under `LIMITS`, from a background thread (signals stay with the main thread's
+    loop)."""
 
     def __init__(self, app: Any, host: str, port: int) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="audit-http", daemon=True)
+        """Bind now; raises `OSError` when the address is taken or invalid."""
+        self.server = BackgroundServer(app, bind(host, port), LIMITS, "audit-http")
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start serving; raises `OSError` when the address cannot be bound."""
-        self.thread.start()
-        deadline = threading.Event()
-        waited = 0.0
-        while not self.server.started and self.thread.is_alive() and waited < timeout:
-            deadline.wait(0.05)
-            waited += 0.05
-        if not self.server.started:
-            raise OSError("the HTTP server did not start (address in use?)")
+        """Start serving; raises `OSError` when it does not start."""
+        self.server.start(timeout)
 
     def stop(self) -> None:
         """Stop serving and wait for the thread."""
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.server.stop()

@@ -1,5 +1,5 @@
 """`nimdoctor agent` flags and exit codes: usage and input errors exit 2 before anything is served;
-`--once` exits 0 when published, 1 when publishing failed."""
+`--once` exits 0 when published, 1 when it did not publish."""
 
 from __future__ import annotations
 
@@ -93,6 +93,12 @@ def test_a_busy_port_exits_2(tmp_path: Path) -> None:
 
 def test_once_without_publishing_exits_0() -> None:
     assert invoke("--once", "--no-publish")[0] == 0
+
+
+def test_once_without_credentials_says_it_did_not_publish_and_exits_1(tmp_path: Path) -> None:
+    done = run_agent(["--simulate", "l40s-4x", "--once", "--node-name", NODE], tmp_path)
+    assert done.returncode == 1
+    assert f"node {NODE}: ready=True; not published: no Kubernetes credentials" in done.stderr
 
 
 def test_once_publishes_and_exits_0(node: Emulator, tmp_path: Path) -> None:

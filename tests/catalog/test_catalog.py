@@ -90,6 +90,29 @@ def test_short_line_too_long(tmp_path: Path) -> None:
     assert "field 'short'" in broken(tmp_path, GOOD.replace("short: s", "short: " + "x" * 81))
 
 
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("{title: NVML, url: http://docs.nvidia.com/nvml}", "is not an https address"),
+        ("{title: NVML, url: 'https://a b'}", "is not an https address"),
+        ("{title: '', url: https://docs.nvidia.com/}", "must be one line"),
+        ("{title: NVML}", "missing field"),
+    ],
+)
+def test_a_source_is_a_title_and_an_https_address(tmp_path: Path, source: str, problem: str) -> None:
+    message = broken(tmp_path, GOOD + f"    sources: [{source}]\n")
+    assert "sources" in message
+    assert problem in message
+
+
+def test_node_and_placement_checks_that_cite_documents_link_them() -> None:
+    for check in load_catalog().checks.values():
+        cites = "[NVIDIA]" in check.why or "[CODE]" in check.why or check.area in ("gpu", "runtime")
+        if check.area != "workload" and cites:
+            assert check.sources, check.id
+            assert all(s.url.startswith("https://") for s in check.sources)
+
+
 def test_bad_id(tmp_path: Path) -> None:
     assert "does not look like" in broken(tmp_path, GOOD.replace("id: NIM-RT-001", "id: rt1"))
 

@@ -13,11 +13,11 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from nimdoctor.catalog import Catalog, CatalogError, builtin_dir, load_catalog
+from nimdoctor.catalog import Catalog, CatalogError, Check, builtin_dir, load_catalog
 from nimdoctor.catalog_params import template_names
 from nimdoctor.cli import cli
 from nimdoctor.documents import schemas
-from nimdoctor.explain import SOURCES
+from nimdoctor.explain import SOURCES, placeholders
 
 DROP_IN = "/etc/systemd/system/containerd.service.d/override.conf"
 TAG = re.compile(r"\[(NVIDIA|SEED|DERIVED|CODE)\]")
@@ -49,17 +49,33 @@ def test_no_check_prints_a_raw_placeholder_or_a_provenance_tag(check_id: str, ca
         assert "{" + name + "}" not in result.stdout, name
     assert not TAG.search(result.stdout)
     tags = dict.fromkeys(TAG.findall(check.why))
-    if tags:
+    if tags or check.sources:
         sources = result.stdout.split("Sources:\n", 1)[1].split("\n\n", 1)[0]
-        assert [line.split(":")[0].strip() for line in sources.splitlines()] == list(tags)
+        for source in check.sources:
+            assert f"    {source.url}" in sources.splitlines()  # whole, on its own line: it stays clickable
+        for tag in tags:
+            assert f"{tag}: {SOURCES[tag]}" in flat(sources)
 
 
-def test_sources_say_what_each_tag_means() -> None:
+def test_sources_are_links_then_what_each_tag_means() -> None:
     text = invoke("explain", "NIM-FIT-005").stdout
-    assert "Sources:" in text
+    sources = text.split("Sources:\n", 1)[1]
+    assert sources.startswith(
+        "  NIM Operator release notes (3.0.0 known issue: Too many open files)\n"
+        "    https://docs.nvidia.com/nim-operator/latest/release-notes.html\n"
+    )
     for tag in ("NVIDIA", "SEED", "DERIVED"):
-        assert f"{tag}: {SOURCES[tag]}" in flat(text)
+        assert f"{tag}: {SOURCES[tag]}" in flat(sources)
     assert "NIM Operator 3.0.0 release notes" in flat(text)  # the claim stays, its tag goes
+    document = json.loads(invoke("explain", "NIM-FIT-005", "-o", "json").stdout)
+    assert (
+        document["references"][0]["url"] == "https://docs.nvidia.com/nim-operator/latest/release-notes.html"
+    )
+
+
+def test_a_node_check_without_tags_still_lists_its_documents() -> None:
+    text = invoke("explain", "NIM-RT-001").stdout
+    assert "    https://github.com/containerd/containerd/pull/8924\n" in text
 
 
 def test_an_overlay_value_is_what_explain_fills_in(tmp_path: Path) -> None:
@@ -125,3 +141,40 @@ def test_an_overlay_cannot_change_what_placeholders_stand_for(tmp_path: Path) ->
     )
     with pytest.raises(CatalogError, match="unknown field 'placeholders'"):
         load_catalog(tmp_path)
+
+
+# A value stands after a space, an opening bracket or quote, `=`, `:`, `/`, `-`, or a dot inside a dotted
+# name (`<name>.<namespace>`); a placeholder glued to a word, a closing quote or a sentence's end is the
+# leftover of a note that only applies sometimes (`.<a note when ...>`, `replicas<where replicas is set>`).
+_VALUE_BEFORE = re.compile(r"(?:^|[\s(\[{=:/-]|(?<=[\s:=])\"|(?<=[\w>])\.)$")
+
+
+def unfilled(check: Check, fix: str) -> list[str]:
+    """The run-time placeholders of `fix` printed where no value can stand."""
+    found = []
+    for placeholder in placeholders(check):
+        if placeholder.optional is True:
+            if f"<{placeholder.runtime}>" in fix:
+                found.append(f"optional {placeholder.name} printed")
+            continue
+        if not isinstance(placeholder.runtime, str):
+            continue
+        shown = f"<{placeholder.runtime}>"
+        for at in (m.start() for m in re.finditer(re.escape(shown), fix)):
+            if not _VALUE_BEFORE.search(fix[max(0, at - 2) : at]):
+                found.append(fix[max(0, at - 20) : at + len(shown)])
+    return found
+
+
+@pytest.mark.parametrize("check_id", sorted(load_catalog().checks))
+def test_no_explain_prints_an_unfilled_placeholder(check_id: str, catalog: Catalog) -> None:
+    check = catalog.checks[check_id]
+    fix = json.loads(invoke("explain", check_id, "-o", "json").stdout)["fix"]
+    assert unfilled(check, fix) == []
+    assert unfilled(check, invoke("explain", check_id).stdout.split("Fix:\n", 1)[1]) == []
+
+
+def test_a_note_that_only_sometimes_applies_is_left_out_of_the_explained_fix() -> None:
+    text = invoke("explain", "NIM-RT-001").stdout
+    assert "(pod annotation ulimits.noderesource.dev/container.<name>).\n" in text
+    assert "a note when" not in text.split("Runbook:")[0]

@@ -34,14 +34,24 @@ def imported(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_typo_of_a_catalog_model_asks_did_you_mean_and_says_the_size_came_from_the_name() -> None:
-    result = invoke("run", "--simulate", "dgx-h100", "--model", "llama-3.1-70b-instruc", "-o", "json")
+@pytest.mark.parametrize("command", [("run", "--simulate", "dgx-h100"), ("plan",), ("capacity", "--reports")])
+def test_a_typo_of_a_catalog_model_exits_2_with_the_suggestion(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    where = (str(tmp_path),) if command[-1] == "--reports" else ()  # capacity: an empty folder of reports
+    result = invoke(*command, *where, "--model", "meta/llama-3.1-70b-instruc", "-o", "json")
+    assert result.exit_code == 2
+    assert result.stdout == ""  # no FITS answer from a guessed size
+    assert "did you mean meta/llama-3.1-70b-instruct?" in result.stderr
+
+
+def test_a_name_with_no_close_match_is_sized_from_its_name_with_the_caution() -> None:
+    result = invoke("run", "--simulate", "dgx-h100", "--model", "meta/llama-3.2-70b-instruct", "-o", "json")
     requirement = json.loads(result.stdout)["placement"]["requirement"]
-    assert "did you mean meta/llama-3.1-70b-instruct" in result.stderr
-    assert "its size (70B) was read from its name" in result.stderr
     assert result.stderr.startswith("Warning: ")
+    assert "its size (70B) was read from its name" in result.stderr
     assert (requirement["paramsB"], requirement["paramsSource"]) == (70, "name")
-    table = invoke("run", "--simulate", "dgx-h100", "--model", "llama-3.1-70b-instruc").stdout
+    table = invoke("run", "--simulate", "dgx-h100", "--model", "meta/llama-3.2-70b-instruct").stdout
     assert "70B params (read from the name: not in the model catalog)" in " ".join(table.split())
 
 
@@ -53,8 +63,8 @@ def test_a_catalog_model_raises_no_question() -> None:
 
 
 def test_plan_lists_the_suggestions_and_an_unsized_model_exits_3_on_every_machine(tmp_path: Path) -> None:
-    close = json.loads(invoke("plan", "--model", "meta/llama3.1-8b-instruct", "-o", "json").stdout)
-    assert close["didYouMean"][0] == "meta/llama-3.1-8b-instruct"
+    close = json.loads(invoke("plan", "--model", "meta/llama-3.2-8b-instruct", "-o", "json").stdout)
+    assert "meta/llama-3.1-8b-instruct" in close["didYouMean"]
     mig = tmp_path / "a100-mig.yaml"
     mig.write_text(invoke("machine", "show", "a100-mig", "-o", "yaml").stdout)
     result = invoke("plan", "--model", "acme/mystery", "--machine", str(mig), "-o", "json")
@@ -151,3 +161,22 @@ def test_an_empty_value_is_a_usage_error(args: list[str]) -> None:
     assert result.exit_code == 2
     assert "must not be empty" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_catalog_model_named_under_another_organisation_is_said_to_be_read_as_the_catalog_s() -> None:
+    result = invoke("plan", "--model", "meta/llama-3.3-nemotron-super-49b-v1", "-o", "json")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "Note: model 'meta/llama-3.3-nemotron-super-49b-v1' is read as the catalog's "
+        "nvidia/llama-3.3-nemotron-super-49b-v1\n"
+    )
+    assert json.loads(result.stdout)["resolvedModel"] == "nvidia/llama-3.3-nemotron-super-49b-v1"
+    aliased = invoke("plan", "--model", "meta-llama/Llama-3.1-8B-Instruct", "-o", "json")
+    assert aliased.stderr == ""  # an alias the catalog lists is no surprise
+
+
+def test_the_readme_quickstart_names_the_model_as_the_catalog_does() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    command = readme.split("## Quickstart", 1)[1].split("pip install . && ", 1)[1].split("\n", 1)[0]
+    model = command.split("--model ", 1)[1].split()[0]
+    assert invoke("plan", "--model", model, "-o", "json").stderr == ""

@@ -112,8 +112,26 @@ def test_agent_reads_the_host_under_host_and_knows_its_node() -> None:
         "/host/lib/systemd": "/lib/systemd",
         "/host/usr/lib/systemd": "/usr/lib/systemd",
     }
-    # A missing host path fails the pod with an event; it is never created on the host.
-    assert all(h["type"] == "Directory" for h in host.values())
+    # /proc and /etc/systemd exist on every systemd host: a missing one fails the pod with an event.
+    # Packaged units live in /lib/systemd or /usr/lib/systemd, not always both: neither keeps the agent off.
+    types = {h["path"]: h["type"] for h in host.values()}
+    assert types == {
+        "/proc": "Directory",
+        "/etc/systemd": "Directory",
+        "/lib/systemd": "DirectoryOrCreate",
+        "/usr/lib/systemd": "DirectoryOrCreate",
+    }
+
+
+@pytest.mark.parametrize("role", ["agent", "scheduler"])
+def test_agent_and_scheduler_have_a_shipped_priority_that_never_preempts(role: str) -> None:
+    docs = render(INSTALL)
+    (workload,) = (w for w in workloads(docs) if role in w.roles())
+    name = workload.pod["priorityClassName"]
+    (priority,) = (d for d in docs if d["kind"] == "PriorityClass" and d["metadata"]["name"] == name)
+    assert priority["preemptionPolicy"] == "Never"  # a diagnostic never takes a NIM pod's place
+    assert 0 < priority["value"] <= 1_000_000_000  # a user class: no kubelet critical-pod admission
+    assert priority.get("globalDefault") is False
 
 
 def test_agent_serves_metrics_and_probes_on_9402() -> None:

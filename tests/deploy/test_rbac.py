@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from nimdoctor.cluster.nodereport import GROUP, PLURAL
+from nimdoctor.workloads.model import GROUP as NIM_CRD_GROUP
+from nimdoctor.workloads.model import PLURALS
 from tests.deploy.manifests import (
     INSTALL,
     NAMESPACE,
@@ -55,11 +57,14 @@ ALLOWED: dict[str, dict[Grant, set[str]]] = {
         (GROUP, PLURAL): {"get", "list", "watch"},
         # NIM-WL-020: the GPUs pods hold, when a NIMService autoscales.
         ("", "pods"): {"list"},
-        ("", "events"): {"create"},
         # NIM-WL-018: whether nim-scheduler runs, from its leader-election Lease (by name; checked below).
         ("coordination.k8s.io", "leases"): {"get"},
+        # NIM-OP-*: the installed NIM CRDs' schemas, by name (checked below).
+        ("apiextensions.k8s.io", "customresourcedefinitions"): {"get"},
     },
 }
+# What the per-namespace templates grant the audit, each in the one namespace it is applied to (issue 22).
+PER_NAMESPACE: dict[Grant, set[str]] = {("", "secrets"): {"get"}, ("", "events"): {"create", "patch"}}
 # Roles Kubernetes itself ships that a process may be bound to.
 BUILT_IN_ROLES: dict[str, set[tuple[str, str]]] = {
     "scheduler": {
@@ -69,6 +74,8 @@ BUILT_IN_ROLES: dict[str, set[tuple[str, str]]] = {
     },
 }
 AUTH_CONFIGMAP = "extension-apiserver-authentication"
+# The CRDs the audit reads to judge with what its cluster enforces: exactly those `collect` asks for.
+NIM_CRDS = sorted(f"{plural}.{NIM_CRD_GROUP}" for plural in PLURALS.values())
 SCHEDULER_LEASE = "nim-scheduler"
 
 
@@ -156,8 +163,11 @@ def test_each_binding_grants_no_more_than_its_processes_need(source: str, bindin
                 allowed.setdefault(grant, set()).update(verbs)
         for rule in role.get("rules", []):
             for grant in grants(rule):
-                if grant == ("", "secrets"):
-                    continue  # test_only_the_per_namespace_template_reads_secrets
+                if source == label(TEMPLATES):
+                    assert role["kind"] == "Role", ident(role)
+                    assert grant in PER_NAMESPACE, (ident(role), grant)
+                    assert set(rule["verbs"]) <= PER_NAMESPACE[grant], rule
+                    continue
                 extra = set(rule["verbs"]) - allowed.get(grant, set())
                 assert not extra, f"{ident(role)} gives {subject['name']} ({does}) {extra} on {grant}"
                 if grant == ("", "configmaps"):
@@ -165,6 +175,8 @@ def test_each_binding_grants_no_more_than_its_processes_need(source: str, bindin
                     assert role["metadata"].get("namespace") == "kube-system", ident(role)
                 if grant == ("coordination.k8s.io", "leases") and does == {"audit"}:
                     assert rule.get("resourceNames") == [SCHEDULER_LEASE], rule
+                if grant == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                    assert sorted(rule.get("resourceNames", [])) == NIM_CRDS, rule
 
 
 def effective(account: str) -> dict[Grant, set[str]]:
@@ -186,6 +198,24 @@ def test_the_audit_gets_exactly_its_list_and_no_secrets() -> None:
     assert effective("nimdoctor-audit") == ALLOWED["audit"]
 
 
+def test_the_audit_reads_the_nim_crds_it_judges_with_and_no_other() -> None:
+    # Without it every cycle falls back to the vendored schemas, with a note each time.
+    assert NIM_CRDS == [
+        "nimcaches.apps.nvidia.com",
+        "nimpipelines.apps.nvidia.com",
+        "nimservices.apps.nvidia.com",
+    ]
+    rules = [
+        rule
+        for binding in bindings(INSTALLED)
+        if any(s["name"] == "nimdoctor-audit" for s in binding["subjects"])
+        and (role := role_of(binding, INSTALLED)) is not None
+        for rule in role.get("rules", [])
+        if ("apiextensions.k8s.io", "customresourcedefinitions") in set(grants(rule))
+    ]
+    assert [(sorted(r["resourceNames"]), r["verbs"]) for r in rules] == [(NIM_CRDS, ["get"])]
+
+
 def test_the_extender_can_read_nodereports_and_resource_claims_wherever_it_runs() -> None:
     for account, does in identities().items():
         if "extender" in does:
@@ -194,19 +224,22 @@ def test_the_extender_can_read_nodereports_and_resource_claims_wherever_it_runs(
                 assert granted.get(grant, set()) >= verbs, (account, grant)
 
 
-def test_only_the_per_namespace_template_reads_secrets() -> None:
-    reading = [
+@pytest.mark.parametrize("grant", sorted(PER_NAMESPACE))
+def test_only_the_per_namespace_templates_read_secrets_and_write_events(grant: Grant) -> None:
+    holding = [
         (source, ident(role))
         for source, role in ROLES
-        if any(("", "secrets") in set(grants(r)) for r in role.get("rules", []))
+        if any(grant in set(grants(r)) for r in role.get("rules", []))
     ]
     template = templates()
-    (role,) = roles(template)
-    assert reading == [(label(TEMPLATES), ident(role))], "Secrets outside the per-namespace template"
+    (role,) = [r for r in roles(template) if grant in set(grants(r["rules"][0]))]
+    assert holding == [(label(TEMPLATES), ident(role))], f"{grant} outside the per-namespace templates"
     assert role["kind"] == "Role"
     assert "namespace" not in role["metadata"]
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
-    (binding,) = bindings(template)
+    assert role["rules"] == [
+        {"apiGroups": [grant[0]], "resources": [grant[1]], "verbs": sorted(PER_NAMESPACE[grant])}
+    ]
+    (binding,) = [b for b in bindings(template) if b["roleRef"]["name"] == role["metadata"]["name"]]
     assert binding["kind"] == "RoleBinding"
     assert "namespace" not in binding["metadata"]
     assert binding["roleRef"] == {"apiGroup": RBAC_GROUP, "kind": "Role", "name": role["metadata"]["name"]}

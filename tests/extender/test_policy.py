@@ -10,7 +10,7 @@ import pytest
 
 from nimdoctor.catalog import Catalog
 from nimdoctor.extender.cache import ReportCache
-from nimdoctor.extender.decide import MISSING, STALE, UNKNOWN, Decider, clean_reason, rejection
+from nimdoctor.extender.decide import MISSING, POD_CHECK, STALE, UNKNOWN, Decider, clean_reason, rejection
 from nimdoctor.extender.protocol import Candidates
 from nimdoctor.placement import Verdict
 from nimdoctor.report import Reason, Status
@@ -22,8 +22,8 @@ NOW = dt.datetime(2026, 11, 29, 19, 0, tzinfo=dt.UTC)
 POD = nim_pod("meta/llama-3.1-8b-instruct", gpus=1)
 
 
-def candidates(*names: str) -> Candidates:
-    return Candidates(pod=POD, names=list(names), by_name=True, items=None)
+def candidates(*names: str, pod: dict[str, Any] = POD) -> Candidates:
+    return Candidates(pod=pod, names=list(names), by_name=True, items=None)
 
 
 def decider(catalog: Catalog, *, admit: bool) -> Decider:
@@ -117,3 +117,17 @@ def test_a_report_going_stale_between_two_requests_is_noticed(catalog: Catalog) 
     assert decider.filter(candidates("n")).failed == {"n": STALE}
     cache.put(record("n", nodes.DGX_H100, NOW + dt.timedelta(seconds=901)))  # the agent is back
     assert decider.filter(candidates("n")).survivors == ["n"]
+
+
+def test_a_near_miss_of_a_catalog_model_is_a_pod_side_rejection_naming_the_suggestion(
+    catalog: Catalog,
+) -> None:
+    typo = nim_pod("meta/llama-3.1-70b-instruc", gpus=8)  # one letter short: not sized as a 70B guess
+    outcome = decider(catalog, admit=True).filter(candidates("fresh", "ghost", pod=typo))
+    assert outcome.survivors == []
+    assert set(outcome.failed) == {"fresh", "ghost"}
+    said = outcome.failed["fresh"]
+    assert said == outcome.failed["ghost"]  # one reason for the pod, whatever the node
+    assert said.startswith("nimdoctor: pod ")
+    assert "did you mean meta/llama-3.1-70b-instruct?" in said
+    assert outcome.rejected_by_check == {POD_CHECK: 2}

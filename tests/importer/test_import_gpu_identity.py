@@ -147,3 +147,66 @@ def test_smi_q_gpu_missing_from_the_table_keeps_its_memory_and_says_what_is_unkn
     assert gpu.memory == MemorySpec(total_mib=8192, reserved_mib=560)
     assert gpu.compute_capability is None
     assert "NVIDIA Z9000: compute capability unknown (not in the input or the GPU table)." in imported.notes
+
+
+# The GPUs NVIDIA lists for NIM (NIM for LLMs "Supported Models", GPUs table, 1.8.0 to 1.13.0 and latest,
+# docs.nvidia.com/nim/large-language-models/latest/supported-models.html), by the names NVML gives them, and
+# their data-centre and workstation siblings.
+NIM_GPUS = [
+    "NVIDIA B200",
+    "NVIDIA GB200",
+    "NVIDIA B300 SXM6 AC",
+    "NVIDIA GH200 480GB",
+    "NVIDIA H200",
+    "NVIDIA H200 NVL",
+    "NVIDIA H100 80GB HBM3",
+    "NVIDIA H100 PCIe",
+    "NVIDIA H100 NVL",
+    "NVIDIA H20",
+    "NVIDIA A100-SXM4-80GB",
+    "NVIDIA A100-SXM4-40GB",
+    "NVIDIA A100 80GB PCIe",
+    "NVIDIA A100-PCIE-40GB",
+    "NVIDIA A30",
+    "NVIDIA A40",
+    "NVIDIA A10",
+    "NVIDIA A10G",
+    "NVIDIA L40S",
+    "NVIDIA L40",
+    "NVIDIA L4",
+    "NVIDIA RTX PRO 6000 Blackwell Server Edition",
+    "NVIDIA RTX PRO 6000 Blackwell Workstation Edition",
+    "NVIDIA RTX 6000 Ada Generation",
+    "NVIDIA RTX 5880 Ada Generation",
+    "NVIDIA RTX 5000 Ada Generation",
+    "NVIDIA RTX A6000",
+    "NVIDIA GeForce RTX 5090",
+    "NVIDIA GeForce RTX 4090",
+]
+
+
+@pytest.mark.parametrize("name", NIM_GPUS)
+def test_the_gpus_nim_supports_import_by_name_with_memory_and_compute_capability(name: str) -> None:
+    (gpu,) = import_machine(ONE_GPU_TOPO, gpu_name=name).spec.gpus
+    assert gpu.name == name
+    assert gpu.memory is not None
+    assert (gpu.memory.total_mib or 0) > 0
+    assert gpu.compute_capability is not None
+
+
+def test_every_known_gpu_has_one_name_a_source_and_its_own_product() -> None:
+    names = [gpus.normalise(m.name) for m in gpus.KNOWN]
+    assert len(names) == len(set(names))
+    assert all(m.source for m in gpus.KNOWN)
+    # An RTX 6000 Ada is no RTX PRO 6000: families never join two architectures.
+    families: dict[str, set[str]] = {}
+    for model in gpus.KNOWN:
+        families.setdefault(gpus.family(model.product), set()).add(model.architecture)
+    assert all(len(architectures) == 1 for architectures in families.values())
+
+
+def test_an_import_by_name_says_the_memory_is_the_table_s_not_a_measurement() -> None:
+    notes = import_machine(ONE_GPU_TOPO, gpu_name="NVIDIA RTX A6000").notes
+    said = " ".join(notes)
+    assert "NVIDIA RTX A6000: 49140 MiB and compute capability 8.6 from nimdoctor's GPU table" in said
+    assert "--smi-q" in said

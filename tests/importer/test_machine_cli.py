@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from nimdoctor.cli import cli
 from nimdoctor.simulation.machine import builtin_names, load_builtin, parse_machine
-from tests.topo.captures import FIXTURES, HGX_H100, L40S_4X, VGPU_SMI_Q
+from tests.topo.captures import FIXTURES, HGX_H100, L40S_4X, VGPU_SMI_Q, capture, with_terminal_underline
 
 HGX = str(FIXTURES / HGX_H100)
 L40S = str(FIXTURES / L40S_4X)
@@ -158,3 +158,16 @@ def test_import_requires_topo() -> None:
     code, _, err = invoke("machine", "import")
     assert code == 2
     assert "--topo" in err
+
+
+def test_import_of_a_terminal_capture_with_an_underlined_header_and_a_workstation_gpu(tmp_path: Path) -> None:
+    topo = tmp_path / "topo.txt"
+    topo.write_text(with_terminal_underline(capture(L40S_4X)))
+    assert "\x1b[4m" in topo.read_text()
+    code, out, err = invoke(
+        "machine", "import", "--topo", str(topo), "--gpu", "NVIDIA RTX A6000", "-o", "yaml"
+    )
+    assert code == 0, err
+    spec = parse_machine(out, "stdout").spec
+    assert [g.name for g in spec.gpus] == ["NVIDIA RTX A6000"] * 4
+    assert {g.compute_capability for g in spec.gpus} == {"8.6"}

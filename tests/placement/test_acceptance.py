@@ -193,6 +193,9 @@ def test_unknown_open_file_limit_is_a_warning_not_a_failure(catalog: Catalog) ->
     verdict = fit(unknown, requirement_from_model(NEMOTRON_49B, catalog, tp=2), catalog)
     assert verdict.fits
     assert [(r.id, r.status) for r in verdict.reasons] == [("NIM-FIT-005", Status.WARN)]
+    fix = " ".join(verdict.reasons[0].fix.split())
+    assert "soft limit on this node: not read (see NIM-RT-001 and NIM-RT-003). Make it at least 65536" in fix
+    assert "of unknown" not in fix
 
 
 def test_h100_fp8_profile_on_an_l40s_node_fails_nim_fit_007(catalog: Catalog) -> None:

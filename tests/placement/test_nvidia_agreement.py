@@ -7,8 +7,8 @@ and `run --model` call) on an 8-GPU node of that GPU, and the rows whose GPU has
 run through `nimdoctor plan` itself. A second column runs vLLM's rule alone (`--nim-version 2.0.3`: NIM 2.x
 serves every profile with vLLM), to show what the engine-aware model changes.
 
-Agreement reached: 58 of 58 rows with the engine-aware model (shipped TPs first, as TensorRT-LLM engines),
-and 45 of 58 with vLLM's rule alone (78 %). The rows where vLLM's rule differs say why (`differs`); the test
+Agreement reached: 66 of 66 rows with the engine-aware model (shipped TPs first, as TensorRT-LLM engines),
+and 53 of 66 with vLLM's rule alone (80 %). The rows where vLLM's rule differs say why (`differs`); the test
 fails if a row that agreed stops agreeing, or one that differs starts to differ in another way.
 """
 
@@ -29,6 +29,7 @@ from tests.placement import nodes
 
 MIB = 2**20
 L8, L70, L33 = "meta/llama-3.1-8b-instruct", "meta/llama-3.1-70b-instruct", "meta/llama-3.3-70b-instruct"
+L1 = "meta/llama-3.2-1b-instruct"
 L405 = "meta/llama-3.1-405b-instruct"
 M7, M22 = "mistralai/mixtral-8x7b-instruct-v01", "mistralai/mixtral-8x22b-instruct-v01"
 MI7 = "mistralai/mistral-7b-instruct-v0.3"
@@ -36,6 +37,7 @@ N49, N49V15 = "nvidia/llama-3.3-nemotron-super-49b-v1", "nvidia/llama-3.3-nemotr
 
 # Where each model's rows come from: (NIM release, cloudera/Model-Hub commit, path of the manifest copy).
 MANIFESTS: dict[str, tuple[str, str, str]] = {
+    L1: ("1.12.0", "71504bc", "manifests/1.19.0/nim/meta/llama-3.2-1b-instruct.yaml"),
     L8: ("1.13.1", "c64fba0", "manifests/1.15.0/nim/meta/llama-3.1-8b-instruct.yaml"),
     L70: ("1.14.0", "c64fba0", "manifests/1.15.0/nim/meta/llama-3.1-70b-instruct.yaml"),
     L33: ("1.14.0", "c64fba0", "manifests/1.15.0/nim/meta/llama-3.3-70b-instruct.yaml"),
@@ -54,8 +56,8 @@ def manifest(model: str) -> str:
     return f"NIM {release} manifest of {model}, as copied in cloudera/Model-Hub@{commit}:{path}"
 
 
-SL8, SL70, SL33, SL405, SM7, SM22, SMI7, SN49, SN49V15 = (
-    manifest(m) for m in (L8, L70, L33, L405, M7, M22, MI7, N49, N49V15)
+SL1, SL8, SL70, SL33, SL405, SM7, SM22, SMI7, SN49, SN49V15 = (
+    manifest(m) for m in (L1, L8, L70, L33, L405, M7, M22, MI7, N49, N49V15)
 )
 
 
@@ -119,6 +121,14 @@ NOT_SHIPPED = (
 )
 
 ROWS = [
+    row(L1, "H100", "fp8", 1, SL1),
+    row(L1, "H100", "bf16", 1, SL1),
+    row(L1, "H200", "fp8", 1, SL1),
+    row(L1, "H200", "bf16", 1, SL1),
+    row(L1, "A100", "bf16", 1, SL1),
+    row(L1, "L40S", "fp8", 1, SL1),
+    row(L1, "L40S", "bf16", 1, SL1),
+    row(L1, "A10G", "bf16", 1, SL1),
     row(L8, "H100", "fp8", 1, SL8),
     row(L8, "H100", "bf16", 1, SL8),
     row(L8, "H200", "fp8", 1, SL8),
@@ -178,8 +188,8 @@ ROWS = [
     row(M22, "A100", "fp16", 8, SM22),
     row(L405, "H100", "bf16", None, SL405 + " (fp16 ships as tp8-pp2: 16 GPUs, two nodes)"),
 ]
-PLACE_AGREEMENT = 58  # rows where `place` names NVIDIA's smallest TP (or says no, as NVIDIA does)
-VLLM_AGREEMENT = 45  # rows where vLLM's rule alone does
+PLACE_AGREEMENT = 66  # rows where `place` names NVIDIA's smallest TP (or says no, as NVIDIA does)
+VLLM_AGREEMENT = 53  # rows where vLLM's rule alone does
 
 
 def _row_id(case: Row) -> str:
@@ -211,7 +221,7 @@ def test_vllms_rule_alone_or_the_documented_difference(case: Row, catalog: Catal
 def test_the_agreement_figures(catalog: Catalog) -> None:
     placed = sum(placed_tp(case, catalog) == case.expected_tp for case in ROWS)
     vllm = sum(placed_tp(case, catalog, "2.0.3") == case.expected_tp for case in ROWS)
-    assert (placed, vllm, len(ROWS)) == (PLACE_AGREEMENT, VLLM_AGREEMENT, 58), (
+    assert (placed, vllm, len(ROWS)) == (PLACE_AGREEMENT, VLLM_AGREEMENT, 66), (
         f"placement agrees with NVIDIA on {placed}/{len(ROWS)}, vLLM's rule alone on {vllm}"
     )
 

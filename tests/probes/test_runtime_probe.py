@@ -237,3 +237,25 @@ def test_memfs_host_reads_like_a_directory(tmp_path: Path) -> None:
     assert (mem_setting.soft, mem_setting.hard) == (dir_setting.soft, dir_setting.hard) == (1048576,) * 2
     assert mem_setting.source == "machine test:/etc/systemd/system/containerd.service"
     assert from_mem.containerd.source == "machine test:/proc/99/limits"
+
+
+@pytest.mark.parametrize("empty", ["/lib/systemd", "/usr/lib/systemd"])
+def test_an_empty_unit_directory_reads_as_no_units_there(tmp_path: Path, empty: str) -> None:
+    # The agent mounts /lib/systemd and /usr/lib/systemd with type DirectoryOrCreate: on a host without one of
+    # them the kubelet creates it empty, and the probe must read on as if it were absent.
+    tree = host_tree(tmp_path)
+    other = "/usr/lib/systemd" if empty == "/lib/systemd" else "/lib/systemd"
+    tree.file(f"{other}/system/containerd.service", UNIT.format(extra="LimitNOFILE=1048576"))
+    tree.path(empty).mkdir(parents=True)
+    config = read_configured_nofile(DirFS(tmp_path))
+    assert isinstance(config.setting, NofileSetting)
+    assert config.setting.raw == "1048576"
+    assert config.errors == []
+
+
+def test_only_empty_unit_directories_mean_no_unit_found_and_no_error(tmp_path: Path) -> None:
+    tree = host_tree(tmp_path)
+    for empty in ("/etc/systemd", "/lib/systemd", "/usr/lib/systemd"):
+        tree.path(empty).mkdir(parents=True)
+    config = read_configured_nofile(DirFS(tmp_path))
+    assert (config.setting, config.files, config.errors) == (None, [], [])

@@ -52,6 +52,16 @@ def with_header_tab(text: str) -> str:
     return text if text[0].isspace() else "\t" + text
 
 
+def with_terminal_underline(text: str) -> str:
+    """The header underlined as nvidia-smi prints it to a terminal (`ESC[4m` ... `ESC[0m`), kept by copy and
+    paste from a terminal or by `script`."""
+    head, rest = matrix_lines(with_header_tab(text))
+    header = head[0]
+    start = len(header) - len(header.lstrip())
+    head[0] = f"{header[:start]}\x1b[4m{header[start:]}\x1b[0m"
+    return "\n".join(head + rest) + "\n"
+
+
 def without_legend(text: str) -> str:
     """Everything from the first blank line on removed (Legend and NIC Legend)."""
     head, _ = matrix_lines(text)

@@ -22,6 +22,7 @@ from tests.topo.captures import (
     capture,
     with_crlf,
     with_header_tab,
+    with_terminal_underline,
     without_affinity,
     without_legend,
     without_nic_rows,
@@ -37,6 +38,7 @@ VARIANTS: list[Callable[[str], str]] = [
     without_nic_rows,
     without_nics,
     with_crlf,
+    with_terminal_underline,
     lambda text: without_legend(without_nic_rows(as_spaces(text))),
 ]
 
@@ -186,3 +188,11 @@ def test_any_whitespace_between_tokens_gives_the_same_matrix(name: str, data: st
     parsed = parse_topo("\n".join(rebuilt))
     assert parsed.gpu_matrix() == matrix
     assert [g.numa for g in parsed.gpus] == numa
+
+
+def test_an_escape_other_than_styling_is_still_an_error_and_is_shown_escaped() -> None:
+    text = capture(L40S_4X).replace("GPU1", "GPU1\x1b]0;title\x07", 1)
+    with pytest.raises(TopoParseError) as raised:
+        parse_topo(text)
+    assert "\\x1b" in str(raised.value)
+    assert "\x1b" not in str(raised.value)
