@@ -12,9 +12,10 @@ the requests alternating between them so that other load on the machine falls on
 - today: the extender without its answer cache (`--answer-cache 0`);
 - extender: the extender as shipped, with its answer cache.
 
-Two request streams: `hits` repeats one request (replicas of one NIMService, retries of a pending pod);
+Three request streams: `hits` repeats one request (the retries of a pending pod); `replicas` asks for
+pods that differ only in name and uid (the replicas of one NIMService) with the same candidates;
 `misses` sends a different candidate list every time (one node left out in turn), so nothing is reused.
-Printed: p50 and p99 latency, and the ratios to null and to the floor (and, for misses, to today).
+Printed: p50 and p99 latency, and the ratios to null and to the floor (and to today for the extender).
 
 Run: `python bench/bench_extender.py [--nodes 1000,5000,20000] [--requests 500] [--warmup 100]`.
 """
@@ -41,10 +42,10 @@ from starlette.routing import Route
 
 from nimdoctor.catalog import load_catalog
 from nimdoctor.cluster.nodereport import NodeRecord
-from nimdoctor.extender.answers import DEFAULT_MAX_BYTES, NOTHING, AnswerCache
+from nimdoctor.extender.answers import DEFAULT_MAX_BYTES
 from nimdoctor.extender.app import Webhook
 from nimdoctor.extender.cache import ReportCache
-from nimdoctor.extender.decide import Decider, Outcome
+from nimdoctor.extender.decide import Decider, Need, Outcome, Question
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.protocol import Candidates, HostPriority, decode_args, filter_result
 from nimdoctor.extender.run import Extender
@@ -111,10 +112,16 @@ def cache_of(count: int) -> ReportCache:
 class NullAnswers:
     """The baseline: every node admitted, every score 0."""
 
-    def filter(self, candidates: Candidates) -> Outcome:
+    def question(self, pod: dict[str, Any]) -> Question:
+        return Question(None, None)
+
+    def caution(self, pod: dict[str, Any], need: Need | str | None) -> tuple[str | None, bool]:
+        return None, False
+
+    def filter(self, candidates: Candidates, question: Question | None = None) -> Outcome:
         return Outcome(survivors=candidates.names, failed={})
 
-    def prioritize(self, candidates: Candidates) -> list[HostPriority]:
+    def prioritize(self, candidates: Candidates, question: Question | None = None) -> list[HostPriority]:
         return [HostPriority(host=name, score=0) for name in candidates.names]
 
 
@@ -168,8 +175,14 @@ class Server:
         self.process.join(10)
 
 
-def body_of(candidates: list[str]) -> bytes:
-    return json.dumps({"Pod": POD, "Nodes": None, "NodeNames": candidates}).encode()
+def body_of(candidates: list[str], pod: dict[str, Any] = POD) -> bytes:
+    return json.dumps({"Pod": pod, "Nodes": None, "NodeNames": candidates}).encode()
+
+
+def replica(index: int) -> dict[str, Any]:
+    """POD as the `index`th replica of its NIMService: its own name and uid."""
+    named = {"name": f"llm-7d9f8-{index:05d}", "uid": f"00000000-0000-0000-0000-{index:012d}"}
+    return {**POD, "metadata": {**POD["metadata"], **named}}
 
 
 def answer_bytes(cache: ReportCache, body: bytes) -> bytes:
@@ -180,10 +193,13 @@ def answer_bytes(cache: ReportCache, body: bytes) -> bytes:
 
 
 def stream(count: int, kind: str, total: int) -> list[bytes]:
-    """`total` request bodies: one repeated (hits), or each leaving out another node (misses)."""
+    """`total` request bodies: one repeated (hits), one per replica (replicas), or each leaving out
+    another node (misses)."""
     every = names(count)
     if kind == "hits":
         return [body_of(every)] * total
+    if kind == "replicas":
+        return [body_of(every, replica(i)) for i in range(total)]
     return [body_of(every[: i % count] + every[i % count + 1 :]) for i in range(total)]
 
 
@@ -237,18 +253,22 @@ def in_process(
     return statistics.median(decide_times) * 1e3, statistics.median(full_times) * 1e3
 
 
-def miss_cost(count: int, rounds: int) -> float:
-    """Median microseconds the answer cache adds to a miss: looking up a request never seen before (its
-    hash, over the whole body) and declining to keep its answer."""
-    memo = AnswerCache(cache_of(count))
+def miss_cost(count: int, rounds: int) -> tuple[float, float]:
+    """Median microseconds of a miss in process (the whole reply to a body never seen, candidates never
+    seen), without and with the answer cache, alternating."""
+    cache = cache_of(count)
+    webhooks = [
+        Extender.assemble(cache, load_catalog(), answer_cache_bytes=size).webhook
+        for size in (0, DEFAULT_MAX_BYTES)
+    ]
     bodies = stream(count, "misses", rounds)  # distinct bytes objects: no hash cached
-    times = []
+    times: list[list[float]] = [[], []]
     for body in bodies:
-        start = time.perf_counter()
-        _, state = memo.get("filter", body)
-        memo.put("filter", body, b"", NOTHING, state)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e6
+        for index, webhook in enumerate(webhooks):
+            start = time.perf_counter()
+            webhook.reply("filter", body)
+            times[index].append(time.perf_counter() - start)
+    return statistics.median(times[0]) * 1e6, statistics.median(times[1]) * 1e6
 
 
 def main() -> None:
@@ -266,7 +286,7 @@ def main() -> None:
     for count in sizes:
         servers = {kind: Server(kind, count) for kind in ("null", "floor", "today", "extender")}
         try:
-            for kind in ("hits", "misses"):
+            for kind in ("hits", "replicas", "misses"):
                 bodies = stream(count, kind, args.warmup + args.requests)
                 latencies = measure(servers, bodies, args.warmup)
                 p50 = {name: percentile(took, 0.5) for name, took in latencies.items()}
@@ -292,11 +312,10 @@ def main() -> None:
         f"decode + decision + encode {full_ms:.3f} ms"
     )
     for count in sizes:
-        _, today_ms = in_process(count, 100)
-        added = miss_cost(count, 200)
+        without, with_cache = miss_cost(count, 200)
         print(
-            f"in process at {count} nodes: a miss adds {added:.1f} us to decode + decision + encode "
-            f"({today_ms:.3f} ms): {added / 10 / today_ms:.1f} %"
+            f"in process at {count} nodes, a miss: {with_cache:.0f} us with the answer cache, "
+            f"{without:.0f} us without ({with_cache / without:.3f}x)"
         )
     # The same pod with its GPUs from a resource claim: a template of 2 GPUs seen, and one not seen (each
     # node judged with all its GPUs as the upper bound), against the nvidia.com/gpu pod in the same run.

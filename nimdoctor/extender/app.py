@@ -17,25 +17,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from nimdoctor.extender.answers import NOTHING, AnswerCache, Tally
+from nimdoctor.extender.answers import NOTHING, AnswerCache, Tally, alike, exact
 from nimdoctor.extender.bodies import BodyBuffers, BodyTooLarge
 from nimdoctor.extender.cache import ReportCache
-from nimdoctor.extender.decide import Outcome
+from nimdoctor.extender.decide import Need, Outcome, Question
 from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.metrics import ExtenderMetrics
 from nimdoctor.extender.protocol import (
     Candidates,
     ErrorBody,
+    Head,
     HostPriority,
     ProtocolError,
+    candidates,
     decode_args,
+    decode_head,
     encode,
     filter_result,
 )
@@ -49,17 +52,28 @@ PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 class Answers(Protocol):
     """What answers the two verbs (the `Decider`; a benchmark's null extender)."""
 
-    def filter(self, candidates: Candidates) -> Outcome:
+    def question(self, pod: dict[str, Any]) -> Question:
+        """What the answers about `pod` depend on."""
+        ...
+
+    def caution(self, pod: dict[str, Any], need: Need | str | None) -> tuple[str | None, bool]:
+        """What a pod served a kept answer still logs; its claims mode and unevaluable flag."""
+        ...
+
+    def filter(self, candidates: Candidates, question: Question | None = None) -> Outcome:
         """The filter decision."""
         ...
 
-    def prioritize(self, candidates: Candidates) -> list[HostPriority]:
+    def prioritize(self, candidates: Candidates, question: Question | None = None) -> list[HostPriority]:
         """The node scores."""
         ...
 
 
-# Computes one verb's encoded answer and what it counts in the metrics.
-Responder = Callable[[Candidates], tuple[bytes, Tally]]
+# Computes one verb's encoded answer and what it counts in the metrics (given the pod's question, if known).
+Responder = Callable[[Candidates, Question | None], tuple[bytes, Tally]]
+
+
+_T = TypeVar("_T")
 
 
 def _error(status: int, message: str, close: bool = False) -> Response:
@@ -92,13 +106,13 @@ class Webhook:
         self.healthy = healthy
         self.bodies = BodyBuffers()  # at most 4 buffered at once; the others wait inside `read_timeout`
 
-    async def _answer(self, request: Request, verb: str, respond: Responder) -> Response:
+    async def _answer(self, request: Request, verb: str) -> Response:
         started = time.perf_counter()
-        response = await self._respond(request, verb, respond)
+        response = await self._respond(request, verb)
         self.metrics.observe(verb, time.perf_counter() - started, response.status_code == 200)
         return response
 
-    async def _respond(self, request: Request, verb: str, respond: Responder) -> Response:
+    async def _respond(self, request: Request, verb: str) -> Response:
         try:
             async with asyncio.timeout(self.read_timeout):
                 body = await self.bodies.read(request, self.max_body)
@@ -110,39 +124,74 @@ class Webhook:
             return _error(400, "the client went away before sending the whole body", close=True)
         if not self.cache.synced:
             return _error(503, "the node report cache has not synced yet")
+        return self.reply(verb, body)
+
+    def reply(self, verb: str, body: bytes) -> Response:
+        """The answer to a whole request body for `verb` (filter, prioritize): kept (for exactly this body,
+        or for a replica alike), else computed."""
+        respond = self._filter if verb == "filter" else self._prioritize
         memo = self.memo
-        if memo is not None:
-            kept, state = memo.get(verb, body)
-            if kept is not None:  # the same question, nothing changed since: the same answer
-                self.metrics.count_answer(kept.tally)
-                return Response(kept.payload, media_type=JSON)
+        if memo is None:
+            return self._served(self._guarded(verb, lambda: respond(decode_args(body), None)))
+        whole = exact(verb, body)
+        kept, seen, state = memo.get(whole)
+        if kept is not None:  # the same request, nothing changed since: the same answer
+            return self._served((kept.payload, kept.tally))
+        asked = self._guarded(verb, lambda: self._question(body))
+        if isinstance(asked, Response):
+            return asked
+        head, question = asked
+        key = alike(verb, question.key, head.nodes, head.node_names)
+        kept = memo.get_alike(key)
+        if kept is None:
+            answer = self._guarded(verb, lambda: respond(candidates(head), question))
+            if isinstance(answer, Response):
+                return answer
+            memo.put(key, *answer, state, trial=True)
+        else:  # a replica's: the same answer, and the pod's own log line as if computed
+            self.answers.caution(head.pod, question.need)
+            answer = (kept.payload, kept.tally)
+        if seen:
+            memo.put(whole, *answer, state)
+        return self._served(answer)
+
+    def _question(self, body: bytes) -> tuple[Head, Question]:
+        head = decode_head(body)
+        return head, self.answers.question(head.pod)
+
+    def _guarded(self, verb: str, compute: Callable[[], _T]) -> _T | Response:
+        """What `compute` returns, or the error answer: 400 naming what cannot be read, 500 for a bug
+        (counted and logged, never a dropped connection)."""
         try:
-            payload, tally = respond(decode_args(body))
+            return compute()
         except ProtocolError as exc:
             return _error(400, str(exc))
-        except Exception as exc:  # a bug: answered, counted and logged, never a dropped connection
+        except Exception as exc:
             self.faults.record(verb, exc)
             return _error(500, "internal error in the nimdoctor extender; see its log")
-        self.metrics.count_answer(tally)
-        if memo is not None:
-            memo.put(verb, body, payload, tally, state)
-        return Response(payload, media_type=JSON)
 
-    def _filter(self, candidates: Candidates) -> tuple[bytes, Tally]:
-        outcome = self.answers.filter(candidates)
+    def _served(self, answer: tuple[bytes, Tally] | Response) -> Response:
+        """The response to an answer, counted in the metrics."""
+        if isinstance(answer, Response):
+            return answer
+        self.metrics.count_answer(answer[1])
+        return Response(answer[0], media_type=JSON)
+
+    def _filter(self, candidates: Candidates, question: Question | None) -> tuple[bytes, Tally]:
+        outcome = self.answers.filter(candidates, question)
         tally = Tally(outcome.rejected_by_check, outcome.claims, outcome.unevaluable)
         return filter_result(candidates, outcome.survivors, outcome.failed), tally
 
-    def _prioritize(self, candidates: Candidates) -> tuple[bytes, Tally]:
-        return encode(self.answers.prioritize(candidates)), NOTHING
+    def _prioritize(self, candidates: Candidates, question: Question | None) -> tuple[bytes, Tally]:
+        return encode(self.answers.prioritize(candidates, question)), NOTHING
 
     async def filter(self, request: Request) -> Response:
         """POST /filter."""
-        return await self._answer(request, "filter", self._filter)
+        return await self._answer(request, "filter")
 
     async def prioritize(self, request: Request) -> Response:
         """POST /prioritize."""
-        return await self._answer(request, "prioritize", self._prioritize)
+        return await self._answer(request, "prioritize")
 
     async def healthz(self, request: Request) -> Response:
         """Alive: the process answers and the report watch is running."""

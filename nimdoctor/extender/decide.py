@@ -35,10 +35,12 @@ import math
 import operator
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress
-from typing import Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import msgspec
 
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import Unusable
@@ -120,14 +122,52 @@ class Outcome:
 @dataclass(frozen=True)
 class PerNode:
     """A DRA pod whose GPU count depends on the node (`base.claims` all or unknown): `at(gpus)` is its
-    requirement with that many GPUs on offer. Equal and hashed by `base` alone, which holds every pod field
-    `at` reads."""
+    requirement with that many GPUs on offer. Equal and hashed by `base` and `pod`, the canonical bytes of
+    every pod field `at` reads: `base` alone does not fix `at` (a pod that pins TP 1 and one that leaves it
+    open have the same base, but judged on an 8-GPU node the second asks for 8)."""
 
     base: Requirement
+    pod: bytes
     at: Callable[[int], Requirement] = field(compare=False, hash=False, repr=False)
 
 
 Need = Requirement | PerNode
+
+
+class Question(NamedTuple):
+    """What the answers about one pod depend on, besides the candidates and the cache's state: its `need`
+    (None: left alone; a string: the reason every node is rejected for), and `key`, equal for two pods
+    exactly when their answers are (type-exact bytes of the need: `70` and `70.0` are equal in Python
+    but print differently in a reason)."""
+
+    need: Need | str | None
+    key: Hashable
+
+
+_ENCODE = msgspec.json.Encoder()
+
+
+def read_fields(pod: Mapping[str, Any]) -> bytes:
+    """Canonical bytes of what `requirement_from_pod` reads of a pod besides its name (which only errors
+    name): namespace, labels and annotations, and the spec's containers and claims."""
+    metadata = pod.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    spec = pod.get("spec")
+    spec = spec if isinstance(spec, Mapping) else {}
+    read = [metadata.get(key) for key in ("namespace", "labels", "annotations")]
+    read += [spec.get(key) for key in ("containers", "initContainers", "resourceClaims")]
+    return _ENCODE.encode(read)
+
+
+def key_of(need: Need | str | None) -> Hashable:
+    """The `Question.key` of a need."""
+    if need is None or isinstance(need, str):
+        return need
+    if isinstance(need, PerNode):
+        return ("per-node", _ENCODE.encode(need.base), need.pod)
+    return _ENCODE.encode(need)
+
+
 # Cautions already logged, by (pod, text): a pod retried by the scheduler is not logged on every attempt.
 MAX_SAID = 1024
 UNKNOWN_COUNT = (
@@ -210,9 +250,13 @@ class Decider:
         self._tables_by_requirement: dict[Need, _Tables] = {}
         self._said: OrderedDict[tuple[str, str], None] = OrderedDict()
 
-    def requirement(self, candidates: Candidates) -> Need | str | None:
+    def question(self, pod: dict[str, Any]) -> Question:
+        """What the answers about `pod` depend on (see `Question`)."""
+        need = self.requirement(pod)
+        return Question(need, key_of(need))
+
+    def requirement(self, pod: dict[str, Any]) -> Need | str | None:
         """What the pod needs; None when the extender leaves the pod alone; a reason when it cannot say."""
-        pod = candidates.pod
         if not judged(pod):
             return None
         try:
@@ -223,16 +267,17 @@ class Decider:
             return clean_reason(f"nimdoctor: {exc}")
         if requirement.claims in ("all", "unknown"):
             at = functools.partial(requirement_from_pod, pod, self.catalog, claims=self.claims)
-            return PerNode(requirement, lambda gpus: at(node_gpus=gpus))
+            return PerNode(requirement, read_fields(pod), lambda gpus: at(node_gpus=gpus))
         return requirement
 
-    def _caution(self, candidates: Candidates, need: Need) -> tuple[str | None, bool]:
+    def caution(self, pod: dict[str, Any], need: Need | str | None) -> tuple[str | None, bool]:
         """Log (once per pod and text) what was not known of a DRA pod's claims; return the claims mode and
-        whether a selector went unread, for the metrics."""
+        whether a selector went unread, for the metrics. Called for kept answers too: each pod is logged."""
+        if need is None or isinstance(need, str):
+            return None, False
         requirement = need.base if isinstance(need, PerNode) else need
         if requirement.claims is None:
             return None, False
-        pod = candidates.pod
         metadata = pod.get("metadata")
         metadata = metadata if isinstance(metadata, Mapping) else {}
         name = clean_line(f"{metadata.get('namespace')}/{metadata.get('name')}")
@@ -304,16 +349,16 @@ class Decider:
         possible.discard("")
         return _Tables(requirement, snapshot, reasons, scores, now, until, bool(stale), tuple(possible))
 
-    def filter(self, candidates: Candidates) -> Outcome:
-        """The filter decision for every candidate node, in order."""
+    def filter(self, candidates: Candidates, question: Question | None = None) -> Outcome:
+        """The filter decision for every candidate node, in order (`question`: the pod's, if known)."""
         names = candidates.names
-        need = self.requirement(candidates)
+        need = question.need if question is not None else self.requirement(candidates.pod)
         if need is None:
             return Outcome(survivors=names, failed={})
         if isinstance(need, str):
             everyone = dict.fromkeys(names, need)
             return Outcome(survivors=[], failed=everyone, rejected_by_check={POD_CHECK: len(everyone)})
-        claims, unevaluable = self._caution(candidates, need)
+        claims, unevaluable = self.caution(candidates.pod, need)
         tables = self._tables(need)
         answers = list(map(tables.reasons.__getitem__, names))
         if not any(answers):
@@ -329,10 +374,10 @@ class Decider:
                 by_check[check] = by_check.get(check, 0) + count
         return Outcome(survivors, failed, by_check, claims, unevaluable)
 
-    def prioritize(self, candidates: Candidates) -> list[HostPriority]:
+    def prioritize(self, candidates: Candidates, question: Question | None = None) -> list[HostPriority]:
         """Scores 0-10 for every candidate node (see `scoring`); 0 for pods the extender leaves alone."""
         names = candidates.names
-        need = self.requirement(candidates)
+        need = question.need if question is not None else self.requirement(candidates.pod)
         if need is None or isinstance(need, str):
             return [HostPriority(host=name, score=0) for name in names]
         return list(map(HostPriority, names, map(self._tables(need).scores.__getitem__, names)))

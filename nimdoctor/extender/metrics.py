@@ -127,7 +127,7 @@ def _memo_families(memo: AnswerCache) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "nimdoctor_extender_answer_cache_bytes",
         "Bytes of requests and answers kept (bounded by --answer-cache).",
-        memo.bytes,
+        memo.bytes_kept,
     )
 
 

@@ -31,14 +31,6 @@ class NodeListOut(msgspec.Struct):
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class ExtenderArgs(msgspec.Struct, rename="pascal"):
-    """The filter and prioritize request: `Pod`, and the candidate nodes in `NodeNames` or `Nodes`."""
-
-    pod: dict[str, Any]
-    nodes: NodeListIn | None = None
-    node_names: list[str] | None = None
-
-
 class ExtenderFilterResult(msgspec.Struct, rename="pascal"):
     """The filter response. Survivors go in the field of the request's mode; every rejected node is in a
     failure map with its reason (a node dropped without a reason vanishes from the scheduler's event)."""
@@ -72,7 +64,19 @@ class _NamedObject(msgspec.Struct):
     metadata: _Metadata
 
 
-_ARGS = msgspec.json.Decoder(ExtenderArgs)
+class Head(msgspec.Struct, rename="pascal"):
+    """The filter and prioritize request (`ExtenderArgs`: `Pod`, and the candidate nodes in `NodeNames` or
+    `Nodes`) read as far as a kept answer needs: the pod, and the candidate lists as their raw bytes (empty
+    when absent). The lists are decoded only when the answer is computed (`candidates`)."""
+
+    pod: dict[str, Any]
+    nodes: msgspec.Raw = msgspec.Raw()
+    node_names: msgspec.Raw = msgspec.Raw()
+
+
+_HEAD = msgspec.json.Decoder(Head)
+_NODES = msgspec.json.Decoder(NodeListIn | None)
+_NAMES = msgspec.json.Decoder(list[str] | None)
 _NAMED = msgspec.json.Decoder(_NamedObject)
 _ENCODER = msgspec.json.Encoder()
 
@@ -90,28 +94,55 @@ class Candidates(msgspec.Struct, frozen=True):
     items: list[msgspec.Raw] | None
 
 
-def decode_args(body: bytes) -> Candidates:
-    """Read an `ExtenderArgs` body; raise `ProtocolError` naming what is wrong with it."""
+def decode_head(body: bytes) -> Head:
+    """Read an `ExtenderArgs` body's pod, leaving its candidate lists raw; raise `ProtocolError` naming
+    what is wrong with it."""
     try:
-        args = _ARGS.decode(body)
+        return _HEAD.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ProtocolError(f"ExtenderArgs: {exc}") from None
     except RecursionError:
         raise ProtocolError("ExtenderArgs: JSON nested too deeply") from None
-    items = args.nodes.items if args.nodes is not None else None
-    if args.nodes is not None and items is None:
+
+
+def _field(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw, field: str) -> Any:
+    """One raw field decoded (absent: None); errors name the field's path, as a whole decode would."""
+    if not raw:
+        return None
+    try:
+        return decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        text = str(exc)
+        where = f"`$.{field}"
+        text = text.replace("`$", where, 1) if " - at `$" in text else f"{text} - at {where}`"
+        raise ProtocolError(f"ExtenderArgs: {text}") from None
+    except RecursionError:
+        raise ProtocolError("ExtenderArgs: JSON nested too deeply") from None
+
+
+def candidates(head: Head) -> Candidates:
+    """The candidates of a request read by `decode_head`; raise `ProtocolError` naming what is wrong."""
+    nodes: NodeListIn | None = _field(_NODES, head.nodes, "Nodes")
+    node_names: list[str] | None = _field(_NAMES, head.node_names, "NodeNames")
+    items = nodes.items if nodes is not None else None
+    if nodes is not None and items is None:
         items = []
-    if args.node_names is not None:
-        names = args.node_names
+    if node_names is not None:
+        names = node_names
     elif items is not None:
         names = [_node_name(raw, index) for index, raw in enumerate(items)]
     else:
         raise ProtocolError("ExtenderArgs: neither NodeNames nor Nodes is given")
-    if args.node_names is not None and items is not None:
+    if node_names is not None and items is not None:
         item_names = [_node_name(raw, index) for index, raw in enumerate(items)]
         if item_names != names:
             raise ProtocolError("ExtenderArgs: NodeNames and Nodes.items name different nodes")
-    return Candidates(pod=args.pod, names=names, by_name=args.node_names is not None, items=items)
+    return Candidates(pod=head.pod, names=names, by_name=node_names is not None, items=items)
+
+
+def decode_args(body: bytes) -> Candidates:
+    """Read an `ExtenderArgs` body; raise `ProtocolError` naming what is wrong with it."""
+    return candidates(decode_head(body))
 
 
 def _node_name(raw: msgspec.Raw, index: int) -> str:

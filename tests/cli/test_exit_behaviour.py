@@ -11,16 +11,11 @@ from click.testing import CliRunner, Result
 from nimdoctor.cli import cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-# The operator's basic sample with a deprecated ingress enabled beside the router's: NIM-WL-006 (a warning-
-# severity check) fails, and nothing else does.
-INGRESS = (
-    (FIXTURES / "k8s-nim-operator__serving__standalone__basic__llm.yaml")
-    .read_text()
-    .replace(
-        "  expose:\n",
-        "  expose:\n    ingress:\n      enabled: true\n      spec: {rules: [{host: llm.example.com}]}\n"
-        "    router:\n      ingress: {ingressClass: nginx}\n",
-    )
+# The operator's autoscaling sample sets replicas beside scale.enabled: NIM-WL-005 fails (critical), and a
+# site overlay may lower it to a warning.
+AUTOSCALING = FIXTURES / "k8s-nim-operator__serving__standalone__autoscaling__llm.yaml"
+AS_WARNING = (
+    "apiVersion: nimdoctor.io/v1alpha1\nkind: CheckCatalog\nchecks: [{id: NIM-WL-005, severity: warning}]\n"
 )
 
 
@@ -101,18 +96,19 @@ def test_a_selection_that_names_nothing_runnable_is_a_usage_error(args: list[str
 
 
 def test_lint_fails_on_a_warning_check_unless_told_critical(tmp_path: Path) -> None:
+    overlay = tmp_path / "checks.d"
+    overlay.mkdir()
+    (overlay / "site.yaml").write_text(AS_WARNING)
     manifest = tmp_path / "svc.yaml"
-    manifest.write_text(INGRESS)
-    default = invoke("lint", str(manifest), "-o", "json")
-    failing = {k for k, v in statuses(default).items() if v == "fail"}
-    # The operator refuses it too: its CEL rule (critical) and its webhook (no router hostDomainName).
-    assert failing == {"NIM-WL-006", "NIM-OP-003", "NIM-OP-004"}
+    manifest.write_text(AUTOSCALING.read_text())
+    lowered = ("--checks-dir", str(overlay), "--skip", "NIM-WL-003")  # its RWO cache fails NIM-WL-003 too
+    default = invoke("lint", str(manifest), "-o", "json", *lowered)
+    assert {k for k, v in statuses(default).items() if v == "fail"} == {"NIM-WL-005"}
     assert default.exit_code == 1
-    assert invoke("lint", str(manifest), "--fail-on", "critical").exit_code == 1
-    warning_only = ("--skip", "NIM-OP-003,NIM-OP-004")
-    assert invoke("lint", str(manifest), *warning_only, "--fail-on", "critical").exit_code == 0
-    skipped = invoke("lint", str(manifest), "-o", "json", "--skip", "NIM-WL-006,NIM-OP-003,NIM-OP-004")
-    assert (skipped.exit_code, "NIM-WL-006" in statuses(skipped)) == (0, False)
+    assert invoke("lint", str(manifest), *lowered, "--fail-on", "critical").exit_code == 0
+    assert invoke("lint", str(manifest), "--skip", "NIM-WL-003", "--fail-on", "critical").exit_code == 1
+    skipped = invoke("lint", str(manifest), "-o", "json", "--skip", "NIM-WL-003,NIM-WL-005")
+    assert (skipped.exit_code, "NIM-WL-005" in statuses(skipped)) == (0, False)
     node_check = invoke("lint", str(manifest), "-o", "json", "--skip", "NIM-RT-001")  # not a lint check
-    assert statuses(node_check) == statuses(default)
+    assert statuses(node_check) == statuses(invoke("lint", str(manifest), "-o", "json"))
     assert invoke("lint", str(manifest), "--skip", "NIM-WL-999").exit_code == 2

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from nimdoctor.cluster.nodereport import GROUP, PLURAL
+from nimdoctor.workloads.model import GROUP as NIM_CRD_GROUP
+from nimdoctor.workloads.model import PLURALS
 from tests.deploy.manifests import (
     INSTALL,
     NAMESPACE,
@@ -57,6 +59,8 @@ ALLOWED: dict[str, dict[Grant, set[str]]] = {
         ("", "pods"): {"list"},
         # NIM-WL-018: whether nim-scheduler runs, from its leader-election Lease (by name; checked below).
         ("coordination.k8s.io", "leases"): {"get"},
+        # NIM-OP-*: the installed NIM CRDs' schemas, by name (checked below).
+        ("apiextensions.k8s.io", "customresourcedefinitions"): {"get"},
     },
 }
 # What the per-namespace templates grant the audit, each in the one namespace it is applied to (issue 22).
@@ -70,6 +74,8 @@ BUILT_IN_ROLES: dict[str, set[tuple[str, str]]] = {
     },
 }
 AUTH_CONFIGMAP = "extension-apiserver-authentication"
+# The CRDs the audit reads to judge with what its cluster enforces: exactly those `collect` asks for.
+NIM_CRDS = sorted(f"{plural}.{NIM_CRD_GROUP}" for plural in PLURALS.values())
 SCHEDULER_LEASE = "nim-scheduler"
 
 
@@ -169,6 +175,8 @@ def test_each_binding_grants_no_more_than_its_processes_need(source: str, bindin
                     assert role["metadata"].get("namespace") == "kube-system", ident(role)
                 if grant == ("coordination.k8s.io", "leases") and does == {"audit"}:
                     assert rule.get("resourceNames") == [SCHEDULER_LEASE], rule
+                if grant == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                    assert sorted(rule.get("resourceNames", [])) == NIM_CRDS, rule
 
 
 def effective(account: str) -> dict[Grant, set[str]]:
@@ -188,6 +196,24 @@ def test_the_agent_gets_exactly_its_list() -> None:
 
 def test_the_audit_gets_exactly_its_list_and_no_secrets() -> None:
     assert effective("nimdoctor-audit") == ALLOWED["audit"]
+
+
+def test_the_audit_reads_the_nim_crds_it_judges_with_and_no_other() -> None:
+    # Without it every cycle falls back to the vendored schemas, with a note each time.
+    assert NIM_CRDS == [
+        "nimcaches.apps.nvidia.com",
+        "nimpipelines.apps.nvidia.com",
+        "nimservices.apps.nvidia.com",
+    ]
+    rules = [
+        rule
+        for binding in bindings(INSTALLED)
+        if any(s["name"] == "nimdoctor-audit" for s in binding["subjects"])
+        and (role := role_of(binding, INSTALLED)) is not None
+        for rule in role.get("rules", [])
+        if ("apiextensions.k8s.io", "customresourcedefinitions") in set(grants(rule))
+    ]
+    assert [(sorted(r["resourceNames"]), r["verbs"]) for r in rules] == [(NIM_CRDS, ["get"])]
 
 
 def test_the_extender_can_read_nodereports_and_resource_claims_wherever_it_runs() -> None:

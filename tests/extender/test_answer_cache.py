@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.extender.answers import NOTHING, AnswerCache
+from nimdoctor.extender.answers import NOTHING, AnswerCache, alike, exact
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.claims import ClaimCache
 from nimdoctor.extender.run import Extender
@@ -87,8 +87,8 @@ def fleet(catalog: Catalog) -> Iterator[tuple[ReportCache, Clock, dict[str, Live
 
 
 def answers(running: dict[str, LiveExtender]) -> dict[str, list[bytes]]:
-    """Each extender's answers to every body and verb, each asked three times (a request is kept when it
-    comes a second time, and answered from what was kept the third)."""
+    """Each extender's answers to every body and verb, each asked three times (a request is kept alike the
+    first time and under its bytes the second: the second and third are answered from what was kept)."""
     found: dict[str, list[bytes]] = {}
     for name, live in running.items():
         with Client(live.port) as client:
@@ -155,8 +155,9 @@ def test_rejection_counters_count_every_answer_served(
     assert 'nimdoctor_extender_nodes_rejected_total{check="NIM-FIT-008"} 5.0' in expositions["reject-kept"]
     with Client(running["reject-kept"].port) as client:
         metrics = client.get("/metrics")[1].decode()
-    assert 'nimdoctor_extender_answer_cache_hits_total{verb="filter"} 3.0' in metrics  # kept on the 2nd
-    assert 'nimdoctor_extender_answer_cache_misses_total{verb="filter"} 2.0' in metrics
+    # Kept alike on the 1st (a hit on the 2nd), under its bytes on the 2nd (hits on the 3rd to 5th).
+    assert 'nimdoctor_extender_answer_cache_hits_total{verb="filter"} 4.0' in metrics
+    assert 'nimdoctor_extender_answer_cache_misses_total{verb="filter"} 1.0' in metrics
 
 
 def kept_cache(max_bytes: int) -> tuple[ReportCache, AnswerCache]:
@@ -167,18 +168,25 @@ def kept_cache(max_bytes: int) -> tuple[ReportCache, AnswerCache]:
 
 def second_time(memo: AnswerCache, body: bytes) -> Any:
     """The state to put an answer to `body` under, once `body` has come twice (then it is kept)."""
-    memo.get("filter", body)
-    return memo.get("filter", body)[1]
+    memo.get(exact("filter", body))
+    _, seen, state = memo.get(exact("filter", body))
+    assert seen
+    return state
 
 
-def test_a_request_is_kept_only_when_it_comes_again() -> None:
+def kept_for(memo: AnswerCache, body: bytes) -> Any:
+    """The answer kept for exactly `body`, if any."""
+    return memo.get(exact("filter", body))[0]
+
+
+def test_a_request_is_kept_under_its_bytes_only_when_it_comes_again() -> None:
     _, memo = kept_cache(max_bytes=2**20)
-    _, state = memo.get("filter", b"once")
-    memo.put("filter", b"once", b"answer", NOTHING, state)
-    assert memo.get("filter", b"once")[0] is None
-    assert memo.bytes == 0
-    memo.put("filter", b"once", b"answer", NOTHING, memo.get("filter", b"once")[1])
-    assert memo.get("filter", b"once")[0] is not None
+    kept, seen, _ = memo.get(exact("filter", b"once"))
+    assert kept is None
+    assert not seen
+    kept, seen, _ = memo.get(exact("filter", b"once"))
+    assert kept is None
+    assert seen  # the webhook keeps its answer under its bytes now
 
 
 def test_the_byte_bound_holds_and_the_least_recently_used_go_first() -> None:
@@ -186,24 +194,28 @@ def test_the_byte_bound_holds_and_the_least_recently_used_go_first() -> None:
     answer = b"x" * 1000
     for index in range(50):
         body = f"request {index}".encode()
-        memo.put("filter", body, answer, NOTHING, second_time(memo, body))
-        assert memo.bytes <= 10_000
-    assert memo.get("filter", b"request 49")[0] is not None
-    assert memo.get("filter", b"request 0")[0] is None  # evicted
-    memo.put(
-        "filter", b"huge", b"y" * 20_000, NOTHING, second_time(memo, b"huge")
-    )  # larger than the bound: never kept
-    assert memo.get("filter", b"huge")[0] is None
-    assert memo.bytes <= 10_000
+        memo.put(exact("filter", body), answer, NOTHING, second_time(memo, body))
+        memo.put(alike("filter", b"question", b"", body), answer, NOTHING, second_time(memo, body))
+        assert memo.bytes_kept <= 10_000
+    assert kept_for(memo, b"request 49") is not None
+    assert memo.get_alike(alike("filter", b"question", b"", b"request 49")) is not None
+    assert kept_for(memo, b"request 0") is None  # evicted
+    assert memo.get_alike(alike("filter", b"question", b"", b"request 0")) is None
+    huge = b"y" * 20_000  # larger than the bound: never kept
+    memo.put(exact("filter", b"huge"), huge, NOTHING, second_time(memo, b"huge"))
+    assert kept_for(memo, b"huge") is None
+    assert memo.bytes_kept <= 10_000
 
 
 def test_an_answer_computed_before_a_report_change_is_never_kept(catalog: Catalog) -> None:
     cache, memo = kept_cache(max_bytes=2**20)
     before = second_time(memo, b"request")
     cache.put(record("b", nodes.L40S_4X))  # the reports change while the answer is computed
-    assert memo.get("filter", b"other")[0] is None  # the memo sees the new generation
-    memo.put("filter", b"request", b"old answer", NOTHING, before)
-    assert memo.get("filter", b"request")[0] is None
+    assert kept_for(memo, b"other") is None  # the memo sees the new generation
+    memo.put(exact("filter", b"request"), b"old answer", NOTHING, before)
+    memo.put(alike("filter", b"question", b"", b"request"), b"old answer", NOTHING, before)
+    assert kept_for(memo, b"request") is None
+    assert memo.get_alike(alike("filter", b"question", b"", b"request")) is None
 
 
 def test_a_policy_change_drops_kept_answers() -> None:
@@ -211,10 +223,10 @@ def test_a_policy_change_drops_kept_answers() -> None:
     cache.replace([record("a", nodes.DGX_H100)])
     policy: list[Any] = [False]
     memo = AnswerCache(cache, inputs=lambda: policy[0])
-    memo.put("filter", b"request", b"answer", NOTHING, second_time(memo, b"request"))
-    assert memo.get("filter", b"request")[0] is not None
+    memo.put(exact("filter", b"request"), b"answer", NOTHING, second_time(memo, b"request"))
+    assert kept_for(memo, b"request") is not None
     policy[0] = True
-    assert memo.get("filter", b"request")[0] is None
+    assert kept_for(memo, b"request") is None
 
 
 def test_a_resource_claim_change_drops_kept_answers(catalog: Catalog) -> None:
@@ -224,7 +236,25 @@ def test_a_resource_claim_change_drops_kept_answers(catalog: Catalog) -> None:
     extender = Extender.assemble(cache, catalog, claims=claims)
     memo = extender.webhook.memo
     assert memo is not None
-    memo.put("filter", b"request", b"answer", NOTHING, second_time(memo, b"request"))
-    assert memo.get("filter", b"request")[0] is not None
+    memo.put(exact("filter", b"request"), b"answer", NOTHING, second_time(memo, b"request"))
+    assert kept_for(memo, b"request") is not None
     claims.apply_list(TEMPLATE, [])  # a (re)list of templates: the GPU counts may differ
-    assert memo.get("filter", b"request")[0] is None
+    assert kept_for(memo, b"request") is None
+
+
+def test_answers_on_trial_hold_an_eighth_of_the_bytes_and_a_hit_keeps_them() -> None:
+    _, memo = kept_cache(max_bytes=80_000)
+    state = second_time(memo, b"any")
+
+    def on_trial(index: int) -> None:
+        memo.put(alike("filter", b"q", b"", b"%d" % index), b"x" * 1000, NOTHING, state, trial=True)
+
+    for index in range(50):  # a stream of requests that never repeat
+        on_trial(index)
+        assert memo.bytes_kept <= 10_000
+    assert memo.get_alike(alike("filter", b"q", b"", b"0")) is None  # long gone
+    assert memo.get_alike(alike("filter", b"q", b"", b"49")) is not None  # a replica's hit: kept for good
+    for index in range(50, 100):
+        on_trial(index)
+    assert memo.get_alike(alike("filter", b"q", b"", b"49")) is not None
+    assert memo.get_alike(alike("filter", b"q", b"", b"50")) is None

@@ -14,7 +14,7 @@ import pytest
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster.nodereport import GROUP, PLURAL, VERSION, InvalidReport, parse_node_document
 from nimdoctor.extender.cache import ReportCache
-from nimdoctor.extender.decide import UNJUDGED, Decider, Outcome
+from nimdoctor.extender.decide import UNJUDGED, Decider, Need, Outcome, Question
 from nimdoctor.extender.protocol import Candidates, HostPriority
 from nimdoctor.extender.run import Extender
 from tests.extender.live import Client, LiveExtender, record
@@ -174,10 +174,16 @@ def test_a_shape_whose_judging_raises_costs_only_its_nodes(
 class _Raising:
     """Answers that raise: a bug inside a request, as the webhook sees it."""
 
-    def filter(self, candidates: Candidates) -> Outcome:
+    def question(self, pod: dict[str, Any]) -> Question:
+        return Question(None, None)
+
+    def caution(self, pod: dict[str, Any], need: Need | str | None) -> tuple[str | None, bool]:
+        return None, False
+
+    def filter(self, candidates: Candidates, question: Question | None = None) -> Outcome:
         raise KeyError(candidates.names[0])
 
-    def prioritize(self, candidates: Candidates) -> list[HostPriority]:
+    def prioritize(self, candidates: Candidates, question: Question | None = None) -> list[HostPriority]:
         raise ZeroDivisionError
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -51,8 +53,23 @@ def live() -> Iterator[Emulator]:
             nodereport("gpu-1", "dgx-h100"),
         )
         yield emulator
+        assert_no_client_left(emulator)
     finally:
         emulator.close()
+
+
+def assert_no_client_left(emulator: Emulator, wait: float = 5.0) -> None:
+    """Fail a test that leaves an API client connected: its socket would outlive the emulator and be
+    reclaimed by the garbage collector at some later point, in whatever test runs then."""
+
+    def open_connections() -> int:
+        names = [getattr(task.get_coro(), "__qualname__", "") for task in asyncio.all_tasks()]
+        return names.count("RequestHandler.start")  # aiohttp's task per open connection
+
+    deadline = time.monotonic() + wait
+    while (count := emulator.call(open_connections)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a client closed just now: the server sees the end of its connection shortly
+    assert count == 0, f"{count} API connection(s) still open: close the ApiClient (client.close())"
 
 
 def judge(kube: Emulator, catalog: Catalog, namespaces: list[str] | None = None) -> Judged:

@@ -117,3 +117,41 @@ def test_dra_device_count_is_compared_with_the_profile_in_lint(
     if status == "fail":
         assert finding["message"].startswith("draResources devices: 1, but profile tensorrt_llm-h100-fp8-tp2")
         assert finding["line"] == 19
+
+
+CREATION_SPECS = [
+    # A NIC beside the GPUs is not a GPU (placement has always left other device classes out).
+    [{"name": "gpu", "count": 2}, {"name": "nic", "deviceClassName": "rdma.example.com", "count": 4}],
+    [{"name": "a", "count": 4}, {"name": "b"}],
+    [{"name": "gpu", "deviceClassName": "gpu.nvidia.com"}],
+]
+
+
+@pytest.mark.parametrize("devices", CREATION_SPECS, ids=["gpu-and-nic", "count-and-default", "one"])
+def test_lint_and_placement_count_a_creation_spec_alike(catalog: Catalog, devices: list[Any]) -> None:
+    from nimdoctor.placement.dra import nimservice_claims
+
+    spec = {"draResources": [{"claimCreationSpec": {"devices": devices}}]}
+    placement = nimservice_claims(spec, "llm")
+    assert placement is not None
+    assert dra_gpus(subject(spec), World(catalog=catalog)) == (placement.count, "spec.draResources")
+
+
+def test_a_creation_spec_with_no_gpu_device_counts_as_one_and_says_so(catalog: Catalog) -> None:
+    nic = {"name": "nic", "deviceClassName": "rdma.x"}
+    spec = {"draResources": [{"claimCreationSpec": {"devices": [nic]}}]}
+    assert dra_gpus(subject(spec), World(catalog=catalog)) == (
+        1,
+        "spec.draResources; spec.draResources[0] asks for no gpu.nvidia.com device, counted as 1",
+    )
+
+
+def test_a_template_taking_every_gpu_counts_as_one_and_says_so(catalog: Catalog) -> None:
+    every = {"name": "gpu", "exactly": {"deviceClassName": "gpu.nvidia.com", "allocationMode": "All"}}
+    template: dict[str, Any] = {"spec": {"spec": {"devices": {"requests": [every]}}}}
+    world = World(catalog=catalog, inputs=Inputs(claims={("ResourceClaimTemplate", "team", "all"): template}))
+    spec = {"draResources": [{"resourceClaimTemplateName": "all"}]}
+    assert dra_gpus(subject(spec), world) == (
+        1,
+        "spec.draResources; ResourceClaimTemplate all takes every matching GPU of its node, counted as 1",
+    )

@@ -24,9 +24,8 @@ MUST = {
     "serving__standalone__autoscaling__llm": {
         # HPA maxReplicas 2 on a ReadWriteOnce cache; replicas together with scale.enabled.
         ("meta-llama-3-2-1b-instruct", "NIM-WL-003"): ("fail", 43),
+        # The CRD's own CEL rule (3.0.2 on): the API server rejects the sample.
         ("meta-llama-3-2-1b-instruct", "NIM-WL-005"): ("fail", 45),
-        # The same, from the CRD's own CEL rule (3.1.0 on): the API server rejects the sample.
-        ("meta-llama-3-2-1b-instruct", "NIM-OP-003"): ("fail", 45),
     },
     "serving__standalone__basic__llm": {},
     # A PVC without a NIMCache downloads on its first start only: advice, not a defect; 10Gi holds a 1.24B
@@ -36,7 +35,6 @@ MUST = {
     "serving__standalone__autoscaling__multi-llm": {
         ("meta-llama-3-2-1b-instruct", "NIM-WL-003"): ("fail", 43),
         ("meta-llama-3-2-1b-instruct", "NIM-WL-005"): ("fail", 54),
-        ("meta-llama-3-2-1b-instruct", "NIM-OP-003"): ("fail", 54),
     },
     "caching__hf__nimcache": {},
     # GPUs from DRA: a ResourceClaimTemplate of the same file, or a claimCreationSpec.
@@ -100,11 +98,11 @@ def test_live_only_checks_skip_offline_and_say_why() -> None:
 
 def test_older_operator_only_warns_about_replicas_with_autoscaling() -> None:
     sample = FIXTURES / "k8s-nim-operator__serving__standalone__autoscaling__llm.yaml"
-    report = json.loads(lint(str(sample), "-o", "json", "--operator-version", "3.0.2").stdout)
+    report = json.loads(lint(str(sample), "-o", "json", "--operator-version", "3.0.1").stdout)
     statuses = {f["id"]: f["status"] for f in report["findings"] if f["object"]["kind"] == "NIMService"}
-    assert statuses["NIM-WL-005"] == "warn"
+    assert statuses["NIM-WL-005"] == "warn"  # the rule arrived in 3.0.2 (PR #681)
     assert statuses["NIM-WL-003"] == "fail"
-    assert report["operatorVersion"] == "3.0.2"
+    assert report["operatorVersion"] == "3.0.1"
 
 
 def test_pipeline_services_are_judged_as_nimservices_of_their_pipeline() -> None:

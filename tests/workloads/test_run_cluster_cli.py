@@ -40,8 +40,7 @@ def test_misconfigured_namespace_names_each_problem_with_its_fix(live: Emulator,
         "NIM-WL-001",  # no NIMCache
         "NIM-WL-003",  # RWO with two pods
         "NIM-WL-004",  # 2Gi below the 1.24B model's bf16 weights (3 GiB)
-        "NIM-WL-005",  # replicas with autoscaling
-        "NIM-OP-003",  # the same, by the CRD's CEL rule
+        "NIM-WL-005",  # replicas with autoscaling (the CRD's CEL rule, reported once, here)
         "NIM-WL-007",  # the auth secret has no NGC_API_KEY
         "NIM-WL-008",  # the pull secret is not a registry login
         "NIM-WL-009",  # swapped
@@ -52,7 +51,7 @@ def test_misconfigured_namespace_names_each_problem_with_its_fix(live: Emulator,
     table = " ".join(run("--kubeconfig", str(config), "-n", NS).stdout.split())  # folded columns
     assert "swapped: auth secret ngc-secret is a registry login" in table
     assert "kubectl create secret docker-registry ngc-api-secret" in table
-    assert "3 NIM object(s) in namespace(s) nim-service: 31 pass, 2 warn, 7 fail, 35 skip" in table
+    assert "3 NIM object(s) in namespace(s) nim-service: 32 pass, 2 warn, 6 fail, 35 skip" in table
 
 
 def test_all_namespaces_and_an_empty_namespace(live: Emulator, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from nimdoctor.workloads.model import (
     version_text,
 )
 from nimdoctor.workloads.readers import at, text
+from nimdoctor.workloads.rules.admission import operator_check_at
 from nimdoctor.workloads.rules.base import (
     judged,
     skip_unless,
@@ -22,7 +23,8 @@ from nimdoctor.workloads.rules.base import (
 
 @workload_rule("NIM-WL-006")
 def deprecated_ingress(subject: Subject, world: World, check: Check) -> Judged:
-    """`expose.ingress` is deprecated (3.1.0); enabled beside `expose.router.ingress` it is rejected."""
+    """`expose.ingress` is deprecated (3.1.0). Enabled beside `expose.router.ingress` the CRD rejects it:
+    NIM-OP-003 reports that in the operator's words (deprecated too); this check stands down."""
     if (skip := skip_unless(subject, "NIMService", check)) is not None:
         return skip
     ingress = at(subject.spec, "expose", "ingress")
@@ -31,9 +33,9 @@ def deprecated_ingress(subject: Subject, world: World, check: Check) -> Judged:
     field: FieldPath = ("expose", "ingress")
     host = text(at(ingress, "spec", "rules", 0, "host"))
     domain = host.split(".", 1)[1] if host and "." in host else "<your domain>"
-    if at(ingress, "enabled") is True and at(subject.spec, "expose", "router", "ingress") is not None:
-        message = "expose.ingress is enabled together with expose.router.ingress: the API server rejects both"
-        return judged(check, Status.FAIL, message, field, domain=domain)
+    if (owner := operator_check_at(subject, world, field)) is not None:
+        # e.g. enabled beside expose.router.ingress: the CRD's CEL rule (3.1.0 on) rejects it.
+        return judged(check, Status.SKIP, f"{owner} reports spec.expose.ingress as the operator does", field)
     since = operator_version(str(check.params["deprecatedSince"]))
     if world.operator_version < since:
         return judged(check, Status.PASS, f"expose.ingress is current before operator {version_text(since)}")

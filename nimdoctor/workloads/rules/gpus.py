@@ -19,6 +19,7 @@ from nimdoctor.workloads.model import (
     version_text,
 )
 from nimdoctor.workloads.readers import at, mapping, whole
+from nimdoctor.workloads.rules.admission import operator_check_at
 from nimdoctor.workloads.rules.base import (
     judged,
     requirement,
@@ -144,6 +145,9 @@ def dra_cluster_version(subject: Subject, world: World, check: Check) -> Judged:
     eligible = [k8s for op, k8s in table if op <= world.operator_version]
     field: FieldPath = ("draResources",)
     operator = version_text(world.operator_version)
+    if not eligible and (owner := operator_check_at(subject, world, field)) is not None:
+        # The operator's CRDs have no draResources: NIM-OP-002 says the field is unknown and dropped.
+        return judged(check, Status.SKIP, f"{owner} reports spec.draResources as the operator does", field)
     if not eligible:
         return judged(
             check,

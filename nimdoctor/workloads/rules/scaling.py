@@ -14,6 +14,7 @@ from nimdoctor.workloads.model import (
     version_text,
 )
 from nimdoctor.workloads.readers import at, text
+from nimdoctor.workloads.rules.admission import REPLICAS_WITH_SCALE, cel_failure
 from nimdoctor.workloads.rules.base import (
     judged,
     skip_unless,
@@ -27,28 +28,36 @@ from nimdoctor.workloads.rules.shape import (
 
 @workload_rule("NIM-WL-005")
 def replicas_with_autoscaling(subject: Subject, world: World, check: Check) -> Judged:
-    """`replicas` is not set together with `scale.enabled` (rejected by the 3.1.0+ CRDs)."""
+    """`replicas` is not set together with `scale.enabled`: the CRDs' CEL rule (3.0.2 on) rejects it.
+
+    This check reports that CEL rule in NIM-OP-003's place (its fix says what to delete): it fails when the
+    CRDs judged with (vendored for the operator version, or the cluster's) carry the rule.
+    """
     if (skip := skip_unless(subject, "NIMService", check)) is not None:
         return skip
     scaling = at(subject.spec, "scale", "enabled") is True
     if not scaling or subject.spec.get("replicas") is None:
         return judged(check, Status.PASS, "replicas and scale.enabled are not both set")
     since = operator_version(str(check.params["rejectedSince"]))
-    operator = version_text(world.operator_version)
     replicas_field = "spec.replicas"
     if subject.origin is not None and subject.origin.kind == "NIMPipeline":
         replicas_field = f"replicas from service {subject.ref.name} of NIMPipeline {subject.origin.name}"
-    if world.operator_version >= since:
-        message = (
-            f"replicas {subject.spec['replicas']} with scale.enabled: the NIM Operator {operator} API "
-            "server rejects this (spec.replicas cannot be set when spec.scale.enabled is true)"
-        )
-        return judged(check, Status.FAIL, message, ("replicas",), replicas_field=replicas_field)
+    replicas = subject.spec["replicas"]
+    found = cel_failure(subject, world, REPLICAS_WITH_SCALE)
+    if found is None:  # no schema for the kind: judged by the operator version alone
+        rejected = world.operator_version >= since
+        source = f"the NIM Operator {version_text(world.operator_version)} CRDs"
+    else:
+        rejected, source = found[0] is not None, found[1]
+    evidence = {"source": source}
+    if rejected:
+        message = f"replicas {replicas} with scale.enabled: {source} reject it ({REPLICAS_WITH_SCALE})"
+        return judged(check, Status.FAIL, message, ("replicas",), evidence, replicas_field=replicas_field)
     message = (
-        f"replicas {subject.spec['replicas']} with scale.enabled: operator {operator} ignores it, "
-        f"{version_text(since)} and later reject it"
+        f"replicas {replicas} with scale.enabled: {source} have no rule against it and the HPA owns the "
+        f"count; operator {version_text(since)} and later reject it"
     )
-    return judged(check, Status.WARN, message, ("replicas",), replicas_field=replicas_field)
+    return judged(check, Status.WARN, message, ("replicas",), evidence, replicas_field=replicas_field)
 
 
 def served_model(subject: Subject, world: World) -> str:

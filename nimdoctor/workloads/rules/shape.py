@@ -96,56 +96,57 @@ def gpu_count(spec: Mapping[str, Any]) -> tuple[int | None, FieldPath | None]:
     return None, None
 
 
-def _claim_devices(kind: str, claim: Mapping[str, Any], wanted: set[str]) -> tuple[int, str | None]:
-    """GPUs a claim or template allocates (only its `wanted` requests, when named), and why the count is
-    not exact (`allocationMode: All`, `firstAvailable` alternatives, a malformed claim): counted as 1 then."""
-    from nimdoctor.placement.claim_specs import ClaimError, claim_spec_of
-
-    try:
-        spec = claim_spec_of(kind, claim)
-    except ClaimError as exc:
-        return 1, f"unreadable ({exc}), counted as 1"
-    requests = [r for r in spec.gpus if not wanted or r.name in wanted]
-    uncounted = [n for n in spec.uncounted if not wanted or n in wanted]
-    if uncounted or any(r.count is None for r in requests):
-        return max(1, sum(r.count or 1 for r in requests)), "allocates an unknown number, counted as 1 each"
-    return sum(r.count or 0 for r in requests) or 1, None
-
-
 def dra_gpus(subject: Subject, world: World) -> tuple[int | None, str]:
     """GPUs per pod from `spec.draResources`, and how they were counted.
 
-    [NVIDIA] dra_types.go: each entry names a `resourceClaimName`, a `resourceClaimTemplateName` or a
-    `claimCreationSpec` whose `devices[].count` defaults to 1. A claim or template the lint input defines
-    is counted from its device requests (`exactly.count`, default 1); one it lacks counts as 1.
+    Counted by placement's reader (`placement.dra`), so that lint and placement agree: a `claimCreationSpec`
+    gives its `gpu.nvidia.com` devices, `count` each (default 1, [NVIDIA] dra_types.go); a claim or template
+    the lint input defines gives its GPU requests (only the entry's `requests`, when named). What has no
+    exact count (a claim not in the input, `allocationMode: All`, `firstAvailable`, no GPU device, a malformed
+    entry) counts as 1, the operator's default, and the second value says so.
     """
+    from nimdoctor.placement import RequirementError
+    from nimdoctor.placement.claim_specs import ClaimError
+
     entries = subject.spec.get("draResources")
     if not isinstance(entries, list) or not entries:
         return None, ""
     total, notes = 0, []
-    claims = world.inputs.claims if world.inputs is not None else {}
-    for entry in (e for e in entries if isinstance(e, Mapping)):
-        wanted = {str(r) for r in entry.get("requests") or [] if isinstance(r, str)}
-        created = entry.get("claimCreationSpec")
-        if isinstance(created, Mapping):
-            devices = [d for d in created.get("devices") or [] if isinstance(d, Mapping)]
-            total += sum(whole(d.get("count")) or 1 for d in devices) or 1
-            continue
-        kind, name = (
-            ("ResourceClaimTemplate", text(entry.get("resourceClaimTemplateName")))
-            if entry.get("resourceClaimTemplateName")
-            else ("ResourceClaim", text(entry.get("resourceClaimName")))
-        )
-        claim = claims.get((kind, subject.ref.namespace, name or ""))
-        if claim is None:
-            total += 1
-            notes.append(f"{kind} {name} counted as 1 device")
-            continue
-        count, inexact = _claim_devices(kind, claim, wanted)
-        total += count
-        if inexact:
-            notes.append(f"{kind} {name} {inexact}")
+    for index, entry in enumerate(entries):
+        where = f"spec.draResources[{index}]"
+        try:
+            count, note = _entry_gpus(entry, where, subject, world)
+        except (RequirementError, ClaimError) as exc:
+            count, note = None, f"{where} is unreadable ({exc}), counted as 1"
+        total += count or 1
+        notes += [note] if not count else []
     return total, "; ".join(["spec.draResources", *notes])
+
+
+def _entry_gpus(entry: Any, where: str, subject: Subject, world: World) -> tuple[int | None, str]:
+    """One `draResources` entry's exact GPU count, else None and why it counts as 1."""
+    from nimdoctor.placement.claim_specs import CLAIM, TEMPLATE, ClaimError, claim_spec_of
+    from nimdoctor.placement.dra import ClaimRef, claimed_gpus, nimservice_claims
+
+    if not isinstance(entry, Mapping):
+        raise ClaimError("must be a mapping")
+    if entry.get("resourceClaimName") is None and entry.get("resourceClaimTemplateName") is None:
+        created = nimservice_claims({"draResources": [entry]}, subject.ref.name)
+        count = created.count if created else None
+        return count, f"{where} asks for no gpu.nvidia.com device, counted as 1"
+    kind = TEMPLATE if entry.get("resourceClaimTemplateName") else CLAIM
+    name = text(entry.get("resourceClaimTemplateName") or entry.get("resourceClaimName")) or ""
+    claims = world.inputs.claims if world.inputs is not None else {}
+    claim = claims.get((kind, subject.ref.namespace, name))
+    if claim is None:
+        return None, f"{kind} {name} counted as 1 device"
+    spec = claim_spec_of(kind, claim)
+    wanted = [str(r) for r in entry.get("requests") or [] if isinstance(r, str)]
+    refs = [ClaimRef(kind, name, r) for r in wanted] or [ClaimRef(kind, name)]
+    claimed = claimed_gpus(refs, subject.ref.namespace or "", lambda *_: spec)
+    why = {"all": "takes every matching GPU of its node", "unknown": "has alternatives (firstAvailable)"}
+    inexact = why.get(claimed.mode, "asks for no gpu.nvidia.com device")
+    return (claimed.count if claimed.mode == "count" else None), f"{kind} {name} {inexact}, counted as 1"
 
 
 def gpus_per_pod(subject: Subject, world: World) -> tuple[int | None, str]:

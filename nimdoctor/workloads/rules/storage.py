@@ -21,6 +21,7 @@ from nimdoctor.workloads.model import (
     pvc_name,
 )
 from nimdoctor.workloads.readers import at, mapping, text
+from nimdoctor.workloads.rules.admission import operator_check_at
 from nimdoctor.workloads.rules.base import (
     check_with_keys,
     invalid_name,
@@ -74,6 +75,12 @@ def serves_from_nimcache(subject: Subject, world: World, check: Check) -> Judged
     else:
         field = ("storage",)
         message = f"no model storage: every pod start downloads the model again ({STARTUP})"
+    if (owner := operator_check_at(subject, world, field)) is not None:
+        # No storage is rejected by the webhook (3.0.0 on); a storage kind the CRDs do not know (emptyDir
+        # before 3.0) is dropped: one finding, the operator's, at its severity.
+        return judged(
+            check, Status.SKIP, f"{owner} reports spec.{'.'.join(field)} as the operator does", field
+        )
     req, _ = requirement(subject, world)
     floor = cache_floor(subject, req) if req is not None else None
     size = gib(floor.recommended) if floor is not None else "<size>"

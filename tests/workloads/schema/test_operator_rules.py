@@ -1,5 +1,6 @@
 """Every CRD CEL rule (NIM-OP-003) and every ported webhook rule (NIM-OP-004, warnings NIM-OP-005): one
-manifest that breaks it (exactly that finding) and a close one that does not (no finding at all)."""
+manifest that breaks it (exactly that finding) and a close one that does not (no finding at all). NIM-WL-005
+reports the replicas-with-scale.enabled rule (tests/workloads/test_one_finding_per_problem.py)."""
 
 from __future__ import annotations
 
@@ -45,13 +46,6 @@ CEL = {
         {"replicas": None, "multiNode": {"parallelism": {"tensor": 8}}},
         "NIM-OP-003",
         "spec",
-    ),
-    "replicas with scale.enabled": Case(
-        "NIMService",
-        {"replicas": 2, "scale": HPA},
-        {"replicas": None, "scale": HPA},
-        "NIM-OP-003",
-        "spec.replicas",
     ),
     "expose.ingress with expose.router.ingress": Case(
         "NIMService",

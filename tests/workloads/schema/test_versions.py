@@ -53,11 +53,15 @@ def test_the_router_is_unknown_to_the_302_crd_and_known_from_310(tmp_path: Path)
 def test_replicas_with_autoscaling_is_a_cel_rule_from_302_on(tmp_path: Path) -> None:
     # The rule arrived with PR #681 (2025-10-10), first tagged in v3.0.2.
     scaled = manifest("NIMService", {"replicas": 2, "scale": {"enabled": True, "hpa": {"maxReplicas": 2}}})
-    assert brief(lint_objects(tmp_path, scaled)) == {("NIM-OP-003", "fail", "spec.replicas")}
-    assert brief(lint_objects(tmp_path, scaled, args=("--operator-version", "3.0.2"))) == {
-        ("NIM-OP-003", "fail", "spec.replicas")
+    # NIM-WL-005 reports the rule (its fix says what to delete); NIM-OP-003 leaves it there.
+    both = ("--only", "NIM-OP-003,NIM-WL-005")
+    assert brief(lint_objects(tmp_path, scaled, args=both)) == {("NIM-WL-005", "fail", "spec.replicas")}
+    assert brief(lint_objects(tmp_path, scaled, args=(*both, "--operator-version", "3.0.2"))) == {
+        ("NIM-WL-005", "fail", "spec.replicas")
     }
-    assert lint_objects(tmp_path, scaled, args=("--operator-version", "3.0.1")) == []
+    assert brief(lint_objects(tmp_path, scaled, args=(*both, "--operator-version", "3.0.1"))) == {
+        ("NIM-WL-005", "warn", "spec.replicas")
+    }
 
 
 def crd(kind: str, plural: str, schema: Any) -> dict[str, Any]:
