@@ -56,21 +56,48 @@ def _json(data: Any) -> str:
     """msgspec encodes structs as they are, without a copy as plain values (a 20,000-object workload report
     took 1.4 GB that way), and writes non-finite numbers as null; text with lone surrogates, which UTF-8
     cannot hold, goes the slower way through `plain_data`. Non-ASCII is escaped as `json.dumps` does, so no
-    bidirectional override or C1 control reaches a terminal raw."""
+    bidirectional override or C1 control reaches a terminal raw.
+
+    At most two copies of the document are alive at once: non-ASCII is escaped in the compact encoding,
+    before indenting, and each stage is dropped as soon as the next exists (a 200 MB document held three).
+    """
     try:
         encoded = msgspec.json.encode(data)
     except UnicodeEncodeError:
         encoded = msgspec.json.encode(plain_data(msgspec.to_builtins(data)))
-    formatted = msgspec.json.format(encoded, indent=2)
+    escaped = _ascii(encoded)
     del encoded
-    return _NON_ASCII.sub(_escape, formatted.decode()) + "\n"
+    formatted = msgspec.json.format(escaped, indent=2)
+    del escaped
+    text = formatted.decode("ascii")
+    del formatted
+    text += "\n"  # in place: the only reference
+    return text
 
 
-_NON_ASCII = re.compile("[^\x00-\x7f]")
+# Runs of non-ASCII bytes: whole UTF-8 sequences, as every byte around them is ASCII.
+_NON_ASCII = re.compile(b"[\x80-\xff]+")
 
 
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
+def _ascii(encoded: bytes) -> bytes | bytearray:
+    """`encoded` with each run of non-ASCII bytes escaped, built in one growing buffer (`re.sub` would hold
+    its pieces beside the result); the same object when all of it is ASCII."""
+    out: bytearray | None = None
+    view = memoryview(encoded)
+    last = 0
+    for match in _NON_ASCII.finditer(encoded):
+        out = bytearray() if out is None else out
+        out += view[last : match.start()]
+        out += "".join(map(_escape_char, match.group().decode())).encode()
+        last = match.end()
+    if out is None:
+        return encoded
+    out += view[last:]
+    return out
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
     if code <= 0xFFFF:
         return f"\\u{code:04x}"
     code -= 0x10000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import jsonschema
 import pytest
@@ -76,3 +77,32 @@ def test_every_kind_has_a_schema_that_pins_its_kind_and_api_version() -> None:
 )
 def test_memory_is_printed_in_gib(nbytes: int, text: str) -> None:
     assert gib(nbytes) == text
+
+
+def test_json_escapes_non_ascii_exactly_as_json_dumps_does() -> None:
+    data = {
+        "names": ["gpu-\u00e9", "\u202eevil", "\x85c1", "\U0001f680 rocket", "plain", "\u4e2d\u6587"],
+        "nested": [{"k\u00fc": "v\u00e4\U00010348"}],
+        "n": 1.5,
+    }
+    assert render_data(data, "json") == json.dumps(data, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("non_ascii", [False, True], ids=["ascii", "one name in a thousand non-ascii"])
+def test_json_of_a_large_document_holds_at_most_about_two_copies_of_it(non_ascii: bool) -> None:
+    # A 20,000-NIMService `run --cluster -o json` is a 200 MB document: each extra copy of it is 200 MB, and a
+    # single non-ASCII character decoded into it made the whole text four bytes a character.
+    items = [{"id": f"NIM-X-{i:06d}", "message": "a finding of a NIMService " * 4} for i in range(20_000)]
+    for item in items[::1000] if non_ascii else []:
+        item["object"] = "caf\u00e9-\U0001f680"
+    data = {"items": items}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        text = render_data(data, "json")
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert text == json.dumps(data, indent=2) + "\n"
+    assert peak < 2.6 * len(text), f"{peak / len(text):.2f} times the document"
