@@ -4,6 +4,8 @@ Offline, reports are read as the extender's `--reports` reads them (a bad file i
 and pods from `kubectl get pods -A -o json`. Live, three lists, paged: NodeReports, Nodes (their allocatable
 devices) and Pods (not `Succeeded`/`Failed`); the RBAC this needs is `list` on those three, nothing else.
 There, a bad or stale NodeReport, or a Node that is gone, costs that node an "unknown", never the answer.
+Either way reports are judged as the extender judges them (`nodereport.read_usable`): an invalid one makes
+its node unknown naming the field, and a simulated one counts as no report unless `trust_simulated`.
 """
 
 from __future__ import annotations
@@ -54,15 +56,15 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def offline_fleet(reports: Path, pods: Path | None) -> Fleet:
+def offline_fleet(reports: Path, pods: Path | None, *, trust_simulated: bool = False) -> Fleet:
     """The fleet in report files (`--reports`) and, when given, a pods file (`--pods`)."""
     with _no_cycle_collection():
-        return _offline_fleet(reports, pods)
+        return _offline_fleet(reports, pods, trust_simulated)
 
 
-def _offline_fleet(reports: Path, pods: Path | None) -> Fleet:
+def _offline_fleet(reports: Path, pods: Path | None, trust_simulated: bool) -> Fleet:
     try:
-        loaded = load_reports(reports, gpu_layout)
+        loaded = load_reports(reports, gpu_layout, trust_simulated=trust_simulated)
     except ReportFileError as exc:
         raise FleetError(str(exc)) from exc
     held = None
@@ -80,8 +82,7 @@ def _offline_fleet(reports: Path, pods: Path | None) -> Fleet:
         for record in loaded.records
     ]
     nodes += [
-        NodeInput(name=node, record=None, problem=f"invalid report: {problem}")
-        for node, problem in loaded.invalid.items()
+        NodeInput(name=node, record=None, problem=why.describe()) for node, why in loaded.unusable.items()
     ]
     return Fleet(nodes=nodes, held=held, source="reports")
 
@@ -133,14 +134,20 @@ def _allocatable(node: Mapping[str, Any]) -> tuple[str, Counter[str] | str] | No
 
 
 def _report_input(
-    item: Any, allocatable: Mapping[str, Counter[str] | str], now: dt.datetime, stale_after: float
+    item: Any,
+    allocatable: Mapping[str, Counter[str] | str],
+    now: dt.datetime,
+    stale_after: float,
+    trust_simulated: bool,
 ) -> NodeInput:
     metadata = item.get("metadata") if isinstance(item, Mapping) else None
     name = str(metadata.get("name")) if isinstance(metadata, Mapping) else "<unnamed>"
     try:
-        record = nodereport.parse_node_document(item)
+        node, record = nodereport.read_usable(item, trust_simulated=trust_simulated)
     except nodereport.NodeReportError as exc:
         return NodeInput(name=name, record=None, problem=f"unreadable NodeReport: {exc}")
+    if isinstance(record, nodereport.Unusable):
+        return NodeInput(name=node, record=None, problem=record.describe())
     devices = allocatable.get(record.node)
     problem = None
     if record.is_stale(now, stale_after):
@@ -158,13 +165,17 @@ def _report_input(
     )
 
 
-def cluster_fleet(api_client: Any, stale_after: float, now: dt.datetime | None = None) -> Fleet:
+def cluster_fleet(
+    api_client: Any, stale_after: float, now: dt.datetime | None = None, *, trust_simulated: bool = False
+) -> Fleet:
     """The fleet of a live cluster, read with three paged lists (see the module docstring)."""
     with _no_cycle_collection():
-        return _cluster_fleet(api_client, stale_after, now)
+        return _cluster_fleet(api_client, stale_after, now, trust_simulated)
 
 
-def _cluster_fleet(api_client: Any, stale_after: float, now: dt.datetime | None) -> Fleet:
+def _cluster_fleet(
+    api_client: Any, stale_after: float, now: dt.datetime | None, trust_simulated: bool
+) -> Fleet:
     from nimdoctor.cluster.api import KubeApi
 
     api = KubeApi(api_client)
@@ -178,7 +189,7 @@ def _cluster_fleet(api_client: Any, stale_after: float, now: dt.datetime | None)
     nodes: dict[str, NodeInput] = {}
     for page in _pages(api, NODEREPORTS):
         for item in page:
-            node = _report_input(item, allocatable, now, stale_after)
+            node = _report_input(item, allocatable, now, stale_after, trust_simulated)
             nodes.setdefault(node.name, node)
     for name, devices in allocatable.items():
         if name not in nodes and isinstance(devices, Counter) and +devices:

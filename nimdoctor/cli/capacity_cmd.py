@@ -33,6 +33,12 @@ from nimdoctor.render_base import render_data
     is_flag=True,
     help="Read NodeReports, Nodes and Pods from a live cluster (read-only: three lists).",
 )
+@click.option(
+    "--trust-simulated",
+    is_flag=True,
+    help="Count simulated reports (agent --simulate, run --simulate) as if measured: for demos and tests "
+    "only. Without it a simulated report's node is unknown, as the extender treats it.",
+)
 @kubeconfig_option
 @checks_dir_option
 @output_option
@@ -48,6 +54,7 @@ def capacity_cmd(
     reports: Path | None,
     pods_file: Path | None,
     cluster: bool,
+    trust_simulated: bool,
     kubeconfig: Path | None,
     checks_dir: Path | None,
     output: str,
@@ -74,14 +81,14 @@ def capacity_cmd(
     did_you_mean(catalog, model)
     if reports is not None:
         try:
-            fleet = offline_fleet(reports, pods_file)
+            fleet = offline_fleet(reports, pods_file, trust_simulated=trust_simulated)
         except FleetError as exc:
             raise InputError(str(exc)) from exc
     else:
         client = api_client_or_exit(kubeconfig)
         stale_after = float(catalog.get("NIM-WL-011").params["staleAfterSeconds"])
         try:
-            fleet = cluster_fleet(client, stale_after)
+            fleet = cluster_fleet(client, stale_after, trust_simulated=trust_simulated)
         except FleetError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(3)

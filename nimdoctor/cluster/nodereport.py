@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -88,6 +88,49 @@ class NodeRecord:
         """Older than `stale_after` seconds; a report without any time counts as stale."""
         age = self.age(now)
         return age is None or age > stale_after
+
+
+class Unusable(NamedTuple):
+    """Why a node's report is not used: `invalid` (`detail` names the field and what is allowed) or
+    `simulated` (`detail` names the machine it pretends to be). Its node counts as unknown, as if it had no
+    report, and nothing else is affected."""
+
+    kind: Literal["invalid", "simulated"]
+    detail: str
+
+    def describe(self) -> str:
+        """One line for a reader's output: what is wrong with the report."""
+        if self.kind == "simulated":
+            return (
+                f"the NodeReport is simulated ({self.detail}), not measured: run the nimdoctor agent there "
+                "without --simulate"
+            )
+        return f"the NodeReport is invalid ({self.detail})"
+
+
+UNUSABLE_KINDS = ("invalid", "simulated")
+
+
+def distrust(record: NodeRecord, *, trust_simulated: bool) -> Unusable | None:
+    """Why a valid report is still no measurement (it is simulated, and simulations are not trusted), or
+    None when it may be used."""
+    if record.simulated is not None and not trust_simulated:
+        return Unusable("simulated", record.simulated)
+    return None
+
+
+def read_usable(doc: Any, *, trust_simulated: bool) -> tuple[str, NodeRecord | Unusable]:
+    """Is this report usable, and if not why: (node, its record) or (node, why it is not used).
+
+    Every reader of NodeReports (the extender, the audit and `run --cluster`, capacity) judges reports
+    here, so a report one of them refuses is refused by all. Raises `NodeReportError` only when not even the
+    node can be told.
+    """
+    try:
+        record = parse_node_document(doc)
+    except InvalidReport as exc:
+        return exc.node, Unusable("invalid", exc.problem)
+    return record.node, distrust(record, trust_simulated=trust_simulated) or record
 
 
 def parse_time(value: Any, field: str = "timestamp") -> dt.datetime | None:

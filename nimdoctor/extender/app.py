@@ -25,6 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from nimdoctor.extender.answers import NOTHING, AnswerCache, Tally, alike, exact
+from nimdoctor.extender.bodies import BodyBuffers, BodyTooLarge
 from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.decide import Need, Outcome, Question
 from nimdoctor.extender.faults import Faults
@@ -44,9 +45,6 @@ from nimdoctor.extender.protocol import (
 
 JSON = "application/json"
 MAX_BODY = 64 * 2**20
-# At most this many bodies are buffered at once (others wait, inside READ_TIMEOUT): 4 x MAX_BODY and their
-# decoding fit the sidecar's 1 GiB limit whatever the number of connections (docs/hardening.md).
-BODY_SLOTS = 4
 READ_TIMEOUT = 30.0  # seconds for a whole body to arrive; kube-scheduler sends it at once
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -78,24 +76,6 @@ Responder = Callable[[Candidates, Question | None], tuple[bytes, Tally]]
 _T = TypeVar("_T")
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _error(status: int, message: str, close: bool = False) -> Response:
     headers = {"connection": "close"} if close else None
     return Response(encode(ErrorBody(error=message)), status, headers, media_type=JSON)
@@ -124,7 +104,7 @@ class Webhook:
         self.max_body = max_body
         self.read_timeout = read_timeout
         self.healthy = healthy
-        self._bodies = asyncio.Semaphore(BODY_SLOTS)
+        self.bodies = BodyBuffers()  # at most 4 buffered at once; the others wait inside `read_timeout`
 
     async def _answer(self, request: Request, verb: str) -> Response:
         started = time.perf_counter()
@@ -134,9 +114,9 @@ class Webhook:
 
     async def _respond(self, request: Request, verb: str) -> Response:
         try:
-            async with asyncio.timeout(self.read_timeout), self._bodies:
-                body = await _body(request, self.max_body)
-        except _TooLarge:
+            async with asyncio.timeout(self.read_timeout):
+                body = await self.bodies.read(request, self.max_body)
+        except BodyTooLarge:
             return _error(413, f"request body larger than --max-body ({self.max_body} bytes)", close=True)
         except TimeoutError:
             return _error(408, f"request body not received within {self.read_timeout:g} s", close=True)

@@ -27,9 +27,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
-from nimdoctor.cluster.nodereport import InvalidReport, NodeRecord, NodeReportError, parse_node_document
+from nimdoctor.cluster.nodereport import NodeRecord, NodeReportError, Unusable, distrust, read_usable
 from nimdoctor.report import Capabilities
 
 log = logging.getLogger(__name__)
@@ -47,15 +47,6 @@ class Entry(NamedTuple):
     seen: float | None  # epoch seconds of the last heartbeat or observation; None when the report has none
 
 
-class Unusable(NamedTuple):
-    """Why a node's report is not used: `invalid` (`detail` names the field and what is allowed) or
-    `simulated` (`detail` names the machine it pretends to be)."""
-
-    kind: Literal["invalid", "simulated"]
-    detail: str
-
-
-UNUSABLE_KINDS = ("invalid", "simulated")
 _NONE: Mapping[str, Unusable] = MappingProxyType({})
 
 
@@ -151,9 +142,7 @@ class ReportCache:
         return Entry(shape, expires, seen)
 
     def _untrusted(self, record: NodeRecord) -> Unusable | None:
-        if record.simulated is not None and not self.trust_simulated:
-            return Unusable("simulated", record.simulated)
-        return None
+        return distrust(record, trust_simulated=self.trust_simulated)
 
     def _tell(self, node: str, why: Unusable | None) -> None:
         """Log and count an unusable report once per node and cause; forget a node that is fine again."""
@@ -166,13 +155,13 @@ class ReportCache:
         self.refused[why.kind] += 1
         log.warning("NodeReport %r not used (its node counts as unknown): %s: %s", node, why.kind, why.detail)
 
-    def replace(self, records: Iterable[NodeRecord], invalid: Mapping[str, str] | None = None) -> None:
-        """Publish exactly these reports, and the `invalid` ones (node -> problem) as unusable, after a full
-        list or a file load; mark the cache synced."""
+    def replace(self, records: Iterable[NodeRecord], refused: Mapping[str, Unusable] | None = None) -> None:
+        """Publish exactly these reports, and the `refused` ones (node -> why) as unusable, after a full list
+        or a file load; mark the cache synced."""
         with self._write:
             shapes: dict[Capabilities, int] = {}
             nodes: dict[str, Entry] = {}
-            unusable = {node: Unusable("invalid", problem) for node, problem in (invalid or {}).items()}
+            unusable = dict(refused or {})
             for record in records:
                 why = self._untrusted(record)
                 if why is None:
@@ -255,20 +244,30 @@ class ReportCache:
         unusable: Counter[str] = Counter(why.kind for why in snapshot.unusable.values())
         return CacheStats(len(entries), stale, max(0.0, now - min(seen)) if seen else 0.0, unusable)
 
+    def _read(self, obj: Mapping[str, Any]) -> NodeRecord | tuple[str, Unusable] | None:
+        """A usable record, (node, why not) for an unusable one, or None (logged) when not even the node can
+        be told."""
+        try:
+            node, read = read_usable(obj, trust_simulated=self.trust_simulated)
+        except NodeReportError as exc:
+            log.warning("NodeReport %r left out: %s", _name(obj), exc)
+            return None
+        return read if isinstance(read, NodeRecord) else (node, read)
+
     # --- the watch's callbacks: NodeReport objects as the API returns them ---
 
     def apply_list(self, items: list[Mapping[str, Any]]) -> None:
         """A full list of NodeReports; invalid ones are held as unusable, unreadable ones left out (logged),
         never fatal."""
         records: list[NodeRecord] = []
-        invalid: dict[str, str] = {}
+        refused: dict[str, Unusable] = {}
         for item in items:
-            read = _read(item)
+            read = self._read(item)
             if isinstance(read, NodeRecord):
                 records.append(read)
             elif read is not None:
-                invalid[read.node] = read.problem
-        self.replace(records, invalid)
+                refused[read[0]] = read[1]
+        self.replace(records, refused)
 
     def apply_event(self, kind: str, obj: Mapping[str, Any]) -> None:
         """One watch event. A report that can no longer be read counts as no report; an invalid one as an
@@ -278,11 +277,11 @@ class ReportCache:
             if name is not None:
                 self.remove(name)
             return
-        read = _read(obj)
+        read = self._read(obj)
         if isinstance(read, NodeRecord):
             self.put(read)
         elif read is not None:
-            self.refuse(read.node, Unusable("invalid", read.problem))
+            self.refuse(*read)
         else:
             name = _name(obj)
             if name is not None:
@@ -299,13 +298,3 @@ def _name(obj: Mapping[str, Any]) -> str | None:
     metadata = obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, Mapping) else None
     return name if isinstance(name, str) else None
-
-
-def _read(obj: Mapping[str, Any]) -> NodeRecord | InvalidReport | None:
-    try:
-        return parse_node_document(obj)
-    except InvalidReport as exc:
-        return exc
-    except NodeReportError as exc:
-        log.warning("NodeReport %r left out: %s", _name(obj), exc)
-        return None

@@ -43,7 +43,8 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import msgspec
 
 from nimdoctor.catalog import Catalog
-from nimdoctor.extender.cache import ReportCache, Snapshot, Unusable
+from nimdoctor.cluster.nodereport import Unusable
+from nimdoctor.extender.cache import ReportCache, Snapshot
 from nimdoctor.extender.faults import Faults
 from nimdoctor.extender.pods import judged
 from nimdoctor.extender.protocol import Candidates, HostPriority

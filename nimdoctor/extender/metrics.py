@@ -15,8 +15,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from nimdoctor.build_info import build_info
+from nimdoctor.cluster.nodereport import UNUSABLE_KINDS
 from nimdoctor.extender.answers import AnswerCache, Tally
-from nimdoctor.extender.cache import UNUSABLE_KINDS, ReportCache
+from nimdoctor.extender.cache import ReportCache
 from nimdoctor.extender.claims import ClaimCache
 from nimdoctor.extender.faults import Faults
 from nimdoctor.placement import PRECEDENCE

@@ -19,7 +19,7 @@ import msgspec
 import yaml
 
 from nimdoctor import files, yamlio
-from nimdoctor.cluster.nodereport import InvalidReport, NodeRecord, NodeReportError, parse_node_document
+from nimdoctor.cluster.nodereport import NodeRecord, NodeReportError, Unusable, read_usable
 
 SUFFIXES = (".json", ".yaml", ".yml")
 # Bounded reads: a report is tens of kilobytes, a list of 5,000 a few hundred megabytes at most.
@@ -67,42 +67,38 @@ def _flatten(doc: Any) -> Iterator[Any]:
 
 @dataclass
 class LoadedReports:
-    """The reports read from files: usable records, and invalid reports by node (the problem)."""
+    """The reports read from files: usable records, and unusable reports by node (why: invalid, or
+    simulated and not trusted)."""
 
     records: list[NodeRecord] = field(default_factory=list)
-    invalid: dict[str, str] = field(default_factory=dict)
+    unusable: dict[str, Unusable] = field(default_factory=dict)
     extracted: dict[str, object] = field(default_factory=dict)  # node -> what `extract` took from its report
 
 
-def load_reports(path: Path, extract: Callable[[Any], object] | None = None) -> LoadedReports:
+def load_reports(
+    path: Path, extract: Callable[[Any], object] | None = None, *, trust_simulated: bool = False
+) -> LoadedReports:
     """Every report under `path`; raises `ReportFileError` for an unreadable file or document, or for a node
-    reported twice. `extract`, when given, takes what a reader needs beyond the record from each valid
-    report's document while it is at hand (capacity's GPU layout)."""
+    reported twice. Simulated reports are unusable unless `trust_simulated`. `extract`, when given, takes
+    what a reader needs beyond the record from each usable report's document while it is at hand
+    (capacity's GPU layout)."""
     loaded = LoadedReports()
     seen: dict[str, Path] = {}
     for file in report_files(path):
         for number, doc in enumerate(_documents(file), start=1):
             try:
                 items = list(_flatten(doc))
-                found = [_read(item) for item in items]
+                found = [read_usable(item, trust_simulated=trust_simulated) for item in items]
             except NodeReportError as exc:
                 raise ReportFileError(f"{file}: document {number}: {exc}") from exc
-            for item, read in zip(items, found, strict=True):
-                node = read.node
+            for item, (node, read) in zip(items, found, strict=True):
                 if node in seen:
                     raise ReportFileError(f"{file}: node {node!r} is already reported in {seen[node]}")
                 seen[node] = file
-                if isinstance(read, InvalidReport):
-                    loaded.invalid[node] = read.problem
+                if isinstance(read, Unusable):
+                    loaded.unusable[node] = read
                 else:
                     loaded.records.append(read)
                     if extract is not None:
                         loaded.extracted[node] = extract(item)
     return loaded
-
-
-def _read(item: Any) -> NodeRecord | InvalidReport:
-    try:
-        return parse_node_document(item)
-    except InvalidReport as exc:
-        return exc

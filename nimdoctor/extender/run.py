@@ -70,8 +70,8 @@ class Extender:
         claim_watches: tuple[ListWatch, ...] = ()
         if reports is not None:
             try:
-                loaded = load_reports(reports)
-                cache.replace(loaded.records, loaded.invalid)
+                loaded = load_reports(reports, trust_simulated=trust_simulated)
+                cache.replace(loaded.records, loaded.unusable)
             except ReportFileError as exc:
                 raise ExtenderSetupError(str(exc)) from exc
         else:

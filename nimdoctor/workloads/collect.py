@@ -158,7 +158,7 @@ def collect(
                 notes.append(f"{kind} {name}: cannot be read: {exc}")
     errors: dict[str, str] = {}
     now = now or dt.datetime.now(dt.UTC)
-    reports, stale = _reports(api, catalog, now, errors)
+    reports, stale, unusable = _reports(api, catalog, now, errors)
     cluster = Cluster(
         secrets=_secrets(api, subjects, catalog),
         pvcs=_pvcs(api, subjects),
@@ -166,6 +166,7 @@ def collect(
         nodes=_nodes(api, errors),
         reports=reports,
         stale_reports=stale,
+        unusable_reports=unusable,
         version=_version(api, errors),
         scheduler_installed=_scheduler(api, catalog),
         fleet=_fleet(api_client, subjects, catalog, now, errors),
@@ -374,31 +375,35 @@ def _nodes(api: _Api, errors: dict[str, str]) -> tuple[NodeInfo, ...] | None:
 
 def _reports(
     api: _Api, catalog: Catalog, now: dt.datetime, errors: dict[str, str]
-) -> tuple[dict[str, nodereport.NodeRecord] | None, int]:
-    """Fresh NodeReports by node, and how many were stale or unreadable."""
+) -> tuple[dict[str, nodereport.NodeRecord] | None, int, dict[str, str]]:
+    """Fresh NodeReports by node, how many were stale or unreadable, and why each unusable one (invalid, or
+    simulated: judged as the extender judges them) is not used."""
     items, status, reason = api.list_all(
         api.custom.list_cluster_custom_object, nodereport.GROUP, nodereport.VERSION, nodereport.PLURAL
     )
     if items is None:
         if status == 404:
             errors["nodereports"] = "not served: nimdoctor's NodeReport CRD is not installed"
-            return {}, 0
+            return {}, 0, {}
         errors["nodereports"] = reason or "unknown error"
-        return None, 0
+        return None, 0, {}
     stale_after = float(catalog.get("NIM-WL-011").params["staleAfterSeconds"])
     fresh: dict[str, nodereport.NodeRecord] = {}
+    unusable: dict[str, str] = {}
     stale = 0
     for item in items:
         try:
-            record = nodereport.parse_node_document(item)
+            node, record = nodereport.read_usable(item, trust_simulated=False)
         except nodereport.NodeReportError:
             stale += 1
             continue
-        if record.is_stale(now, stale_after):
+        if isinstance(record, nodereport.Unusable):
+            unusable[node] = record.describe()
+        elif record.is_stale(now, stale_after):
             stale += 1
         else:
             fresh[record.node] = record
-    return fresh, stale
+    return fresh, stale, unusable
 
 
 def _fleet(

@@ -233,8 +233,10 @@ class Cluster(msgspec.Struct, frozen=True):
     pvcs: Mapping[tuple[str, str], PvcInfo] = msgspec.field(default_factory=dict)
     storage_classes: tuple[StorageClassInfo, ...] | None = None
     nodes: tuple[NodeInfo, ...] | None = None
-    reports: Mapping[str, NodeRecord] | None = None  # fresh NodeReports by node name
+    reports: Mapping[str, NodeRecord] | None = None  # fresh, usable NodeReports by node name
     stale_reports: int = 0
+    # NodeReports not used, by node: why (invalid, naming the field; or simulated), as the extender says it.
+    unusable_reports: Mapping[str, str] = msgspec.field(default_factory=dict)
     version: tuple[int, int] | None = None
     scheduler_installed: bool | None = None
     # The fleet capacity counts in (NodeReports with GPU layouts, Nodes' devices, pods); read only when a

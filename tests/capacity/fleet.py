@@ -89,8 +89,9 @@ def write_pods(path: Path, pods: list[dict[str, Any]]) -> Path:
 
 
 def capacity(*args: str | Path) -> tuple[int, dict[str, Any]]:
-    """`nimdoctor capacity ARGS -o json`: the exit code and the document."""
-    result = CliRunner().invoke(cli, ["capacity", *map(str, args), "-o", "json"])
+    """`nimdoctor capacity ARGS -o json` over simulated machines' reports (so `--trust-simulated`): the exit
+    code and the document."""
+    result = CliRunner().invoke(cli, ["capacity", *map(str, args), "--trust-simulated", "-o", "json"])
     assert result.exit_code in (0, 1, 3), result.output
     return result.exit_code, json.loads(result.stdout)
 

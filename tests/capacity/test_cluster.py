@@ -78,7 +78,18 @@ def publish(emulator: Emulator, fleet: dict[str, Machine], heartbeat: dt.datetim
 def live(kubeconfig: Path, *args: str) -> tuple[int, dict[str, Any]]:
     result = CliRunner().invoke(
         cli,
-        ["capacity", "--model", LLAMA_70B, "--cluster", "--kubeconfig", str(kubeconfig), *args, "-o", "json"],
+        [
+            "capacity",
+            "--model",
+            LLAMA_70B,
+            "--cluster",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--trust-simulated",
+            *args,
+            "-o",
+            "json",
+        ],
     )
     assert result.exit_code in (0, 1, 3), result.output
     return result.exit_code, json.loads(result.stdout)
@@ -118,7 +129,7 @@ def test_stale_broken_and_missing_reports_and_gone_nodes_are_unknown(kube: Emula
     code, document = live(write_kubeconfig(tmp_path / "kubeconfig", kube.url))
     nodes = by_node(document)
     assert set(nodes) == {"stale", "gone", "unreported", "broken"}
-    assert "unreadable NodeReport" in nodes["broken"]["reason"]
+    assert "the NodeReport is invalid (ready: must be true or false)" in nodes["broken"]["reason"]
     assert "stale" in nodes["stale"]["reason"]
     assert "no Node" in nodes["gone"]["reason"]
     assert "no NodeReport" in nodes["unreported"]["reason"]

@@ -13,7 +13,9 @@ from tests.capacity.fleet import LLAMA_70B, machine, pod, write_pods, write_repo
 
 
 def table(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["capacity", *map(str, args)], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(
+        cli, ["capacity", *map(str, args), "--trust-simulated"], env={"COLUMNS": "200"}
+    )
     return result.exit_code, result.output
 
 
@@ -47,7 +49,17 @@ def test_wide_says_how_cliques_were_checked(tmp_path: Path) -> None:
 def test_an_unknown_model_size_leaves_every_node_unknown_and_exits_3(tmp_path: Path) -> None:
     reports = write_reports(tmp_path / "r", {"dgx-1": machine("dgx-h100")})
     result = CliRunner().invoke(
-        cli, ["capacity", "--model", "acme/mystery-model", "--reports", str(reports), "-o", "json"]
+        cli,
+        [
+            "capacity",
+            "--model",
+            "acme/mystery-model",
+            "--reports",
+            str(reports),
+            "--trust-simulated",
+            "-o",
+            "json",
+        ],
     )
     assert result.exit_code == 3
     assert json.loads(result.stdout)["nodes"][0]["status"] == "unknown"
@@ -77,10 +89,10 @@ def test_an_invalid_report_of_a_named_node_costs_that_node_only(tmp_path: Path) 
     bad["capabilities"]["gpuCount"] = "eight"
     (reports / "bad.json").write_text(json.dumps(bad))
     result = CliRunner().invoke(
-        cli, ["capacity", "--model", LLAMA_70B, "--reports", str(reports), "-o", "json"]
+        cli, ["capacity", "--model", LLAMA_70B, "--reports", str(reports), "--trust-simulated", "-o", "json"]
     )
     document = json.loads(result.stdout)
     [entry] = [n for n in document["nodes"] if n["node"] == "bad"]
     assert entry["status"] == "unknown"
-    assert entry["reason"].startswith("invalid report: capabilities")
+    assert entry["reason"].startswith("the NodeReport is invalid (capabilities.gpuCount:")
     assert (document["replicas"], document["unjudged"], result.exit_code) == (4, 1, 0)

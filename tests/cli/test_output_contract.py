@@ -27,6 +27,7 @@ FLEET = [
     str(FIXTURES / "capacity-fleet_reports.json"),
     "--pods",
     str(FIXTURES / "capacity-fleet_pods.json"),
+    "--trust-simulated",  # the fixture's reports are simulated machines'
 ]
 # Every command that prints a result, with the kind of document it prints.
 COMMANDS: dict[str, tuple[list[str], str]] = {

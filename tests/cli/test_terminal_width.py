@@ -30,6 +30,7 @@ COMMANDS = {
         str(FIXTURES / "capacity-fleet_reports.json"),
         "--pods",
         str(FIXTURES / "capacity-fleet_pods.json"),
+        "--trust-simulated",
         "-o",
         "wide",
     ],

@@ -34,7 +34,7 @@ def as_nodereport(report_json: str) -> dict[str, object]:
 def test_a_report_file_from_nimdoctor_run_loads_its_node(tmp_path: Path) -> None:
     path = tmp_path / "gpu-1.json"
     path.write_text(run_json("dgx-h100-containerd2", "gpu-1"))
-    (record,) = load_reports(path).records
+    (record,) = load_reports(path, trust_simulated=True).records
     assert record.node == "gpu-1"
     assert record.capabilities.nofile_soft == 1024
     assert record.heartbeat_at is None  # never published: staleness goes by generatedAt
@@ -46,10 +46,13 @@ def test_an_invalid_report_in_a_file_makes_only_its_node_unknown(tmp_path: Path)
     bad = as_nodereport(run_json("dgx-h100", "bad"))
     bad["status"]["capabilities"]["computeCapability"] = "\u00b2.\u00b3"  # type: ignore[index]
     (tmp_path / "bad.json").write_text(json.dumps(bad))
-    loaded = load_reports(tmp_path)
+    loaded = load_reports(tmp_path, trust_simulated=True)
     assert [r.node for r in loaded.records] == ["good"]
-    assert list(loaded.invalid) == ["bad"]
-    assert loaded.invalid["bad"].startswith("capabilities.computeCapability: Expected `str` matching regex")
+    assert list(loaded.unusable) == ["bad"]
+    assert loaded.unusable["bad"].kind == "invalid"
+    assert loaded.unusable["bad"].detail.startswith(
+        "capabilities.computeCapability: Expected `str` matching regex"
+    )
 
 
 def test_a_directory_reads_json_yaml_and_yml_and_ignores_other_files(tmp_path: Path) -> None:
@@ -60,7 +63,7 @@ def test_a_directory_reads_json_yaml_and_yml_and_ignores_other_files(tmp_path: P
     (tmp_path / "README.txt").write_text("not a report")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.json").write_text("{}")  # not read: directories are not searched
-    records = {r.node: r for r in load_reports(tmp_path).records}
+    records = {r.node: r for r in load_reports(tmp_path, trust_simulated=True).records}
     assert sorted(records) == ["a", "b", "c"]
     assert records["c"].ready is False
 
@@ -69,7 +72,7 @@ def test_a_yaml_stream_holds_several_nodereports(tmp_path: Path) -> None:
     docs = [as_nodereport(run_json("dgx-h100", name)) for name in ("x", "y")]
     path = tmp_path / "all.yaml"
     path.write_text(yaml.safe_dump_all(docs))
-    assert sorted(r.node for r in load_reports(path).records) == ["x", "y"]
+    assert sorted(r.node for r in load_reports(path, trust_simulated=True).records) == ["x", "y"]
 
 
 @pytest.mark.parametrize(
@@ -145,3 +148,11 @@ def test_bad_flags_are_usage_errors(tmp_path: Path, args: list[str], message: st
     result = CliRunner().invoke(cli, ["extender", "--reports", str(tmp_path), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_a_simulated_report_in_a_file_is_unusable_unless_trusted(tmp_path: Path) -> None:
+    write_reports(tmp_path, {"gpu-1": "dgx-h100"})
+    untrusted = load_reports(tmp_path)
+    assert untrusted.records == []
+    assert untrusted.unusable == {"gpu-1": ("simulated", "dgx-h100")}
+    assert [r.node for r in load_reports(tmp_path, trust_simulated=True).records] == ["gpu-1"]

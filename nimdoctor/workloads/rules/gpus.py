@@ -34,6 +34,7 @@ from nimdoctor.workloads.rules.shape import (
     gpu_count,
     profile_gpus,
     tensor_parallel,
+    unusable_nodes,
 )
 
 # The node label nimdoctor's agent sets to a node's largest NVLink clique.
@@ -97,14 +98,16 @@ def model_fits_a_node(subject: Subject, world: World, check: Check) -> Judged:
     fitting = [name for (name, _), v in zip(nodes, verdicts, strict=True) if v.fits is True]
     if fitting:
         return judged(check, Status.PASS, f"fits {len(fitting)} of {len(nodes)} node(s), e.g. {fitting[0]}")
-    unknown = [name for (name, _), v in zip(nodes, verdicts, strict=True) if v.fits is None]
+    # A node whose report is not used (invalid, or simulated) is unknown, as the extender treats it.
+    unusable = unusable_nodes(subject, world)
+    unknown = [name for (name, _), v in zip(nodes, verdicts, strict=True) if v.fits is None] + list(unusable)
     # No verdict here is a fit, so each has a failure (or an error) deciding it.
     deciding = [r for r in map(first_failure, (v.reasons for v in verdicts)) if r is not None]
     counts: dict[str, int] = {}
-    for reason in deciding:
-        counts[reason.short] = counts.get(reason.short, 0) + 1
+    for reason in [r.short for r in deciding] + list(unusable.values()):
+        counts[reason] = counts.get(reason, 0) + 1
     summary = "; ".join(f"{n} node(s): {short}" for short, n in sorted(counts.items(), key=lambda i: -i[1]))
-    evidence = {"nodes": len(nodes), "unknown": unknown, "reasons": counts}
+    evidence = {"nodes": len(nodes) + len(unusable), "unknown": unknown, "reasons": counts}
     if unknown:
         return judged(
             check,

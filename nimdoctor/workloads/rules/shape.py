@@ -201,6 +201,22 @@ def tensor_parallel(subject: Subject, world: World) -> int:
     return count or 1
 
 
+def _allowed(subject: Subject, world: World) -> set[str] | None:
+    """The nodes the subject's node selector allows (None: any, or the nodes are not known)."""
+    selector = node_selector(subject.spec)
+    nodes = world.cluster.nodes if world.cluster is not None else None
+    return {n.name for n in matching_nodes(nodes, selector)} if selector and nodes is not None else None
+
+
+def unusable_nodes(subject: Subject, world: World) -> dict[str, str]:
+    """The nodes the subject may run on whose NodeReport is not used (invalid, or simulated), and why."""
+    if world.cluster is None:
+        return {}
+    allowed = _allowed(subject, world)
+    unusable = world.cluster.unusable_reports
+    return {name: why for name, why in sorted(unusable.items()) if allowed is None or name in allowed}
+
+
 def fresh_nodes(subject: Subject, world: World) -> tuple[list[tuple[str, Any]], str | None]:
     """(node, capabilities) of fresh NodeReports the subject's node selector allows, or why there are none."""
     cluster = world.cluster
@@ -208,16 +224,18 @@ def fresh_nodes(subject: Subject, world: World) -> tuple[list[tuple[str, Any]], 
         return [], LIVE_ONLY
     if cluster.reports is None:
         return [], f"NodeReports not readable: {cluster.errors.get('nodereports', 'unknown error')}"
-    selector = node_selector(subject.spec)
-    allowed = None
-    if selector and cluster.nodes is not None:
-        allowed = {n.name for n in matching_nodes(cluster.nodes, selector)}
+    allowed = _allowed(subject, world)
     nodes = [
         (name, record.capabilities)
         for name, record in sorted(cluster.reports.items())
         if allowed is None or name in allowed
     ]
     if not nodes:
+        unusable = unusable_nodes(subject, world)
+        if unusable:
+            name, why = next(iter(unusable.items()))
+            used = f"{len(unusable)} not used, e.g. {name}: {why}"
+            return [], f"no usable NodeReport for the nodes it may run on: {used}"
         stale = f" ({cluster.stale_reports} stale)" if cluster.stale_reports else ""
         return (
             [],
