@@ -9,12 +9,11 @@ check, DRA claim modes):
   (other names, uids, labels the extender does not read) share it. A hit decodes the pod, not the lists.
 - exact: the verb and the request body's bytes, for a body seen before (a retried pod): a hit decodes
   nothing. Alike answers are kept from their first sighting, exact ones from their second.
-Every answer is valid
-for one state of its inputs only: the report cache's `generation` (any report change, node added, removed or
-unusable, a stale report revived) and the other inputs (the decider's policy, the resource claims seen),
-until the next report goes stale by time. When any of those moves, every
-kept answer is dropped at once. The cache is bounded by bytes (request plus answer); the least recently used
-answers go first.
+Every answer is valid for one state of its inputs only: the report cache's `generation` (any report change,
+node added, removed or unusable, a stale report revived, an older heartbeat) and the other inputs (the
+decider's policy, the resource claims seen), until the next report goes stale by time. When any of those
+moves, every kept answer is dropped at once. The cache is bounded by bytes (request plus answer); the least
+recently used answers go first.
 """
 
 from __future__ import annotations

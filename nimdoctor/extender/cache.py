@@ -58,8 +58,8 @@ class Snapshot:
     `next_expiry` is the earliest time any report goes stale, so that until then nobody checks;
     `unusable` holds the nodes whose report is not used, and why (never also in `nodes`). `generation` changes
     with every change that can change an answer: any report's content, a node added, removed or unusable, a
-    stale report revived by its heartbeat; not with a heartbeat of a fresh report (going stale by time is for
-    readers to check against the expiries).
+    stale report revived by its heartbeat, a heartbeat older than the last; not with a newer heartbeat of a
+    fresh report (going stale by time is for readers to check against the expiries).
     """
 
     nodes: Mapping[str, Entry]
@@ -190,10 +190,13 @@ class ReportCache:
             previous = nodes.get(record.node)
             entry = nodes[record.node] = self._entry(record, shapes)
             if len(shapes) == len(current.shapes) and current.shape_of.get(record.node) == entry.shape:
-                # A heartbeat: same node, same shape, only the time moved; answers change only if the
-                # report was stale until now.
-                revived = previous is not None and previous.expires < self.clock()
-                generation = current.generation + revived
+                # A heartbeat: same node, same shape, only the time moved. Answers change if the report
+                # was stale until now, or if its expiry moved earlier (an older heartbeat: it may be stale
+                # now, and readers bound kept answers by the expiries they saw).
+                moved = (
+                    previous is None or previous.expires < self.clock() or entry.expires < previous.expires
+                )
+                generation = current.generation + moved
                 self.snapshot = Snapshot.of(
                     nodes, current.shapes, current.shape_of, current.unusable, generation
                 )

@@ -114,7 +114,8 @@ class _CacheCollector(Collector):
 def _memo_families(memo: AnswerCache) -> Iterator[Metric]:
     hits = CounterMetricFamily(
         "nimdoctor_extender_answer_cache_hits",
-        "Requests answered from a kept encoded answer (same request, reports unchanged), by verb.",
+        "Requests answered from a kept encoded answer (the same request, or a replica's alike; inputs "
+        "unchanged), by verb.",
         labels=["verb"],
     )
     misses = CounterMetricFamily(

@@ -136,6 +136,17 @@ def test_kept_answers_are_byte_identical_across_every_change(
     assert sum(memo.stats.hits.values()) >= len(history) * len(bodies()) * 2  # each body and verb, each step
 
 
+def test_a_heartbeat_that_moves_a_report_back_into_staleness_drops_the_kept_answers(
+    fleet: tuple[ReportCache, Clock, dict[str, LiveExtender]],
+) -> None:
+    cache, _, running = fleet
+    before = same_either_way(running)
+    # Same node, same shape, an older heartbeat (an agent whose clock went back): stale from now on.
+    cache.put(record("h100-a", nodes.DGX_H100, NOW - dt.timedelta(seconds=901)))
+    after = same_either_way(running)
+    assert before["reject-kept"] != after["reject-kept"]
+
+
 def test_rejection_counters_count_every_answer_served(
     fleet: tuple[ReportCache, Clock, dict[str, LiveExtender]],
 ) -> None:
