@@ -59,7 +59,7 @@ def test_the_live_pvc_capacity_is_what_the_size_check_reads(live: Emulator, cata
         put(live, pvc("llama-cache-pvc", ["ReadWriteMany"], capacity=capacity))
         finding = judge(live, catalog)["llama-cache", "NIM-WL-004"]
         assert finding.status.value == status, capacity
-        assert finding.message.startswith(f"PVC llama-cache-pvc holds {capacity.removesuffix('Gi')} GiB")
+        assert finding.message.startswith(f"PVC llama-cache-pvc ({capacity.removesuffix('Gi')} GiB)")
 
 
 def test_no_default_storage_class_leaves_a_new_cache_pvc_pending(live: Emulator, catalog: Catalog) -> None:

@@ -146,4 +146,4 @@ def test_a_pvc_in_the_input_is_resolved(tmp_path: Path) -> None:
     got = lint(tmp_path, scaled, pvc)
     assert got["NIMService", "llm", "NIM-WL-014"]["status"] == "pass"
     assert got["NIMService", "llm", "NIM-WL-003"]["status"] == "fail"  # ReadWriteOnce for two pods
-    assert got["NIMService", "llm", "NIM-WL-004"]["message"].startswith("PVC models holds 100 GiB")
+    assert got["NIMService", "llm", "NIM-WL-004"]["message"].startswith("PVC models (100 GiB)")

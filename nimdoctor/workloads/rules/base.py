@@ -136,11 +136,6 @@ def weights_bytes(req: Requirement) -> int | None:
     return None if req.params_b is None else round(req.params_b * 1e9 * req.bytes_per_param)
 
 
-def gb(nbytes: float) -> str:
-    """Decimal gigabytes, as model and disk sizes are quoted."""
-    return f"{nbytes / 1e9:.1f} GB"
-
-
 def check_with_keys(world: World) -> Check:
     """NIM-WL-007, whose params name the auth secret's keys (other rules read them too)."""
     return world.catalog.get("NIM-WL-007")

@@ -86,11 +86,6 @@ def registry_host(image: str | None) -> str:
     return first.lower() if has_host else "docker.io"
 
 
-def secret(world: World, namespace: str | None, name: str) -> SecretInfo | None:
-    """What the cluster said about a secret, else what the lint input defines (None: neither)."""
-    return find_secret(world, namespace, name)
-
-
 def secret_problem(info: SecretInfo | None, name: str, namespace: str | None) -> str | None:
     """Why a secret cannot be judged (not read, refused), or None."""
     if info is None:
@@ -124,7 +119,7 @@ def auth_secret_key(subject: Subject, world: World, check: Check) -> Judged:
         return judged(check, Status.WARN, message, field[:-1], remedy=remedy, **values)
     if (bad := invalid_name(check, name, "Secret", field)) is not None:
         return bad
-    info = secret(world, subject.ref.namespace, name)
+    info = find_secret(world, subject.ref.namespace, name)
     if info is None and world.cluster is None:
         return judged(check, Status.SKIP, absent(world, "Secret", subject.ref.namespace, name), field)
     problem = secret_problem(info, name, subject.ref.namespace)
@@ -180,7 +175,7 @@ def pull_secret(subject: Subject, world: World, check: Check) -> Judged:
         at_field: FieldPath = (*field, index) if subject.kind == "NIMService" else field
         if (bad := invalid_name(check, name, "Secret", at_field)) is not None:
             return bad
-    infos = [secret(world, subject.ref.namespace, n) for n in names]
+    infos = [find_secret(world, subject.ref.namespace, n) for n in names]
     problems: list[tuple[int, str]] = []
     refused: list[str] = []
     oauth_mismatch = False
@@ -257,7 +252,7 @@ def secrets_not_swapped(subject: Subject, world: World, check: Check) -> Judged:
         "fields": secret_fields(subject, world, key, conventional_auth, conventional_pull)
     }
     same = auth in pulls
-    known = all(secret(world, subject.ref.namespace, n) is not None for n in (auth, *pulls))
+    known = all(find_secret(world, subject.ref.namespace, n) is not None for n in (auth, *pulls))
     if world.cluster is None and not known:
         if same:
             message = (
@@ -277,8 +272,8 @@ def secrets_not_swapped(subject: Subject, world: World, check: Check) -> Judged:
             remedy = "Swap the two names:"
             return judged(check, Status.WARN, message, auth_field, remedy=remedy, **values)
         return judged(check, Status.SKIP, f"two different secrets; their contents are {LIVE_ONLY}")
-    auth_info = secret(world, subject.ref.namespace, auth)
-    pull_infos = [secret(world, subject.ref.namespace, p) for p in pulls]
+    auth_info = find_secret(world, subject.ref.namespace, auth)
+    pull_infos = [find_secret(world, subject.ref.namespace, p) for p in pulls]
     for name, info in [(auth, auth_info), *zip(pulls, pull_infos, strict=True)]:
         problem = secret_problem(info, name, subject.ref.namespace)
         if problem:

@@ -267,7 +267,7 @@ def cache_size(subject: Subject, world: World, check: Check) -> Judged:
         info = live_pvc(subject, world)
         if info is not None and info.found and (info.capacity_bytes or info.requested_bytes):
             size = info.capacity_bytes or info.requested_bytes
-            have = f"PVC {info.name} holds {gib_text(size or 0)}"
+            have = f"PVC {info.name} ({gib_text(size or 0)})"
         else:
             raw = pvc.get("size")
             size, have = parse_quantity(raw), f"storage.pvc.size {clean_line(str(raw))}"

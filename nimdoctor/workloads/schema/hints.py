@@ -120,13 +120,27 @@ def explain_type(name: str, value: Any, expected: Any) -> tuple[str, str]:
     return (f"{_kind(value)} where the CRD wants {wanted_text}", f"make {name} {_article(wanted_text)}")
 
 
-def _kind(value: Any) -> str:
+def explain_hidden_type(name: str, value: Any, expected: Any) -> tuple[str, str]:
+    """(message, fix) for a value of the wrong type that may be a secret: its YAML type is named, never it."""
+    wanted = expected if isinstance(expected, list) else [expected]
+    wanted_text = " or ".join(map(str, wanted))
+    message = f"{_kind(value, shown=False)} where the CRD wants {wanted_text} (the value is not shown)"
+    if "string" in wanted and not isinstance(value, Mapping | list):
+        return message, f"quote {name}'s value as written"
+    return message, f"make {name} {_article(wanted_text)}"
+
+
+def _kind(value: Any, *, shown: bool = True) -> str:
     if value is None:
         return "null"
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if not shown:
+        # YAML's reading of an unquoted scalar: bool before number (a bool is an int in Python).
+        kinds = ((bool, "a boolean"), (int | float, "a number"), (dt.date, "a date"))
+        return next((text for kind, text in kinds if isinstance(value, kind)), "a scalar")
     return f"{value!r} ({type(value).__name__})"
 
 

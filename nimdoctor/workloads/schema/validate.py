@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from nimdoctor.workloads.model import FieldPath, field_text
 from nimdoctor.workloads.schema import cel
-from nimdoctor.workloads.schema.hints import explain_type, suggest_field, suggest_value
+from nimdoctor.workloads.schema.hints import explain_hidden_type, explain_type, suggest_field, suggest_value
 
 Family = Literal["schema", "unknown", "cel"]
 UNKNOWN = "x-nimdoctor-unknown-field"
@@ -81,7 +81,8 @@ def _problem(error: Any, root: Mapping[str, Any]) -> Problem:
     if keyword == "required":
         return Problem("schema", path, "required field is missing", f"set {name}")
     if keyword == "type":
-        message, fix = explain_type(name, error.instance, error.validator_value)
+        explain = explain_hidden_type if _env_value(path) else explain_type
+        message, fix = explain(name, error.instance, error.validator_value)
         return Problem("schema", path, message, fix)
     if keyword == "enum":
         allowed = ", ".join(map(str, error.validator_value))
@@ -92,6 +93,11 @@ def _problem(error: Any, root: Mapping[str, Any]) -> Problem:
         message = f"{error.instance!r} is neither an integer nor a string"
         return Problem("schema", path, message, "use a number or a quantity such as 10Gi")
     return Problem("schema", path, error.message, f"fix {name} ({keyword}: {error.validator_value!r})")
+
+
+def _env_value(path: FieldPath) -> bool:
+    """Whether `path` is an env entry's `value`, which may hold a key written inline (`NGC_API_KEY`)."""
+    return len(path) >= 3 and path[-1] == "value" and path[-3] == "env"
 
 
 def _named_field(message: str, spec: Any) -> FieldPath:

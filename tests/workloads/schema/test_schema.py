@@ -161,3 +161,19 @@ def test_values_of_every_wrong_type_are_findings_never_a_crash(tmp_path: Path) -
     assert found["spec.image.tag"]["fix"] == 'spec.image.tag: quote it: tag: "2024-01-01"'
     assert "remove the quotes" in found["spec.scale.enabled"]["fix"]
     assert "neither an integer nor a string" in found["spec.storage.emptyDir.sizeLimit"]["message"]
+
+
+def test_an_env_value_of_the_wrong_type_is_named_by_its_type_never_shown(tmp_path: Path) -> None:
+    env = [{"name": "NGC_API_KEY", "value": 8675309123}, {"name": "HF_TOKEN", "value": {"hf": "tok3n"}}]
+    findings = lint_objects(tmp_path, manifest("NIMService", {"env": env}))
+    assert brief(findings) == {
+        ("NIM-OP-001", "fail", "spec.env[0].value"),
+        ("NIM-OP-001", "fail", "spec.env[1].value"),
+    }
+    text = str(findings)
+    assert "8675309123" not in text
+    assert "tok3n" not in text
+    number, mapping = sorted(findings, key=lambda f: str(f["field"]))
+    assert "a number where the CRD wants string" in number["message"]
+    assert "quote value's value as written" in number["fix"]
+    assert "a mapping where the CRD wants string" in mapping["message"]
