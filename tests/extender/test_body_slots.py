@@ -81,9 +81,12 @@ def test_a_fifth_large_body_waits_unread_until_a_slot_frees(running: LiveExtende
 
 def test_stalled_uploads_hold_their_slots_only_until_the_body_timeout(running: LiveExtender) -> None:
     bodies: BodyBuffers = running.extender.webhook.bodies
-    running.extender.webhook.read_timeout = 1.0
+    running.extender.webhook.read_timeout = 2.0
     with uploads(running.port, SLOTS) as stalled:
         wait_for(lambda: bodies.held == SLOTS * FIRST, "four bodies held")
+        # The fifth starts its own timeout a second after theirs, so it has that second to be read once their
+        # slots free, however slow a loaded machine is.
+        time.sleep(1.0)
         with socket.create_connection(("127.0.0.1", running.port), timeout=15) as fifth:
             fifth.sendall(HEAD + BODY)  # whole, but no slot is free for it
             wait_for(lambda: bodies.waiting == 1, "the fifth waiting")
