@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from nimdoctor.cluster.limits import MAX_ITEMS
 from nimdoctor.placement.claim_specs import CLAIM, TEMPLATE, ClaimError, ClaimSpec, claim_spec_of
 from nimdoctor.sanitize import clean_line
 
@@ -27,7 +28,9 @@ log = logging.getLogger(__name__)
 GROUP = "resource.k8s.io"
 VERSION = "v1"
 PLURALS = {TEMPLATE: "resourceclaimtemplates", CLAIM: "resourceclaims"}
-MAX_OBJECTS = 100_000  # of each kind: a bound on memory, far above any cluster's NIM claims
+# Of each kind: the list cap every watch has, so the bound is reached by events, never refused by the list.
+# Past it a list fails (and is retried): DRA pods are then judged with an unknown count, never guessed.
+MAX_OBJECTS = MAX_ITEMS
 
 Key = tuple[str, str]  # (namespace, name)
 

@@ -76,6 +76,9 @@ def build(
     nim_version: str | None = None,
     gpus_from: str = GPU_RESOURCE,
 ) -> Requirement:
+    """The Requirement of what a source read (`where` names it in errors), by the rules of the module doc;
+    `RequirementError` when the request contradicts itself or its profile, names no model, or names a near
+    miss of a catalog model."""
     limits = settings(catalog)
     try:
         size = resolve(names, catalog, declared=declared, declared_source=declared_source)

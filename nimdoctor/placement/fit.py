@@ -259,7 +259,7 @@ def tensor_parallel_candidates(capabilities: Capabilities, catalog: Catalog) -> 
 
 def _candidates(served: Requirement, capabilities: Capabilities, limits: Settings) -> list[int]:
     """The TPs `place` tries: NVIDIA's shipped ones for this GPU and precision first (TensorRT-LLM), then
-    the other powers of two (generic vLLM profiles): `rules.tp_candidates`."""
+    the other powers of two (generic vLLM profiles): `layouts.tp_candidates`."""
     if served.mig_profile is not None:
         return [1]  # MIG devices have no peer-to-peer path: one device per model
     return tp_candidates(served, capabilities, limits)

@@ -19,6 +19,7 @@ from nimdoctor.placement.variants import (
     kv_per_gpu_token,
     need_at,
     node_compute_capability,
+    product_or_none,
     shipped_tps,
 )
 from nimdoctor.report import Capabilities, MigSlice, Requirement
@@ -31,10 +32,6 @@ def node_max_tp(caps: Capabilities, s: Settings) -> int:
     """
     limit = s.max_tensor_parallel if caps.gpu_count is UNSET else min(caps.gpu_count, s.max_tensor_parallel)
     return 1 << (max(limit, 1).bit_length() - 1)
-
-
-def product_or_none(caps: Capabilities) -> str | None:
-    return None if caps.gpu_product is UNSET else caps.gpu_product
 
 
 def holds_at(req: Requirement, caps: Capabilities, device: int, tp: int, pp: int, s: Settings) -> bool:

@@ -25,6 +25,8 @@ def model_names(image: str, env: Mapping[str, str]) -> list[str]:
 
 
 def declared_params(annotations: Mapping[str, str], where: str, path: str) -> float | None:
+    """The size the `nimdoctor.io/model-params` annotation declares, in billions; None without it.
+    `RequirementError` naming `where` and `path` when it is not a size."""
     raw = annotations.get(ANNOTATION_PARAMS)
     if raw is None:
         return None

@@ -26,7 +26,6 @@ from nimdoctor.placement.layouts import (
     fits_one_node,
     holds_at,
     node_max_tp,
-    product_or_none,
     runs_fp8,
     smallest_mig_slice,
 )
@@ -39,6 +38,7 @@ from nimdoctor.placement.variants import (
     need_at,
     nim_major,
     node_compute_capability,
+    product_or_none,
     shipped_tps,
 )
 from nimdoctor.report import Capabilities, Reason, Requirement, Status
@@ -402,7 +402,7 @@ def tensor_parallel(caps: Capabilities, req: Requirement, s: Settings) -> Reason
     check = s.checks["NIM-FIT-011"]
     tp = req.tensor_parallel
     heads = req.attention_heads
-    shipped = shipped_tps(req, None if caps.gpu_product is UNSET else caps.gpu_product)
+    shipped = shipped_tps(req, product_or_none(caps))
     sizes = ", ".join(map(str, s.profile_tensor_parallel))
     listed = ", ".join(map(str, shipped or ())) or "none listed"
     if heads and heads % tp:

@@ -37,6 +37,11 @@ def node_compute_capability(caps: Capabilities) -> str | None:
     return None
 
 
+def product_or_none(caps: Capabilities) -> str | None:
+    """The node's GPU product name; None when it did not report one."""
+    return None if caps.gpu_product is UNSET else caps.gpu_product
+
+
 def with_precision(req: Requirement, precision: str, reason: str, limits: Settings) -> Requirement:
     """`req` in another precision: bytes per parameter and the memory figures follow."""
     bytes_per_param = precisions.BYTES_PER_PARAM[precision]
@@ -93,8 +98,7 @@ def for_node(req: Requirement, caps: Capabilities, limits: Settings) -> Requirem
         req = _nim_precision(req, caps, limits)
     if req.mig_profile is None and (found := single_strategy_slice(caps)) is not None:
         req = msgspec.structs.replace(req, mig_profile=found.profile)
-    product = None if caps.gpu_product is UNSET else caps.gpu_product
-    engine, reason = engine_for(req, product, req.tensor_parallel, req.pipeline_parallel)
+    engine, reason = engine_for(req, product_or_none(caps), req.tensor_parallel, req.pipeline_parallel)
     values: dict[str, object] = {"engine": engine, "engine_reason": reason}
     need = need_at(req, req.tensor_parallel, req.pipeline_parallel, limits, engine)
     if need is not None:
