@@ -81,9 +81,17 @@ def _problem(error: Any, root: Mapping[str, Any]) -> Problem:
     if keyword == "required":
         return Problem("schema", path, "required field is missing", f"set {name}")
     if keyword == "type":
-        explain = explain_hidden_type if _env_value(path) else explain_type
+        explain = explain_hidden_type if _may_hold_secret(path) else explain_type
         message, fix = explain(name, error.instance, error.validator_value)
         return Problem("schema", path, message, fix)
+    if _may_hold_secret(path):
+        # jsonschema's own messages quote the value: name the field and the constraint only.
+        return Problem(
+            "schema",
+            path,
+            f"{name} does not meet the CRD's {keyword} constraint (the value is not shown)",
+            f"fix {name} ({keyword}: {error.validator_value!r})",
+        )
     if keyword == "enum":
         allowed = ", ".join(map(str, error.validator_value))
         message = f"{error.instance!r} is not one of: {allowed}"
@@ -95,9 +103,14 @@ def _problem(error: Any, root: Mapping[str, Any]) -> Problem:
     return Problem("schema", path, error.message, f"fix {name} ({keyword}: {error.validator_value!r})")
 
 
-def _env_value(path: FieldPath) -> bool:
-    """Whether `path` is an env entry's `value`, which may hold a key written inline (`NGC_API_KEY`)."""
-    return len(path) >= 3 and path[-1] == "value" and path[-3] == "env"
+# Fields where a credential may be written inline: an env entry's value (`NGC_API_KEY`), a container's
+# arguments or command (`--token ...`).
+_SECRET_BEARING = frozenset({"env", "args", "command"})
+
+
+def _may_hold_secret(path: FieldPath) -> bool:
+    """Whether `path` lies in a field that may hold a key written inline, whose value is never shown."""
+    return any(part in _SECRET_BEARING for part in path if isinstance(part, str))
 
 
 def _named_field(message: str, spec: Any) -> FieldPath:

@@ -177,3 +177,12 @@ def test_an_env_value_of_the_wrong_type_is_named_by_its_type_never_shown(tmp_pat
     assert "a number where the CRD wants string" in number["message"]
     assert "quote value's value as written" in number["fix"]
     assert "a mapping where the CRD wants string" in mapping["message"]
+
+
+def test_a_wrong_value_in_args_or_command_is_never_shown(tmp_path: Path) -> None:
+    spec = {"args": ["--token", 86753091234], "command": [{"sh": "s3cr3t-t0ken"}]}
+    findings = lint_objects(tmp_path, manifest("NIMService", spec))
+    assert {f["field"] for f in findings if f["id"] == "NIM-OP-001"} == {"spec.args[1]", "spec.command[0]"}
+    text = str(findings)
+    assert "86753091234" not in text
+    assert "s3cr3t-t0ken" not in text
