@@ -3,21 +3,16 @@ processes against real loopback servers that misbehave the way a hung or hostile
 
 from __future__ import annotations
 
-import json
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from nimdoctor.cluster.limits import MAX_ITEMS, MAX_PAGES, ListTooLong, paginate
+from tests.hardening.api_servers import answering, nimdoctor
 from tests.kube import write_kubeconfig
-
-HANG_GUARD = 120  # seconds before the test itself gives up on a process that hangs
 
 
 @pytest.fixture
@@ -47,49 +42,19 @@ def silent_server() -> Iterator[str]:
         listener.close()
 
 
-class _EndlessList(BaseHTTPRequestHandler):
-    """Answers every GET with a full page of NIMServices and yet another `continue` token."""
-
-    def do_GET(self) -> None:
-        page = {
-            "apiVersion": "apps.nvidia.com/v1alpha1",
-            "kind": "NIMServiceList",
-            "metadata": {"continue": "again", "resourceVersion": "1"},
-            "items": [
-                {"metadata": {"name": f"nim-{i}", "namespace": "default"}, "spec": {}} for i in range(500)
-            ],
-        }
-        body = json.dumps(page).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
+# Every page full and pointing at a next one: a list that would never end.
+ENDLESS_PAGE = {
+    "apiVersion": "apps.nvidia.com/v1alpha1",
+    "kind": "NIMServiceList",
+    "metadata": {"continue": "again", "resourceVersion": "1"},
+    "items": [{"metadata": {"name": f"nim-{i}", "namespace": "default"}, "spec": {}} for i in range(500)],
+}
 
 
 @pytest.fixture
 def endless_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EndlessList)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def nimdoctor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nimdoctor", *args],
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD,
-        check=False,
-    )
+    with answering(200, ENDLESS_PAGE) as url:
+        yield url
 
 
 @pytest.mark.parametrize("command", [["run", "--cluster", "-A"], ["audit", "--once", "-A"]])

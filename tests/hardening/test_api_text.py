@@ -5,13 +5,8 @@ and the processes' log formatter."""
 from __future__ import annotations
 
 import io
-import json
 import logging
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,35 +14,19 @@ import pytest
 from nimdoctor.cluster.api import ApiError, KubeApi
 from nimdoctor.logs import FORMAT, SafeFormatter
 from nimdoctor.sanitize import REPLACEMENT
+from tests.hardening.api_servers import answering, nimdoctor
 from tests.kube import api_client, write_kubeconfig
 
 # A name someone chose, quoted back by the API server: clears the screen, sets the clipboard, forges a line.
 HOSTILE = "ngc\x1b[2J\x1b]52;c;Y3VybCBldmlsfHNo\x07\n2026-01-01 ERROR forged: all nodes lost\u202e"
 
 
-class _Forbidden(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        status = {"kind": "Status", "status": "Failure", "reason": "Forbidden", "code": 403}
-        body = json.dumps({**status, "message": f'nimservices "{HOSTILE}" is forbidden'}).encode()
-        self.send_response(403)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
-
-
 @pytest.fixture
 def forbidding_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Forbidden)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """An API server that refuses every request with a Status quoting the hostile name back."""
+    status = {"kind": "Status", "status": "Failure", "reason": "Forbidden", "code": 403}
+    with answering(403, {**status, "message": f'nimservices "{HOSTILE}" is forbidden'}) as url:
+        yield url
 
 
 def assert_inert(text: str) -> None:
@@ -59,13 +38,7 @@ def assert_inert(text: str) -> None:
 
 def test_run_cluster_prints_a_hostile_status_message_escaped(forbidding_server: str, tmp_path: Path) -> None:
     config = write_kubeconfig(tmp_path / "kubeconfig", forbidding_server)
-    done = subprocess.run(
-        [sys.executable, "-m", "nimdoctor", "run", "--cluster", "-A", "--kubeconfig", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = nimdoctor("run", "--cluster", "-A", "--kubeconfig", str(config))
     assert done.returncode == 3, done.stderr
     assert "403 Forbidden" in done.stderr
     assert REPLACEMENT in done.stderr  # the message is there, its controls replaced
