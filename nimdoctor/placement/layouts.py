@@ -10,15 +10,13 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET
 
-from nimdoctor.placement import precision as precisions
 from nimdoctor.placement.memory import holds, served_context
-from nimdoctor.placement.settings import Settings, parse_compute_capability
+from nimdoctor.placement.settings import Settings
 from nimdoctor.placement.variants import (
     engine_for,
     gpu_memory,
     kv_per_gpu_token,
     need_at,
-    node_compute_capability,
     product_or_none,
     shipped_tps,
 )
@@ -86,11 +84,3 @@ def fits_one_node(req: Requirement, caps: Capabilities, s: Settings) -> bool | N
     if req.params_b is None or memory is None:
         return None
     return first_fitting_tp(req, caps, memory, s) is not None
-
-
-def runs_fp8(caps: Capabilities, s: Settings) -> bool | None:
-    """Whether the node's GPUs run fp8 (compute capability at NIM-FIT-010's floor); None when unknown."""
-    floor = s.min_compute_capability.get(precisions.FP8)
-    text = node_compute_capability(caps)
-    have = parse_compute_capability(text) if text else None
-    return None if floor is None or have is None else have >= floor

@@ -26,7 +26,6 @@ from nimdoctor.placement.layouts import (
     fits_one_node,
     holds_at,
     node_max_tp,
-    runs_fp8,
     smallest_mig_slice,
 )
 from nimdoctor.placement.memory import TENSORRT_LLM, budget, weights_bytes
@@ -39,6 +38,7 @@ from nimdoctor.placement.variants import (
     nim_major,
     node_compute_capability,
     product_or_none,
+    runs_fp8,
     shipped_tps,
 )
 from nimdoctor.report import Capabilities, Reason, Requirement, Status

@@ -67,15 +67,23 @@ def with_precision(req: Requirement, precision: str, reason: str, limits: Settin
     )
 
 
-def _nim_precision(req: Requirement, caps: Capabilities, limits: Settings) -> Requirement:
-    fp8_floor = limits.min_compute_capability.get(precisions.FP8)
+def runs_fp8(caps: Capabilities, s: Settings) -> bool | None:
+    """Whether the node's GPUs run fp8 (compute capability at NIM-FIT-010's floor); None when unknown."""
+    floor = s.min_compute_capability.get(precisions.FP8)
     text = node_compute_capability(caps)
     have = parse_compute_capability(text) if text else None
-    if fp8_floor is None or have is None:
+    return None if floor is None or have is None else have >= floor
+
+
+def _nim_precision(req: Requirement, caps: Capabilities, limits: Settings) -> Requirement:
+    fp8 = runs_fp8(caps, limits)
+    if fp8 is None:
         reason = "bf16: the node's compute capability is unknown (NIM picks fp8 on 8.9 and newer)"
         return msgspec.structs.replace(req, precision_reason=reason)
+    fp8_floor = limits.min_compute_capability[precisions.FP8]
     needed = f"{fp8_floor[0]}.{fp8_floor[1]}"
-    if have >= fp8_floor:
+    text = node_compute_capability(caps)
+    if fp8:
         reason = (
             f"fp8: NIM's choice on compute capability {needed} and newer (this GPU: {text}); NVIDIA ships "
             "this model in fp8"
