@@ -13,6 +13,7 @@ KB, never a thread. docs/hardening.md lists the figures and how to check them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import socket
 import threading
@@ -113,16 +114,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def raise_open_file_limit() -> int:
+def raise_open_file_limit() -> None:
     """Lift the soft open-file limit to the hard one (as Go programs do at start), so the connection caps
-    bind before the process runs out of descriptors; returns the soft limit now in force."""
+    bind before the process runs out of descriptors; where the system refuses, the limit stays as it was."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != soft:
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError):
-            return soft
-    return hard
 
 
 class BackgroundServer:
