@@ -15,7 +15,7 @@ import datetime as dt
 import gc
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -179,15 +179,43 @@ def _cluster_fleet(
     from nimdoctor.cluster.api import KubeApi
 
     api = KubeApi(api_client)
-    now = now or dt.datetime.now(dt.UTC)
+    allocatable = node_allocatable(_pages(api, NODES))
+    return fleet_of(
+        allocatable, _pages(api, NODEREPORTS), _pages(api, PODS), stale_after, now, trust_simulated
+    )
+
+
+def cluster_pods(api_client: Any) -> Iterator[list[Any]]:
+    """The pods that hold devices (not `Succeeded`/`Failed`), a page at a time; `FleetError` when unlisted."""
+    from nimdoctor.cluster.api import KubeApi
+
+    return _pages(KubeApi(api_client), PODS)
+
+
+def node_allocatable(pages: Iterable[list[Any]]) -> dict[str, Counter[str] | str]:
+    """Each listed Node's allocatable GPU and MIG devices (or why they cannot be read), by name."""
     allocatable: dict[str, Counter[str] | str] = {}
-    for page in _pages(api, NODES):
+    for page in pages:
         for item in page:
             found = _allocatable(item) if isinstance(item, Mapping) else None
             if found is not None:
                 allocatable[found[0]] = found[1]
+    return allocatable
+
+
+def fleet_of(
+    allocatable: Mapping[str, Counter[str] | str],
+    report_pages: Iterable[list[Any]],
+    pod_pages: Iterable[list[Any]],
+    stale_after: float,
+    now: dt.datetime | None = None,
+    trust_simulated: bool = False,
+) -> Fleet:
+    """The live fleet from listed Nodes (`node_allocatable`), NodeReports and Pods, for a caller that has
+    listed some of them already (the audit lists Nodes and NodeReports for its own checks)."""
+    now = now or dt.datetime.now(dt.UTC)
     nodes: dict[str, NodeInput] = {}
-    for page in _pages(api, NODEREPORTS):
+    for page in report_pages:
         for item in page:
             node = _report_input(item, allocatable, now, stale_after, trust_simulated)
             nodes.setdefault(node.name, node)
@@ -196,7 +224,7 @@ def _cluster_fleet(
             problem = "no NodeReport: the nimdoctor agent has not reported this GPU node"
             nodes[name] = NodeInput(name=name, record=None, problem=problem)
     held = Held()
-    for page in _pages(api, PODS):
+    for page in pod_pages:
         for item in page:
             held.add(item)
     return Fleet(nodes=list(nodes.values()), held=held, source="cluster")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nimdoctor.capacity.compute import Fleet
-from nimdoctor.capacity.sources import FleetError, cluster_fleet
+from nimdoctor.capacity.sources import FleetError, cluster_pods, fleet_of, node_allocatable
 from nimdoctor.catalog import Catalog
 from nimdoctor.cluster import nodereport
 from nimdoctor.cluster.client import SERVICE_ACCOUNT_TOKEN, in_cluster
@@ -73,6 +73,10 @@ class Snapshot:
     notes: list[str]
 
 
+# What `_Api.list_all` answers: (items, None, None), or (None, HTTP status, reason).
+Listed = tuple[list[Any] | None, int | None, str | None]
+
+
 class _Api:
     """Raw JSON calls through the official client, with API errors turned into short reasons."""
 
@@ -104,7 +108,7 @@ class _Api:
         except ValueError as exc:
             return None, None, f"unreadable answer: {exc}"
 
-    def list_all(self, fn: Callable[..., Any], *args: Any) -> tuple[list[Any] | None, int | None, str | None]:
+    def list_all(self, fn: Callable[..., Any], *args: Any) -> Listed:
         """Every item of a list call, following `continue` tokens as far as `limits.paginate` allows."""
 
         def fetch(token: str | None) -> Mapping[str, Any]:
@@ -158,18 +162,22 @@ def collect(
                 notes.append(f"{kind} {name}: cannot be read: {exc}")
     errors: dict[str, str] = {}
     now = now or dt.datetime.now(dt.UTC)
-    reports, stale, unusable = _reports(api, catalog, now, errors)
+    listed_nodes = api.list_all(api.core.list_node)
+    listed_reports = api.list_all(
+        api.custom.list_cluster_custom_object, nodereport.GROUP, nodereport.VERSION, nodereport.PLURAL
+    )
+    reports, stale, unusable = _reports(listed_reports, catalog, now, errors)
     cluster = Cluster(
         secrets=_secrets(api, subjects, catalog),
         pvcs=_pvcs(api, subjects),
         storage_classes=_storage_classes(api, errors),
-        nodes=_nodes(api, errors),
+        nodes=_nodes(listed_nodes, errors),
         reports=reports,
         stale_reports=stale,
         unusable_reports=unusable,
         version=_version(api, errors),
         scheduler_installed=_scheduler(api, catalog),
-        fleet=_fleet(api_client, subjects, catalog, now, errors),
+        fleet=_fleet(api_client, subjects, catalog, now, errors, listed_nodes[0], listed_reports[0]),
         errors=errors,
     )
     for what, reason in sorted(errors.items()):
@@ -356,8 +364,8 @@ def _storage_classes(api: _Api, errors: dict[str, str]) -> tuple[StorageClassInf
     return tuple(classes)
 
 
-def _nodes(api: _Api, errors: dict[str, str]) -> tuple[NodeInfo, ...] | None:
-    items, status, reason = api.list_all(api.core.list_node)
+def _nodes(listed: Listed, errors: dict[str, str]) -> tuple[NodeInfo, ...] | None:
+    items, status, reason = listed
     if items is None:
         if status == 404:
             return ()
@@ -374,13 +382,11 @@ def _nodes(api: _Api, errors: dict[str, str]) -> tuple[NodeInfo, ...] | None:
 
 
 def _reports(
-    api: _Api, catalog: Catalog, now: dt.datetime, errors: dict[str, str]
+    listed: Listed, catalog: Catalog, now: dt.datetime, errors: dict[str, str]
 ) -> tuple[dict[str, nodereport.NodeRecord] | None, int, dict[str, str]]:
     """Fresh NodeReports by node, how many were stale or unreadable, and why each unusable one (invalid, or
     simulated: judged as the extender judges them) is not used."""
-    items, status, reason = api.list_all(
-        api.custom.list_cluster_custom_object, nodereport.GROUP, nodereport.VERSION, nodereport.PLURAL
-    )
+    items, status, reason = listed
     if items is None:
         if status == 404:
             errors["nodereports"] = "not served: nimdoctor's NodeReport CRD is not installed"
@@ -407,13 +413,26 @@ def _reports(
 
 
 def _fleet(
-    api_client: Any, subjects: list[Subject], catalog: Catalog, now: dt.datetime, errors: dict[str, str]
+    api_client: Any,
+    subjects: list[Subject],
+    catalog: Catalog,
+    now: dt.datetime,
+    errors: dict[str, str],
+    node_items: list[Any] | None,
+    report_items: list[Any] | None,
 ) -> Fleet | None:
-    """The fleet NIM-WL-020 counts capacity in; read only when a NIMService autoscales (it lists all pods)."""
+    """The fleet NIM-WL-020 counts capacity in, from the Nodes and NodeReports already listed; built only
+    when a NIMService autoscales (it lists all pods)."""
     if not any(s.kind == "NIMService" and at(s.spec, "scale", "enabled") is True for s in subjects):
         return None
+    if node_items is None or report_items is None:
+        errors["fleet"] = "not counted: the Nodes or NodeReports could not be listed (see above)"
+        return None
+    stale_after = float(catalog.get("NIM-WL-011").params["staleAfterSeconds"])
     try:
-        return cluster_fleet(api_client, float(catalog.get("NIM-WL-011").params["staleAfterSeconds"]), now)
+        return fleet_of(
+            node_allocatable([node_items]), [report_items], cluster_pods(api_client), stale_after, now
+        )
     except FleetError as exc:
         errors["fleet"] = str(exc)
         return None

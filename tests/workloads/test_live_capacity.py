@@ -139,3 +139,15 @@ def test_only_the_nodes_its_node_selector_allows_count(live: Emulator, catalog: 
     # gpu-1's free GPUs are outside the selector; gpu-2 needs its open-file limit raised first.
     assert (finding.evidence["running"], finding.evidence["fitNow"], finding.status.value) == (2, 0, "warn")
     assert finding.evidence["unlock"]["nodes"] == ["gpu-2"]
+
+
+def test_the_fleet_reuses_the_nodes_and_nodereports_the_checks_listed(
+    live: Emulator, catalog: Catalog
+) -> None:
+    fleet(live)
+    put(live, autoscaled(10))
+    before = len(live.requests())
+    assert judge(live, catalog)["llm", "NIM-WL-020"].status.value == "warn"
+    paths = [str(r.url).split("?")[0] for r in live.requests()[before:] if r.method == "GET"]
+    assert sum(p.endswith("/nodereports") for p in paths) == 1
+    assert sum(p.endswith("/api/v1/nodes") for p in paths) == 1
